@@ -1,0 +1,59 @@
+package dev.launch.common.event;
+
+import com.fasterxml.jackson.annotation.JsonInclude;
+
+import java.time.Instant;
+
+/**
+ * Payload of every run lifecycle fact on {@code launch.runs} ({@code RunQueued}, {@code RunClaimed} ...).
+ * Which fields a type fills is fixed by its JSON Schema; all others are absent.
+ *
+ * @param runId       the run (also the record key)
+ * @param queue       queue name
+ * @param job         job name ({@code RunQueued})
+ * @param jobVersion  job version ({@code RunQueued})
+ * @param attempt     attempt number, from 1
+ * @param agentId     the agent acting on the run (claim and after)
+ * @param targetType  target type ({@code local-process} ...)
+ * @param targetHandle how the target names the work (a pid, a Kubernetes Job, a training job)
+ * @param exitCode    the process exit code, when there is one
+ * @param stage       for {@code RunFailed}: {@code enqueue}, {@code agent}, {@code build}, {@code target} or {@code run}
+ * @param reason      human-readable reason (failures, stops)
+ * @param queueOffset offset of the run's item in {@code launch.queue.<queue>} ({@code RunQueued})
+ * @param priority    priority level ({@code RunQueued}), when the queue enables priorities
+ * @param enqueuedAt  when the queue accepted the run ({@code RunQueued})
+ */
+@JsonInclude(JsonInclude.Include.NON_NULL)
+public record RunLifecycle(String runId, String queue, String job, Integer jobVersion, Integer attempt,
+                           String agentId, String targetType, String targetHandle, Integer exitCode, String stage,
+                           String reason, Long queueOffset, String priority, Instant enqueuedAt) {
+
+    public static RunLifecycle of(String runId, String queue) {
+        return new RunLifecycle(runId, queue, null, null, null, null, null, null, null, null, null, null, null, null);
+    }
+
+    public RunLifecycle withAgent(String agentId, int attempt) {
+        return new RunLifecycle(runId, queue, job, jobVersion, attempt, agentId, targetType, targetHandle, exitCode,
+                stage, reason, queueOffset, priority, enqueuedAt);
+    }
+
+    public RunLifecycle withTarget(String type, String handle) {
+        return new RunLifecycle(runId, queue, job, jobVersion, attempt, agentId, type, handle, exitCode, stage,
+                reason, queueOffset, priority, enqueuedAt);
+    }
+
+    public RunLifecycle withExit(Integer exitCode) {
+        return new RunLifecycle(runId, queue, job, jobVersion, attempt, agentId, targetType, targetHandle, exitCode,
+                stage, reason, queueOffset, priority, enqueuedAt);
+    }
+
+    public RunLifecycle withFailure(String stage, String reason) {
+        return new RunLifecycle(runId, queue, job, jobVersion, attempt, agentId, targetType, targetHandle, exitCode,
+                stage, reason, queueOffset, priority, enqueuedAt);
+    }
+
+    public RunLifecycle withReason(String reason) {
+        return new RunLifecycle(runId, queue, job, jobVersion, attempt, agentId, targetType, targetHandle, exitCode,
+                stage, reason, queueOffset, priority, enqueuedAt);
+    }
+}

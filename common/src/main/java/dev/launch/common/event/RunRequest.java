@@ -1,0 +1,37 @@
+package dev.launch.common.event;
+
+import com.fasterxml.jackson.annotation.JsonInclude;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.launch.common.job.JobSource;
+
+import java.time.Instant;
+import java.util.List;
+
+/**
+ * Payload of {@code RunRequested}, the item on {@code launch.queue.<name>}: everything an agent needs to
+ * launch the run, resolved and validated at enqueue, so an agent never asks another service.
+ *
+ * @param runId          the run's id (also the record key)
+ * @param queue          queue name
+ * @param job            job name
+ * @param jobVersion     job version
+ * @param jobDigest      the version's digest
+ * @param source         where the code comes from (git commit and code snapshot resolved)
+ * @param command        argv to execute: entrypoint (the run's override or the job's) followed by the args
+ * @param inputs         resolved inputs: job defaults overlaid by the run's inputs
+ * @param target         {@code {type, ...}} of the queue, with its resolved config under {@code config}
+ * @param attempt        1 for the first attempt
+ * @param maxAttempts    the queue's limit at enqueue time
+ * @param priority       priority level, when the queue enables priorities
+ * @param enqueuedAt     when the queue accepted the run
+ */
+@JsonInclude(JsonInclude.Include.NON_NULL)
+public record RunRequest(String runId, String queue, String job, int jobVersion, String jobDigest,
+                         JobSource source, List<String> command, ObjectNode inputs, ObjectNode target,
+                         int attempt, int maxAttempts, String priority, Instant enqueuedAt) {
+
+    /** {@code name:version}, as {@code LAUNCH_JOB} shows it. */
+    public String jobRef() {
+        return job + ":" + jobVersion;
+    }
+}

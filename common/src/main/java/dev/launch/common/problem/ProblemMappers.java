@@ -1,0 +1,145 @@
+package dev.launch.common.problem;
+
+import com.fasterxml.jackson.core.JsonParseException;
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonMappingException;
+import com.fasterxml.jackson.databind.exc.InvalidFormatException;
+import com.fasterxml.jackson.databind.exc.MismatchedInputException;
+import com.fasterxml.jackson.databind.exc.UnrecognizedPropertyException;
+import jakarta.ws.rs.WebApplicationException;
+import jakarta.ws.rs.core.Response;
+import jakarta.ws.rs.ext.ExceptionMapper;
+import jakarta.ws.rs.ext.Provider;
+import org.jboss.logging.Logger;
+
+import java.util.List;
+import java.util.stream.Collectors;
+
+/**
+ * Turns every error a service can raise into {@code application/problem+json}. Shared by all services
+ * (this jar is a bean archive, so Quarkus discovers the providers).
+ */
+public final class ProblemMappers {
+    private static final Logger LOG = Logger.getLogger(ProblemMappers.class);
+
+    private ProblemMappers() {
+    }
+
+    public static Response response(Problem problem) {
+        return Response.status(problem.status()).type(Problem.MEDIA_TYPE).entity(problem).build();
+    }
+
+    /** Dotted path of the JSON location a Jackson error points at ({@code source.type}, {@code entrypoint[0]}). */
+    static String pathOf(JsonMappingException e) {
+        return e.getPath().stream()
+                .map(ref -> ref.getFieldName() != null ? "." + ref.getFieldName() : "[" + ref.getIndex() + "]")
+                .collect(Collectors.joining())
+                .replaceFirst("^\\.", "");
+    }
+
+    static Problem problemOf(JsonProcessingException e) {
+        if (e instanceof JsonParseException parse) {
+            return new Problem("urn:launch:problem:malformed-json", "Malformed JSON", 400,
+                    "The request body is not valid JSON (" + parse.getOriginalMessage() + " at line "
+                            + parse.getLocation().getLineNr() + ", column " + parse.getLocation().getColumnNr()
+                            + "). Send a JSON object.", null);
+        }
+        if (e instanceof JsonMappingException mapping && !mapping.getPath().isEmpty()) {
+            String field = pathOf(mapping);
+            String message;
+            if (e instanceof UnrecognizedPropertyException unknown) {
+                message = "unknown field; allowed here: " + unknown.getKnownPropertyIds();
+            } else if (e instanceof InvalidFormatException format) {
+                message = "cannot read " + format.getValue() + " as " + simpleType(format.getTargetType());
+            } else if (e instanceof MismatchedInputException mismatch) {
+                message = "expected " + simpleType(mismatch.getTargetType());
+            } else {
+                message = mapping.getOriginalMessage();
+            }
+            return new Problem("urn:launch:problem:validation", "Invalid request", 400,
+                    field + ": " + message, List.of(new Problem.FieldError(field, message)));
+        }
+        return new Problem("urn:launch:problem:malformed-json", "Malformed JSON", 400,
+                "The request body cannot be read: " + e.getOriginalMessage() + ". Send a JSON object.", null);
+    }
+
+    private static String simpleType(Class<?> type) {
+        if (type == null) {
+            return "another type";
+        }
+        if (type == String.class) {
+            return "a string";
+        }
+        if (Number.class.isAssignableFrom(type) || type == int.class || type == long.class || type == double.class) {
+            return "a number";
+        }
+        if (type == Boolean.class || type == boolean.class) {
+            return "true or false";
+        }
+        if (java.util.Collection.class.isAssignableFrom(type) || type.isArray()) {
+            return "an array";
+        }
+        return "an object";
+    }
+
+    @Provider
+    public static class ProblemExceptionMapper implements ExceptionMapper<ProblemException> {
+        @Override
+        public Response toResponse(ProblemException e) {
+            Response.ResponseBuilder builder = Response.status(e.problem().status()).type(Problem.MEDIA_TYPE)
+                    .entity(e.problem());
+            if (e.retryAfterSeconds() != null) {
+                builder.header("Retry-After", e.retryAfterSeconds());
+            }
+            return builder.build();
+        }
+    }
+
+    @Provider
+    public static class JsonProcessingMapper implements ExceptionMapper<JsonProcessingException> {
+        @Override
+        public Response toResponse(JsonProcessingException e) {
+            return response(problemOf(e));
+        }
+    }
+
+    @Provider
+    public static class WebApplicationMapper implements ExceptionMapper<WebApplicationException> {
+        @Override
+        public Response toResponse(WebApplicationException e) {
+            Throwable cause = e.getCause();
+            if (cause instanceof JsonProcessingException json) {
+                return response(problemOf(json));
+            }
+            int status = e.getResponse().getStatus();
+            Response.StatusType type = Response.Status.fromStatusCode(status);
+            String title = type != null ? type.getReasonPhrase() : "HTTP " + status;
+            String detail = switch (status) {
+                case 404 -> "No such resource. See /q/openapi for the API.";
+                case 405 -> "This method is not allowed on this resource. See /q/openapi for the API.";
+                case 413 -> "The request body is too large.";
+                case 415 -> "Send the body as application/json.";
+                case 406 -> "This API answers application/json.";
+                default -> e.getMessage();
+            };
+            return response(new Problem("about:blank", title, status, detail, null));
+        }
+    }
+
+    @Provider
+    public static class UnexpectedMapper implements ExceptionMapper<Exception> {
+        @Override
+        public Response toResponse(Exception e) {
+            if (e instanceof WebApplicationException web) {
+                return new WebApplicationMapper().toResponse(web);
+            }
+            if (e instanceof JsonProcessingException json) {
+                return response(problemOf(json));
+            }
+            LOG.error("unexpected error while serving a request", e);
+            return response(new Problem("about:blank", "Internal Server Error", 500,
+                    "The service failed unexpectedly (" + e.getClass().getSimpleName()
+                            + "); nothing was changed. See the service log.", null));
+        }
+    }
+}

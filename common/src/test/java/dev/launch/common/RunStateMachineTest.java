@@ -1,0 +1,80 @@
+package dev.launch.common;
+
+import dev.launch.common.run.RunState;
+import dev.launch.common.run.RunStateMachine;
+import org.junit.jupiter.api.Test;
+
+import java.util.Optional;
+
+import static dev.launch.common.event.EventTypes.*;
+import static dev.launch.common.run.RunState.*;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class RunStateMachineTest {
+
+    private static RunState walk(String... types) {
+        RunState state = null;
+        for (String type : types) {
+            Optional<RunState> next = RunStateMachine.next(state, type);
+            if (next.isPresent()) {
+                state = next.get();
+            }
+        }
+        return state;
+    }
+
+    @Test
+    void happyPathEndsFinished() {
+        assertEquals(FINISHED, walk(RUN_QUEUED, RUN_CLAIMED, RUN_STARTING, RUN_RUNNING, RUN_FINISHED));
+    }
+
+    @Test
+    void runningMayBeReportedWithoutStarting() {
+        assertEquals(RUNNING, walk(RUN_QUEUED, RUN_CLAIMED, RUN_RUNNING));
+    }
+
+    @Test
+    void stopRequestedWhileQueuedStopsAtOnceAndALaterClaimIsRefused() {
+        assertEquals(STOPPED, walk(RUN_QUEUED, RUN_STOP_REQUESTED));
+        assertEquals(STOPPED, walk(RUN_QUEUED, RUN_STOP_REQUESTED, RUN_CLAIMED, RUN_RUNNING));
+    }
+
+    @Test
+    void stopRequestedWhileHeldWaitsForTheAgent() {
+        assertEquals(STOPPING, walk(RUN_QUEUED, RUN_CLAIMED, RUN_STOP_REQUESTED));
+        assertEquals(STOPPING, walk(RUN_QUEUED, RUN_CLAIMED, RUN_STOP_REQUESTED, RUN_RUNNING));
+        assertEquals(STOPPED, walk(RUN_QUEUED, RUN_CLAIMED, RUN_STOP_REQUESTED, RUN_STOPPED));
+        assertEquals(FINISHED, walk(RUN_QUEUED, RUN_CLAIMED, RUN_RUNNING, RUN_STOP_REQUESTED, RUN_FINISHED));
+    }
+
+    @Test
+    void terminalStatesNeverChange() {
+        for (String type : new String[]{RUN_QUEUED, RUN_CLAIMED, RUN_STARTING, RUN_RUNNING, RUN_FINISHED, RUN_FAILED,
+                RUN_STOP_REQUESTED, RUN_STOPPING, RUN_STOPPED, RUN_PREEMPTED, RUN_REQUEUED}) {
+            for (RunState terminal : new RunState[]{FINISHED, FAILED, STOPPED}) {
+                assertEquals(Optional.empty(), RunStateMachine.next(terminal, type), terminal + " + " + type);
+            }
+        }
+    }
+
+    @Test
+    void duplicatesChangeNothing() {
+        assertEquals(Optional.empty(), RunStateMachine.next(QUEUED, RUN_QUEUED));
+        assertEquals(Optional.empty(), RunStateMachine.next(CLAIMED, RUN_CLAIMED));
+        assertEquals(Optional.empty(), RunStateMachine.next(RUNNING, RUN_RUNNING));
+    }
+
+    @Test
+    void preemptedRunIsRequeued() {
+        assertEquals(QUEUED, walk(RUN_QUEUED, RUN_CLAIMED, RUN_RUNNING, RUN_PREEMPTED, RUN_REQUEUED));
+        assertEquals(Optional.empty(), RunStateMachine.next(QUEUED, RUN_PREEMPTED));
+    }
+
+    @Test
+    void unknownRunAcceptsOnlyQueued() {
+        assertEquals(Optional.empty(), RunStateMachine.next(null, RUN_CLAIMED));
+        assertEquals(Optional.of(QUEUED), RunStateMachine.next(null, RUN_QUEUED));
+        assertTrue(RunStateMachine.isLifecycleEvent(RUN_STOP_REQUESTED));
+    }
+}
