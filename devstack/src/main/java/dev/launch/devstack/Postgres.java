@@ -51,8 +51,14 @@ public final class Postgres implements AutoCloseable {
     }
 
     /** Creates {@code name} unless it exists. */
-    public synchronized void ensureDatabase(String name) {
-        try (Connection c = server.getPostgresDatabase().getConnection(); Statement s = c.createStatement()) {
+    public void ensureDatabase(String name) {
+        ensureDatabase(port(), name);
+    }
+
+    /** Creates {@code name} on the server at 127.0.0.1:{@code port} unless it exists. */
+    public static void ensureDatabase(int port, String name) {
+        try (Connection c = java.sql.DriverManager.getConnection("jdbc:postgresql://127.0.0.1:" + port + "/postgres",
+                "postgres", "postgres"); Statement s = c.createStatement()) {
             try (ResultSet rs = s.executeQuery("SELECT 1 FROM pg_database WHERE datname = '" + name + "'")) {
                 if (rs.next()) {
                     return;

@@ -12,6 +12,12 @@ import java.util.concurrent.CompletableFuture;
 public final class SharedInfra {
     public static final String BOOTSTRAP = "launch.test.kafka.bootstrap";
     public static final String PG_PORT = "launch.test.pg.port";
+    /**
+     * Interned strings are one object per JVM whatever the class loader, so this serialises start-up across
+     * Quarkus restarts. (Not the system Properties object: starting PostgreSQL sets a system property from
+     * another thread while the lock is held.)
+     */
+    private static final Object LOCK = "dev.launch.devstack.SharedInfra.lock".intern();
 
     private SharedInfra() {
     }
@@ -30,19 +36,15 @@ public final class SharedInfra {
     /** Creates {@code database} if missing; returns the server's port. */
     public static int database(String database) {
         start();
-        synchronized (System.getProperties()) {
-            Object pg = System.getProperties().get("launch.test.pg.instance");
-            try {
-                pg.getClass().getMethod("ensureDatabase", String.class).invoke(pg, database);
-            } catch (ReflectiveOperationException e) {
-                throw new IllegalStateException("cannot create test database " + database, e);
-            }
+        int port = Integer.getInteger(PG_PORT);
+        synchronized (LOCK) {
+            Postgres.ensureDatabase(port, database);
         }
-        return Integer.getInteger(PG_PORT);
+        return port;
     }
 
     private static void start() {
-        synchronized (System.getProperties()) {
+        synchronized (LOCK) {
             if (System.getProperty(BOOTSTRAP) != null) {
                 return;
             }
@@ -57,9 +59,6 @@ public final class SharedInfra {
                 broker.close();
                 postgres.close();
             }, "launch-test-infra-stop"));
-            // an Object in the system properties is visible to every class loader; only its
-            // JDK-typed methods are called reflectively from other loaders
-            System.getProperties().put("launch.test.pg.instance", postgres);
             System.setProperty(PG_PORT, String.valueOf(postgres.port()));
             System.setProperty(BOOTSTRAP, broker.bootstrapServers());
         }

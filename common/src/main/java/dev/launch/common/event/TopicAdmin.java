@@ -42,6 +42,13 @@ public final class TopicAdmin {
         ensure(admin, sharedTopics());
     }
 
+    /** Creates the shared topics through a short-lived admin client. */
+    public static void ensureShared(String bootstrapServers) {
+        try (Admin admin = Admin.create(Map.of("bootstrap.servers", (Object) bootstrapServers))) {
+            ensureShared(admin);
+        }
+    }
+
     public static void ensure(Admin admin, List<NewTopic> topics) {
         var result = admin.createTopics(topics);
         for (var entry : result.values().entrySet()) {

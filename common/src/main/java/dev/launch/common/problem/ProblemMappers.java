@@ -103,6 +103,26 @@ public final class ProblemMappers {
         }
     }
 
+    /** Quarkus ships its own mapper for this exact type; this one takes precedence. */
+    @Provider
+    @jakarta.annotation.Priority(1)
+    public static class JsonParseMapper implements ExceptionMapper<JsonParseException> {
+        @Override
+        public Response toResponse(JsonParseException e) {
+            return response(problemOf(e));
+        }
+    }
+
+    /** Quarkus ships its own mapper for this exact type; this one takes precedence. */
+    @Provider
+    @jakarta.annotation.Priority(1)
+    public static class MismatchedInputMapper implements ExceptionMapper<MismatchedInputException> {
+        @Override
+        public Response toResponse(MismatchedInputException e) {
+            return response(problemOf(e));
+        }
+    }
+
     @Provider
     public static class WebApplicationMapper implements ExceptionMapper<WebApplicationException> {
         @Override

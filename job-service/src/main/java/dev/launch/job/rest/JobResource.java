@@ -1,0 +1,116 @@
+package dev.launch.job.rest;
+
+import dev.launch.common.job.JobVersion;
+import dev.launch.common.naming.Names;
+import dev.launch.common.problem.ProblemException;
+import dev.launch.job.repository.JobVersionEntity;
+import dev.launch.job.repository.JobVersionRepository;
+import dev.launch.job.service.JobService;
+import io.quarkus.hibernate.reactive.panache.common.WithSession;
+import io.smallrye.mutiny.Uni;
+import jakarta.inject.Inject;
+import jakarta.ws.rs.*;
+import jakarta.ws.rs.core.MediaType;
+import jakarta.ws.rs.core.Response;
+
+import java.net.URI;
+import java.util.List;
+import java.util.Map;
+
+/** The job registry's REST API (design §5). */
+@Path("/api/v1/jobs")
+@Produces(MediaType.APPLICATION_JSON)
+@Consumes(MediaType.APPLICATION_JSON)
+public class JobResource {
+    private static final int MAX_LIMIT = 500;
+
+    @Inject
+    JobService jobs;
+    @Inject
+    JobVersionRepository repository;
+
+    /** Registers a job version: 201 for a new version, 200 with the existing one for an identical spec. */
+    @POST
+    public Uni<Response> create(CreateJobRequest request) {
+        return jobs.create(request).map(created -> Response
+                .status(created.isNew() ? Response.Status.CREATED : Response.Status.OK)
+                .location(URI.create("/api/v1/jobs/" + created.version().name() + "/versions/"
+                        + created.version().version()))
+                .entity(created.version())
+                .build());
+    }
+
+    /** The latest version of each job, by name; page with {@code after} = the last name seen. */
+    @GET
+    @WithSession
+    public Uni<Map<String, Object>> list(@QueryParam("limit") @DefaultValue("100") int limit,
+                                         @QueryParam("after") String after) {
+        int bounded = checkLimit(limit);
+        return repository.latestOfEachJob(after, bounded).map(rows -> {
+            List<JobVersion> items = rows.stream().map(JobService::read).toList();
+            String next = items.size() == bounded ? items.get(items.size() - 1).name() : null;
+            return page(items, next);
+        });
+    }
+
+    @GET
+    @Path("/{name}")
+    @WithSession
+    public Uni<JobVersion> latest(@PathParam("name") String name) {
+        Names.require("name", name);
+        return repository.findLatest(name).map(entity -> found(entity, "no job named '" + name + "'"));
+    }
+
+    @GET
+    @Path("/{name}/versions")
+    @WithSession
+    public Uni<Map<String, Object>> versions(@PathParam("name") String name,
+                                             @QueryParam("limit") @DefaultValue("100") int limit,
+                                             @QueryParam("after") @DefaultValue("0") int after) {
+        Names.require("name", name);
+        int bounded = checkLimit(limit);
+        return repository.versions(name, after, bounded).chain(rows -> {
+            if (rows.isEmpty() && after == 0) {
+                return repository.findLatest(name).map(latest -> {
+                    throw ProblemException.notFound("no job named '" + name + "'");
+                });
+            }
+            List<JobVersion> items = rows.stream().map(JobService::read).toList();
+            String next = items.size() == bounded ? String.valueOf(items.get(items.size() - 1).version()) : null;
+            return Uni.createFrom().item(page(items, next));
+        });
+    }
+
+    @GET
+    @Path("/{name}/versions/{version}")
+    @WithSession
+    public Uni<JobVersion> version(@PathParam("name") String name, @PathParam("version") String version) {
+        Names.require("name", name);
+        int number;
+        try {
+            number = Integer.parseInt(version);
+        } catch (NumberFormatException e) {
+            throw ProblemException.invalidField("version", "'" + version + "' is not a version number (1, 2, ...)");
+        }
+        return repository.findVersion(name, number)
+                .map(entity -> found(entity, "job '" + name + "' has no version " + number));
+    }
+
+    private static JobVersion found(JobVersionEntity entity, String missing) {
+        if (entity == null) {
+            throw ProblemException.notFound(missing);
+        }
+        return JobService.read(entity);
+    }
+
+    private static int checkLimit(int limit) {
+        if (limit < 1 || limit > MAX_LIMIT) {
+            throw ProblemException.invalidField("limit", "must be between 1 and " + MAX_LIMIT);
+        }
+        return limit;
+    }
+
+    private static Map<String, Object> page(List<?> items, String next) {
+        return next == null ? Map.of("items", items) : Map.of("items", items, "next", next);
+    }
+}

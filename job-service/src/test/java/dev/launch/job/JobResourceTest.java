@@ -1,0 +1,205 @@
+package dev.launch.job;
+
+import dev.launch.common.event.EventEnvelope;
+import dev.launch.common.event.EventTypes;
+import dev.launch.common.event.Events;
+import dev.launch.common.event.Topics;
+import dev.launch.devstack.LaunchTestInfra;
+import dev.launch.devstack.SharedInfra;
+import io.quarkus.test.common.QuarkusTestResource;
+import io.quarkus.test.common.ResourceArg;
+import io.quarkus.test.junit.QuarkusTest;
+import io.restassured.http.ContentType;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.serialization.StringDeserializer;
+import org.junit.jupiter.api.Test;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import java.util.concurrent.TimeUnit;
+
+import static io.restassured.RestAssured.given;
+import static org.awaitility.Awaitility.await;
+import static org.hamcrest.Matchers.*;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+@QuarkusTest
+@QuarkusTestResource(value = LaunchTestInfra.class, initArgs = @ResourceArg(name = "database", value = "jobs"))
+class JobResourceTest {
+
+    private static String unique(String prefix) {
+        return prefix + "-" + UUID.randomUUID().toString().substring(0, 8);
+    }
+
+    private static Path codeDir(String script) throws IOException {
+        Path dir = Files.createTempDirectory("job-code");
+        Files.writeString(dir.resolve("train.sh"), script);
+        return dir;
+    }
+
+    private static String codeJob(String name, Path dir) {
+        return """
+                {"name":"%s","description":"d","source":{"type":"code","artifact":"%s"},
+                 "entrypoint":["sh","train.sh"],
+                 "inputs":{"schema":{"type":"object","properties":{"lr":{"type":"number"}}},"defaults":{"lr":0.1}}}"""
+                .formatted(name, dir);
+    }
+
+    @Test
+    void sameSpecGivesTheSameVersionAndAChangedSpecTheNext() throws IOException {
+        String name = unique("train");
+        Path dir = codeDir("echo one\n");
+        String digest = given().contentType(ContentType.JSON).body(codeJob(name, dir))
+                .when().post("/api/v1/jobs")
+                .then().statusCode(201)
+                .header("Location", endsWith("/api/v1/jobs/" + name + "/versions/1"))
+                .body("name", is(name)).body("version", is(1)).body("digest", startsWith("sha256:"))
+                .body("source.snapshot", notNullValue())
+                .extract().path("digest");
+        given().contentType(ContentType.JSON).body(codeJob(name, dir))
+                .when().post("/api/v1/jobs")
+                .then().statusCode(200).body("version", is(1)).body("digest", is(digest));
+
+        Files.writeString(dir.resolve("train.sh"), "echo two\n");
+        given().contentType(ContentType.JSON).body(codeJob(name, dir))
+                .when().post("/api/v1/jobs")
+                .then().statusCode(201).body("version", is(2)).body("digest", not(digest));
+
+        given().when().get("/api/v1/jobs/" + name).then().statusCode(200).body("version", is(2));
+        given().when().get("/api/v1/jobs/" + name + "/versions/1").then().statusCode(200).body("digest", is(digest));
+        given().when().get("/api/v1/jobs/" + name + "/versions").then().statusCode(200)
+                .body("items.version", contains(1, 2));
+        given().when().get("/api/v1/jobs?limit=500").then().statusCode(200)
+                .body("items.find { it.name == '" + name + "' }.version", is(2));
+    }
+
+    @Test
+    void theSnapshotKeepsTheCodeOfItsVersion() throws IOException {
+        String name = unique("snap");
+        Path dir = codeDir("echo original\n");
+        String snapshot = given().contentType(ContentType.JSON).body(codeJob(name, dir))
+                .when().post("/api/v1/jobs").then().statusCode(201).extract().path("source.snapshot");
+        Files.writeString(dir.resolve("train.sh"), "echo changed\n");
+        assertEquals("echo original\n", Files.readString(Path.of(snapshot, "train.sh")));
+    }
+
+    @Test
+    void aGitRefIsResolvedToItsCommit() throws Exception {
+        Path repo = Files.createTempDirectory("job-git");
+        git(repo, "init", "-q", "-b", "main");
+        Files.writeString(repo.resolve("train.py"), "print('hi')\n");
+        git(repo, "add", ".");
+        git(repo, "-c", "user.email=t@example.com", "-c", "user.name=t", "commit", "-q", "-m", "first");
+        String commit = git(repo, "rev-parse", "HEAD").trim();
+        String name = unique("gitjob");
+        given().contentType(ContentType.JSON)
+                .body("{\"name\":\"" + name + "\",\"source\":{\"type\":\"git\",\"remote\":\"" + repo
+                        + "\",\"ref\":\"main\"},\"entrypoint\":[\"python3\",\"train.py\"]}")
+                .when().post("/api/v1/jobs")
+                .then().statusCode(201).body("source.commit", is(commit)).body("source.ref", is("main"));
+
+        given().contentType(ContentType.JSON)
+                .body("{\"name\":\"" + name + "\",\"source\":{\"type\":\"git\",\"remote\":\"" + repo
+                        + "\",\"ref\":\"no-such-branch\"},\"entrypoint\":[\"python3\",\"train.py\"]}")
+                .when().post("/api/v1/jobs")
+                .then().statusCode(400).contentType("application/problem+json")
+                .body("errors[0].field", is("source.ref")).body("detail", containsString("no-such-branch"));
+    }
+
+    @Test
+    void imageSourcesAreRegistered() {
+        String name = unique("img");
+        given().contentType(ContentType.JSON)
+                .body("{\"name\":\"" + name + "\",\"source\":{\"type\":\"image\",\"image\":\"python:3.12-slim\"}}")
+                .when().post("/api/v1/jobs")
+                .then().statusCode(201).body("source.image", is("python:3.12-slim"));
+    }
+
+    @Test
+    void aNewVersionIsPublishedOnTheJobsTopic() throws IOException {
+        String name = unique("published");
+        given().contentType(ContentType.JSON).body(codeJob(name, codeDir("echo hi\n")))
+                .when().post("/api/v1/jobs").then().statusCode(201);
+        try (KafkaConsumer<String, String> consumer = new KafkaConsumer<>(Map.of(
+                "bootstrap.servers", SharedInfra.kafkaBootstrap(),
+                "key.deserializer", StringDeserializer.class.getName(),
+                "value.deserializer", StringDeserializer.class.getName()))) {
+            TopicPartition partition = new TopicPartition(Topics.JOBS, 0);
+            consumer.assign(List.of(partition));
+            consumer.seekToBeginning(List.of(partition));
+            List<ConsumerRecord<String, String>> mine = new ArrayList<>();
+            await().atMost(20, TimeUnit.SECONDS).until(() -> {
+                consumer.poll(Duration.ofMillis(200)).forEach(r -> {
+                    if (name.equals(r.key())) {
+                        mine.add(r);
+                    }
+                });
+                return !mine.isEmpty();
+            });
+            EventEnvelope event = Events.decode(mine.get(0).value());
+            assertEquals(EventTypes.JOB_VERSION_CREATED, event.type());
+            assertEquals(name, event.subject());
+            assertEquals(1, event.payload().get("job").get("version").asInt());
+        }
+    }
+
+    @Test
+    void badInputIsRefusedWithProblemJsonAndNothingIsStored() {
+        String name = unique("bad");
+        given().contentType(ContentType.JSON).body("{\"name\": \"" + name + "\", ")
+                .when().post("/api/v1/jobs")
+                .then().statusCode(400).contentType("application/problem+json")
+                .body("title", is("Malformed JSON")).body("detail", containsString("JSON"));
+        given().contentType(ContentType.JSON)
+                .body("{\"name\":\"" + name + "\",\"source\":{\"type\":\"image\",\"image\":\"x\"},\"entrypoint\":\"run\"}")
+                .when().post("/api/v1/jobs")
+                .then().statusCode(400).contentType("application/problem+json")
+                .body("errors[0].field", is("entrypoint"));
+        given().contentType(ContentType.JSON).body("{\"name\":\"" + name + "\"}")
+                .when().post("/api/v1/jobs")
+                .then().statusCode(400).body("errors[0].field", is("source"));
+        given().contentType(ContentType.JSON)
+                .body("{\"name\":\"" + name + "\",\"source\":{\"type\":\"code\",\"artifact\":\"/no/such/dir\"},"
+                        + "\"entrypoint\":[\"sh\"]}")
+                .when().post("/api/v1/jobs")
+                .then().statusCode(400).body("errors[0].field", is("source.artifact"));
+        given().contentType(ContentType.JSON)
+                .body("{\"name\":\"" + name + "\",\"source\":{\"type\":\"image\",\"image\":\"x\"},"
+                        + "\"inputs\":{\"schema\":{\"type\":\"banana\"}}}")
+                .when().post("/api/v1/jobs")
+                .then().statusCode(400).body("errors[0].field", startsWith("inputs.schema"));
+        given().contentType(ContentType.JSON)
+                .body("{\"name\":\"" + name + "\",\"source\":{\"type\":\"image\",\"image\":\"x\"},\"colour\":1}")
+                .when().post("/api/v1/jobs")
+                .then().statusCode(400).body("errors[0].field", is("colour"));
+        given().contentType(ContentType.JSON)
+                .body("{\"name\":\"Bad Name\",\"source\":{\"type\":\"image\",\"image\":\"x\"}}")
+                .when().post("/api/v1/jobs")
+                .then().statusCode(400).body("errors[0].field", is("name"));
+        given().contentType(ContentType.JSON).body("{\"name\":\"" + name + "\",\"pad\":\"" + "x".repeat(1_100_000) + "\"}")
+                .when().post("/api/v1/jobs")
+                .then().statusCode(413).contentType("application/problem+json");
+        given().when().get("/api/v1/jobs/" + name).then().statusCode(404).contentType("application/problem+json");
+        given().when().get("/api/v1/jobs/" + name + "/versions/x").then().statusCode(400)
+                .body("errors[0].field", is("version"));
+    }
+
+    private static String git(Path dir, String... args) throws Exception {
+        List<String> command = new ArrayList<>(List.of("git", "-C", dir.toString()));
+        command.addAll(List.of(args));
+        Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes());
+        assertTrue(p.waitFor(30, TimeUnit.SECONDS));
+        assertEquals(0, p.exitValue(), out);
+        return out;
+    }
+}
