@@ -1,0 +1,187 @@
+package dev.launch.queue.messaging;
+
+import dev.launch.common.event.EventEnvelope;
+import dev.launch.common.event.EventTypes;
+import dev.launch.common.event.Events;
+import dev.launch.common.event.RunLifecycle;
+import dev.launch.common.event.RunRequest;
+import dev.launch.common.event.Topics;
+import io.quarkus.runtime.ShutdownEvent;
+import io.quarkus.runtime.StartupEvent;
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.enterprise.event.Observes;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.clients.producer.RecordMetadata;
+import org.apache.kafka.common.KafkaException;
+import org.apache.kafka.common.errors.AuthorizationException;
+import org.apache.kafka.common.errors.OutOfOrderSequenceException;
+import org.apache.kafka.common.errors.ProducerFencedException;
+import org.apache.kafka.common.serialization.StringSerializer;
+import org.eclipse.microprofile.config.inject.ConfigProperty;
+import org.jboss.logging.Logger;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.Future;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Makes enqueued runs durable. Each run is two records: the item on {@code launch.queue.<name>} (what agents
+ * take) and {@code RunQueued} on {@code launch.runs} (what the status service shows). Both go in one Kafka
+ * transaction, so no run is ever queued without being visible, or visible without being queued; readers use
+ * {@code isolation.level=read_committed}. A single writer thread batches whatever requests are waiting into
+ * one transaction, so throughput does not pay one commit per run.
+ */
+@ApplicationScoped
+public class EnqueueWriter {
+    private static final Logger LOG = Logger.getLogger(EnqueueWriter.class);
+
+    @ConfigProperty(name = "kafka.bootstrap.servers")
+    String bootstrap;
+    @ConfigProperty(name = "launch.enqueue.delivery-timeout")
+    Duration deliveryTimeout;
+    @ConfigProperty(name = "launch.enqueue.max-batch")
+    int maxBatch;
+
+    private final LinkedBlockingQueue<Pending> pending = new LinkedBlockingQueue<>();
+    private volatile boolean running = true;
+    private Thread thread;
+    private KafkaProducer<String, String> producer;
+
+    private record Pending(RunRequest request, CompletableFuture<Long> offset) {
+    }
+
+    void start(@Observes StartupEvent event) {
+        thread = new Thread(this::loop, "enqueue-writer");
+        thread.setDaemon(true);
+        thread.start();
+    }
+
+    void stop(@Observes ShutdownEvent event) {
+        running = false;
+        thread.interrupt();
+        try {
+            thread.join(5000);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        closeProducer();
+        Pending p;
+        while ((p = pending.poll()) != null) {
+            p.offset().completeExceptionally(new IllegalStateException("queue service is shutting down"));
+        }
+    }
+
+    /** Completes with the item's offset in its queue topic once the transaction is committed. */
+    public CompletionStage<Long> write(RunRequest request) {
+        CompletableFuture<Long> offset = new CompletableFuture<>();
+        if (!running) {
+            offset.completeExceptionally(new IllegalStateException("queue service is shutting down"));
+        } else {
+            pending.add(new Pending(request, offset));
+        }
+        return offset;
+    }
+
+    private void loop() {
+        while (running) {
+            List<Pending> batch = new ArrayList<>();
+            try {
+                batch.add(pending.take());
+            } catch (InterruptedException e) {
+                return;
+            }
+            pending.drainTo(batch, maxBatch - 1);
+            try {
+                List<Long> offsets = commit(batch);
+                for (int i = 0; i < batch.size(); i++) {
+                    batch.get(i).offset().complete(offsets.get(i));
+                }
+            } catch (Exception e) {
+                LOG.warnf("enqueue transaction of %d run(s) failed: %s", batch.size(), e.toString());
+                batch.forEach(p -> p.offset().completeExceptionally(e));
+            }
+        }
+    }
+
+    private List<Long> commit(List<Pending> batch) throws Exception {
+        KafkaProducer<String, String> p = producer();
+        try {
+            p.beginTransaction();
+            List<Future<RecordMetadata>> items = new ArrayList<>(batch.size());
+            for (Pending pending : batch) {
+                RunRequest r = pending.request();
+                items.add(p.send(new ProducerRecord<>(Topics.queue(r.queue()), r.runId(),
+                        Events.encode(EventEnvelope.of(EventTypes.RUN_REQUESTED, r.runId(), r)))));
+            }
+            List<Long> offsets = new ArrayList<>(batch.size());
+            for (int i = 0; i < batch.size(); i++) {
+                long offset = items.get(i).get(deliveryTimeout.toMillis(), TimeUnit.MILLISECONDS).offset();
+                offsets.add(offset);
+                RunRequest r = batch.get(i).request();
+                RunLifecycle queued = new RunLifecycle(r.runId(), r.queue(), r.job(), r.jobVersion(), r.attempt(),
+                        null, null, null, null, null, null, offset, r.priority(), r.enqueuedAt());
+                p.send(new ProducerRecord<>(Topics.RUNS, r.runId(),
+                        Events.encode(EventEnvelope.of(EventTypes.RUN_QUEUED, r.runId(), queued))));
+            }
+            p.commitTransaction();
+            return offsets;
+        } catch (ProducerFencedException | OutOfOrderSequenceException | AuthorizationException fatal) {
+            closeProducer();
+            throw fatal;
+        } catch (Exception e) {
+            try {
+                p.abortTransaction();
+            } catch (KafkaException abortFailed) {
+                closeProducer();
+            }
+            throw e;
+        }
+    }
+
+    private KafkaProducer<String, String> producer() {
+        if (producer == null) {
+            Map<String, Object> config = new HashMap<>();
+            config.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
+            config.put(ProducerConfig.TRANSACTIONAL_ID_CONFIG, "launch-queue-service-" + UUID.randomUUID());
+            config.put(ProducerConfig.ACKS_CONFIG, "all");
+            config.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true);
+            config.put(ProducerConfig.LINGER_MS_CONFIG, 0);
+            config.put(ProducerConfig.DELIVERY_TIMEOUT_MS_CONFIG, (int) deliveryTimeout.toMillis());
+            config.put(ProducerConfig.REQUEST_TIMEOUT_MS_CONFIG, (int) Math.min(5000, deliveryTimeout.toMillis()));
+            config.put(ProducerConfig.MAX_BLOCK_MS_CONFIG, deliveryTimeout.toMillis());
+            config.put(ProducerConfig.TRANSACTION_TIMEOUT_CONFIG, 60_000);
+            config.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, StringSerializer.class);
+            config.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, StringSerializer.class);
+            KafkaProducer<String, String> created = new KafkaProducer<>(config);
+            try {
+                created.initTransactions();
+            } catch (RuntimeException e) {
+                created.close(Duration.ZERO);
+                throw e;
+            }
+            producer = created;
+        }
+        return producer;
+    }
+
+    private void closeProducer() {
+        if (producer != null) {
+            try {
+                producer.close(Duration.ofSeconds(2));
+            } catch (RuntimeException e) {
+                LOG.debug("closing the enqueue producer failed", e);
+            }
+            producer = null;
+        }
+    }
+}

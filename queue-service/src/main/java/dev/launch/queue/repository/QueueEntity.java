@@ -1,0 +1,23 @@
+package dev.launch.queue.repository;
+
+import io.quarkus.hibernate.reactive.panache.PanacheEntityBase;
+import jakarta.persistence.Column;
+import jakarta.persistence.Entity;
+import jakarta.persistence.Id;
+import jakarta.persistence.Table;
+
+import java.time.Instant;
+
+/** A queue: its name and its definition ({@link dev.launch.common.event.QueueChanged}) as JSON. */
+@Entity
+@Table(name = "queue")
+public class QueueEntity extends PanacheEntityBase {
+    @Id
+    public String name;
+    @Column(nullable = false, columnDefinition = "text")
+    public String document;
+    @Column(name = "created_at", nullable = false)
+    public Instant createdAt;
+    @Column(name = "updated_at", nullable = false)
+    public Instant updatedAt;
+}

@@ -1,0 +1,95 @@
+package dev.launch.queue.rest;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.launch.common.event.Events;
+import dev.launch.common.event.QueueChanged;
+import dev.launch.common.naming.Names;
+import dev.launch.common.problem.ProblemException;
+import dev.launch.queue.client.StatusClient;
+import dev.launch.queue.repository.QueueEntity;
+import dev.launch.queue.service.EnqueueService;
+import dev.launch.queue.service.QueueService;
+import io.quarkus.hibernate.reactive.panache.common.WithSession;
+import io.quarkus.panache.common.Sort;
+import io.smallrye.mutiny.Uni;
+import jakarta.inject.Inject;
+import jakarta.ws.rs.*;
+import jakarta.ws.rs.core.MediaType;
+import jakarta.ws.rs.core.Response;
+
+import java.net.URI;
+import java.util.List;
+import java.util.Map;
+
+/** Queues and enqueue (design §5). */
+@Path("/api/v1/queues")
+@Produces(MediaType.APPLICATION_JSON)
+@Consumes(MediaType.APPLICATION_JSON)
+public class QueueResource {
+    private static final int MAX_LIMIT = 500;
+
+    @Inject
+    QueueService queues;
+    @Inject
+    EnqueueService enqueue;
+    @Inject
+    StatusClient status;
+
+    @POST
+    public Uni<Response> create(CreateQueueRequest request) {
+        return queues.create(request).map(queue -> Response.created(URI.create("/api/v1/queues/" + queue.name()))
+                .entity(view(queue)).build());
+    }
+
+    /** Queues by name; page with {@code after} = the last name seen. */
+    @GET
+    @WithSession
+    public Uni<Map<String, Object>> list(@QueryParam("limit") @DefaultValue("100") int limit,
+                                         @QueryParam("after") @DefaultValue("") String after) {
+        if (limit < 1 || limit > MAX_LIMIT) {
+            throw ProblemException.invalidField("limit", "must be between 1 and " + MAX_LIMIT);
+        }
+        return QueueEntity.<QueueEntity>find("name > ?1", Sort.ascending("name"), after).page(0, limit).list()
+                .map(rows -> {
+                    List<ObjectNode> items = rows.stream().map(QueueService::read).map(QueueResource::view).toList();
+                    return rows.size() == limit ? Map.of("items", items, "next", rows.get(rows.size() - 1).name)
+                            : Map.of("items", items);
+                });
+    }
+
+    /** The queue with its run counts per state (from the status service; absent when it cannot tell). */
+    @GET
+    @Path("/{name}")
+    @WithSession
+    public Uni<ObjectNode> get(@PathParam("name") String name) {
+        Names.require("name", name);
+        return QueueService.find(name).chain(queue -> status.counts(name).map(counts -> {
+            ObjectNode view = view(queue);
+            if (counts != null) {
+                view.put("queued", counts.path("QUEUED").asLong(0));
+                view.put("running", counts.path("RUNNING").asLong(0) + counts.path("STARTING").asLong(0)
+                        + counts.path("CLAIMED").asLong(0) + counts.path("STOPPING").asLong(0));
+            }
+            return view;
+        }));
+    }
+
+    /** Enqueues a run: 202 once it is durable in Kafka. */
+    @POST
+    @Path("/{name}/runs")
+    public Uni<Response> enqueue(@PathParam("name") String name, EnqueueRequest request) {
+        if (request == null) {
+            throw ProblemException.badRequest("Send a JSON object: {job, inputs?, args?, entrypoint?, "
+                    + "templateVariables?, priority?, idempotencyKey?}.");
+        }
+        return enqueue.enqueue(name, request).map(run -> Response.accepted(run)
+                .location(URI.create("/api/v1/runs/" + run.runId())).build());
+    }
+
+    private static ObjectNode view(QueueChanged queue) {
+        ObjectNode view = Events.MAPPER.valueToTree(queue);
+        view.remove("changedAt");
+        view.put("updatedAt", queue.changedAt().toString());
+        return view;
+    }
+}

@@ -1,0 +1,281 @@
+package dev.launch.queue.service;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.launch.common.event.Events;
+import dev.launch.common.event.QueueChanged;
+import dev.launch.common.event.RunRequest;
+import dev.launch.common.job.JobVersion;
+import dev.launch.common.json.JsonSchemas;
+import dev.launch.common.naming.Names;
+import dev.launch.common.naming.RunIds;
+import dev.launch.common.problem.Problem;
+import dev.launch.common.problem.ProblemException;
+import dev.launch.queue.client.JobClient;
+import dev.launch.queue.messaging.EnqueueWriter;
+import dev.launch.queue.messaging.QueuePositions;
+import dev.launch.queue.repository.EnqueuedRunEntity;
+import dev.launch.queue.rest.EnqueueRequest;
+import dev.launch.queue.rest.EnqueueResponse;
+import io.quarkus.hibernate.reactive.panache.Panache;
+import io.smallrye.mutiny.Uni;
+import io.vertx.core.Context;
+import io.vertx.core.Vertx;
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.inject.Inject;
+import org.hibernate.exception.ConstraintViolationException;
+import org.jboss.logging.Logger;
+
+import java.time.Instant;
+import java.time.temporal.ChronoUnit;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.CompletionStage;
+
+/**
+ * Enqueue: validate everything, resolve the run into a self-contained request, make it durable in Kafka,
+ * then answer. Resolution order: job input defaults overlaid by the run's inputs; the run's entrypoint
+ * replaces the job's; args are appended; template variable values are checked against the queue's schemas.
+ */
+@ApplicationScoped
+public class EnqueueService {
+    private static final Logger LOG = Logger.getLogger(EnqueueService.class);
+    static final Set<String> PRIORITIES = Set.of("critical", "high", "medium", "low");
+
+    @Inject
+    JobClient jobs;
+    @Inject
+    EnqueueWriter writer;
+    @Inject
+    QueuePositions positions;
+
+    public Uni<EnqueueResponse> enqueue(String queueName, EnqueueRequest request) {
+        Names.require("queue", queueName);
+        JobRef ref = JobRef.parse(request == null ? null : request.job());
+        if (request.idempotencyKey() != null && (request.idempotencyKey().isBlank()
+                || request.idempotencyKey().length() > 200)) {
+            throw ProblemException.invalidField("idempotencyKey", "must be 1 to 200 characters");
+        }
+        Context context = Vertx.currentContext();
+        return Panache.withSession(() -> QueueService.find(queueName).chain(queue -> {
+            Uni<EnqueuedRunEntity> earlier = request.idempotencyKey() == null ? Uni.createFrom().nullItem()
+                    : EnqueuedRunEntity.findByKey(queueName, request.idempotencyKey());
+            return earlier.chain(previous -> previous != null ? Uni.createFrom().item(replay(previous))
+                    : jobs.fetch(ref.name(), ref.version())
+                    .map(job -> resolve(queue, job, request))
+                    .chain(run -> persist(run, request.idempotencyKey(), context)));
+        }));
+    }
+
+    private Uni<EnqueueResponse> persist(RunRequest run, String idempotencyKey, Context context) {
+        EnqueuedRunEntity entity = new EnqueuedRunEntity();
+        entity.runId = run.runId();
+        entity.queue = run.queue();
+        entity.idempotencyKey = idempotencyKey;
+        entity.createdAt = run.enqueuedAt();
+        entity.response = "{}";
+        // row first (a duplicate key fails here, before anything is published), then the Kafka transaction,
+        // then the database commit: no 2xx before the run is durable in Kafka
+        return Panache.withTransaction(() -> entity.persistAndFlush()
+                .onFailure(ConstraintViolationException.class).transform(e -> ProblemException.conflict(
+                        "another enqueue with idempotencyKey '" + idempotencyKey + "' is in progress; retry to get "
+                                + "its run"))
+                .chain(() -> onContext(writer.write(run), context)
+                        .onFailure().transform(e -> {
+                            LOG.warnf("run %s not queued: %s", run.runId(), e.toString());
+                            return ProblemException.unavailable("Kafka did not accept the run; nothing was "
+                                    + "queued. Retry shortly (with the same idempotencyKey to be safe).", 5);
+                        }))
+                .chain(offset -> {
+                    entity.queueOffset = offset;
+                    return onContext(positions.nextToTake(run.queue()), context).onFailure().recoverWithItem(0L)
+                            .chain(next -> EnqueuedRunEntity.countBetween(run.queue(), next, offset));
+                })
+                .map(position -> {
+                    EnqueueResponse response = new EnqueueResponse(run.runId(), run.queue(), run.jobRef(), "QUEUED",
+                            position);
+                    entity.response = Events.MAPPER.valueToTree(response).toString();
+                    return response;
+                }));
+    }
+
+    /** Continues on the request's Vert.x context (Hibernate Reactive must stay on it). */
+    private static <T> Uni<T> onContext(CompletionStage<T> stage, Context context) {
+        return Uni.createFrom().completionStage(stage).emitOn(command -> context.runOnContext(v -> command.run()));
+    }
+
+    private static EnqueueResponse replay(EnqueuedRunEntity previous) {
+        try {
+            return Events.MAPPER.readValue(previous.response, EnqueueResponse.class);
+        } catch (java.io.IOException e) {
+            throw new IllegalStateException("stored enqueue answer of run " + previous.runId + " cannot be read", e);
+        }
+    }
+
+    static RunRequest resolve(QueueChanged queue, JobVersion job, EnqueueRequest request) {
+        List<Problem.FieldError> errors = new ArrayList<>();
+        String targetType = queue.target().path("type").asText();
+        if (!Targets.accepts(targetType, job.source().type())) {
+            throw ProblemException.invalidField("job", "queue '" + queue.name() + "' launches on " + targetType
+                    + ", which cannot run " + job.source().type() + " sources (job " + job.name() + ":"
+                    + job.version() + "); it runs " + Targets.sourcesOf(targetType)
+                    + " sources. Enqueue on a queue whose target runs images, or register the job from git or code.");
+        }
+        if (queue.lockdown() && (request.entrypoint() != null || request.args() != null)) {
+            throw ProblemException.invalidField(request.entrypoint() != null ? "entrypoint" : "args",
+                    "queue '" + queue.name() + "' is locked down: entrypoint and args overrides are not allowed");
+        }
+        checkArgv("entrypoint", request.entrypoint(), errors);
+        checkArgv("args", request.args(), errors);
+        if (request.entrypoint() != null && request.entrypoint().isEmpty()) {
+            errors.add(new Problem.FieldError("entrypoint", "must not be empty; leave it out to use the job's"));
+        }
+        ObjectNode inputs = resolveInputs(job, request.inputs(), errors);
+        ObjectNode variables = resolveVariables(queue, request.templateVariables(), errors);
+        if (request.priority() != null) {
+            if (!queue.prioritization()) {
+                errors.add(new Problem.FieldError("priority", "queue '" + queue.name()
+                        + "' does not enable prioritization; leave priority out"));
+            } else if (!PRIORITIES.contains(request.priority())) {
+                errors.add(new Problem.FieldError("priority", "must be one of critical, high, medium, low"));
+            }
+        }
+        if (!errors.isEmpty()) {
+            throw ProblemException.invalid(errors.size() == 1 ? errors.get(0).field() + ": " + errors.get(0).message()
+                    : "The run has " + errors.size() + " invalid fields; see errors.", errors);
+        }
+        List<String> command = new ArrayList<>(request.entrypoint() != null ? request.entrypoint() : job.entrypoint());
+        if (request.args() != null) {
+            command.addAll(request.args());
+        }
+        ObjectNode target = queue.target().deepCopy();
+        if (queue.config() != null) {
+            target.set("config", queue.config());
+        }
+        target.set("variables", variables);
+        String priority = queue.prioritization() ? (request.priority() == null ? "medium" : request.priority()) : null;
+        return new RunRequest(RunIds.next(), queue.name(), job.name(), job.version(), job.digest(), job.source(),
+                command, inputs, target, 1, queue.maxAttempts(), priority,
+                Instant.now().truncatedTo(ChronoUnit.MICROS));
+    }
+
+    private static void checkArgv(String field, List<String> argv, List<Problem.FieldError> errors) {
+        if (argv == null) {
+            return;
+        }
+        for (int i = 0; i < argv.size(); i++) {
+            if (argv.get(i) == null) {
+                errors.add(new Problem.FieldError(field + "[" + i + "]", "must be a string"));
+            }
+        }
+    }
+
+    static ObjectNode resolveInputs(JobVersion job, ObjectNode given, List<Problem.FieldError> errors) {
+        ObjectNode merged = job.inputs() != null && job.inputs().defaults() != null
+                ? job.inputs().defaults().deepCopy() : JsonNodeFactory.instance.objectNode();
+        if (given != null) {
+            overlay(merged, given);
+        }
+        if (job.inputs() != null && job.inputs().schema() != null) {
+            errors.addAll(JsonSchemas.validate(job.inputs().schema(), merged, "inputs"));
+        }
+        return merged;
+    }
+
+    /** Objects merge key by key; anything else replaces. */
+    static void overlay(ObjectNode base, ObjectNode over) {
+        for (Iterator<Map.Entry<String, JsonNode>> it = over.fields(); it.hasNext(); ) {
+            Map.Entry<String, JsonNode> e = it.next();
+            JsonNode existing = base.get(e.getKey());
+            if (existing instanceof ObjectNode existingObject && e.getValue() instanceof ObjectNode overObject) {
+                overlay(existingObject, overObject);
+            } else {
+                base.set(e.getKey(), e.getValue().deepCopy());
+            }
+        }
+    }
+
+    static ObjectNode resolveVariables(QueueChanged queue, ObjectNode given, List<Problem.FieldError> errors) {
+        ObjectNode declared = queue.templateVariables() == null ? JsonNodeFactory.instance.objectNode()
+                : queue.templateVariables();
+        ObjectNode values = JsonNodeFactory.instance.objectNode();
+        if (given != null) {
+            for (Iterator<String> it = given.fieldNames(); it.hasNext(); ) {
+                String name = it.next();
+                if (!declared.has(name)) {
+                    errors.add(new Problem.FieldError("templateVariables." + name, "queue '" + queue.name()
+                            + "' declares no variable '" + name + "'; it declares " + iterableToList(declared)));
+                }
+            }
+        }
+        for (Iterator<Map.Entry<String, JsonNode>> it = declared.fields(); it.hasNext(); ) {
+            Map.Entry<String, JsonNode> var = it.next();
+            String field = "templateVariables." + var.getKey();
+            JsonNode value = given != null && given.has(var.getKey()) ? given.get(var.getKey())
+                    : var.getValue().get("default");
+            if (value == null) {
+                errors.add(new Problem.FieldError(field, "required (no default): " + describe(var.getValue())));
+                continue;
+            }
+            List<Problem.FieldError> invalid = JsonSchemas.validate(var.getValue().get("schema"), value, field);
+            if (!invalid.isEmpty()) {
+                errors.add(new Problem.FieldError(field, invalid.get(0).message() + "; allowed: "
+                        + describe(var.getValue())));
+            }
+            values.set(var.getKey(), value);
+        }
+        return values;
+    }
+
+    private static List<String> iterableToList(ObjectNode node) {
+        List<String> names = new ArrayList<>();
+        node.fieldNames().forEachRemaining(names::add);
+        return names;
+    }
+
+    /** "integer from 0 to 4", "one of [a, b]" ... */
+    static String describe(JsonNode variable) {
+        JsonNode schema = variable.path("schema");
+        StringBuilder s = new StringBuilder(schema.path("type").asText("value"));
+        if (schema.has("enum")) {
+            s.append(" one of ").append(schema.get("enum"));
+        }
+        if (schema.has("minimum")) {
+            s.append(" from ").append(schema.get("minimum"));
+        }
+        if (schema.has("maximum")) {
+            s.append(" up to ").append(schema.get("maximum"));
+        }
+        return s.toString();
+    }
+
+    /** {@code name} or {@code name:version}. */
+    record JobRef(String name, Integer version) {
+        static JobRef parse(String ref) {
+            if (ref == null || ref.isBlank()) {
+                throw ProblemException.invalidField("job", "required: \"name\" or \"name:version\"");
+            }
+            int colon = ref.indexOf(':');
+            String name = colon < 0 ? ref : ref.substring(0, colon);
+            Names.require("job", name);
+            if (colon < 0) {
+                return new JobRef(name, null);
+            }
+            String version = ref.substring(colon + 1);
+            try {
+                int number = Integer.parseInt(version);
+                if (number < 1) {
+                    throw new NumberFormatException();
+                }
+                return new JobRef(name, number);
+            } catch (NumberFormatException e) {
+                throw ProblemException.invalidField("job", "'" + version + "' is not a version number; give "
+                        + "\"name\" for the latest version or \"name:version\" (e.g. " + name + ":1)");
+            }
+        }
+    }
+}

@@ -1,0 +1,160 @@
+package dev.launch.queue.service;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.launch.common.event.EventTypes;
+import dev.launch.common.event.Events;
+import dev.launch.common.event.QueueChanged;
+import dev.launch.common.json.JsonSchemas;
+import dev.launch.common.naming.Names;
+import dev.launch.common.problem.Problem;
+import dev.launch.common.problem.ProblemException;
+import dev.launch.queue.messaging.QueueEventsPublisher;
+import dev.launch.queue.messaging.QueuePositions;
+import dev.launch.queue.repository.QueueEntity;
+import dev.launch.queue.rest.CreateQueueRequest;
+import io.quarkus.hibernate.reactive.panache.Panache;
+import io.smallrye.mutiny.Uni;
+import io.vertx.mutiny.core.Vertx;
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.inject.Inject;
+
+import java.time.Duration;
+import java.time.Instant;
+import java.time.format.DateTimeParseException;
+import java.time.temporal.ChronoUnit;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/** Creates and reads queues. */
+@ApplicationScoped
+public class QueueService {
+    private static final Set<String> VARIABLE_TYPES = Set.of("integer", "number", "string");
+
+    @Inject
+    QueuePositions kafka;
+    @Inject
+    QueueEventsPublisher events;
+    @Inject
+    Vertx vertx;
+
+    public Uni<QueueChanged> create(CreateQueueRequest request) {
+        QueueChanged queue = validate(request);
+        return Panache.withSession(() -> QueueEntity.<QueueEntity>findById(queue.name()))
+                .invoke(existing -> {
+                    if (existing != null) {
+                        throw ProblemException.conflict("queue '" + queue.name() + "' already exists");
+                    }
+                })
+                .chain(() -> vertx.executeBlocking(Uni.createFrom().item(() -> {
+                    kafka.createQueueTopic(queue.name());
+                    return queue;
+                })))
+                .chain(() -> Panache.withTransaction(() -> {
+                    QueueEntity entity = new QueueEntity();
+                    entity.name = queue.name();
+                    entity.document = Events.MAPPER.valueToTree(queue).toString();
+                    entity.createdAt = queue.changedAt();
+                    entity.updatedAt = queue.changedAt();
+                    return entity.persistAndFlush()
+                            .chain(() -> events.publish(EventTypes.QUEUE_CREATED, queue))
+                            .onFailure(e -> !(e instanceof ProblemException)).transform(e ->
+                                    ProblemException.unavailable("Kafka did not acknowledge the new queue; "
+                                            + "nothing was stored. Retry shortly.", 5));
+                }))
+                .replaceWith(queue);
+    }
+
+    /** The queue named {@code name}, or a 404 problem. Call inside a session. */
+    public static Uni<QueueChanged> find(String name) {
+        return QueueEntity.<QueueEntity>findById(name).map(entity -> {
+            if (entity == null) {
+                throw ProblemException.notFound("no queue named '" + name + "'");
+            }
+            return read(entity);
+        });
+    }
+
+    public static QueueChanged read(QueueEntity entity) {
+        try {
+            return Events.MAPPER.readValue(entity.document, QueueChanged.class);
+        } catch (java.io.IOException e) {
+            throw new IllegalStateException("stored queue " + entity.name + " cannot be read", e);
+        }
+    }
+
+    static QueueChanged validate(CreateQueueRequest request) {
+        if (request == null) {
+            throw ProblemException.badRequest("Send a JSON object: {name, target: {type}, config?, templateVariables?, "
+                    + "prioritization?, lockdown?, maxAttempts?, startTimeout?}.");
+        }
+        Names.require("name", request.name());
+        List<Problem.FieldError> errors = new ArrayList<>();
+        ObjectNode target = request.target();
+        if (target == null || !target.path("type").isTextual()) {
+            errors.add(new Problem.FieldError("target.type", "required: one of " + Targets.supported()));
+        } else {
+            String type = target.get("type").asText();
+            if (Targets.isPlanned(type)) {
+                errors.add(new Problem.FieldError("target.type", "'" + type + "' targets are not supported yet; "
+                        + "supported: " + Targets.supported()));
+            } else if (!Targets.isSupported(type)) {
+                errors.add(new Problem.FieldError("target.type", "'" + type + "' is not a target type; supported: "
+                        + Targets.supported()));
+            }
+        }
+        if (request.maxAttempts() != null && (request.maxAttempts() < 1 || request.maxAttempts() > 100)) {
+            errors.add(new Problem.FieldError("maxAttempts", "must be between 1 and 100"));
+        }
+        if (request.startTimeout() != null) {
+            try {
+                Duration timeout = Duration.parse(request.startTimeout());
+                if (timeout.isNegative() || timeout.isZero()) {
+                    errors.add(new Problem.FieldError("startTimeout", "must be a positive duration"));
+                }
+            } catch (DateTimeParseException e) {
+                errors.add(new Problem.FieldError("startTimeout",
+                        "'" + request.startTimeout() + "' is not an ISO-8601 duration such as PT10M"));
+            }
+        }
+        if (request.templateVariables() != null) {
+            errors.addAll(checkVariables(request.templateVariables()));
+        }
+        if (!errors.isEmpty()) {
+            throw ProblemException.invalid(errors.size() == 1 ? errors.get(0).field() + ": " + errors.get(0).message()
+                    : "The queue has " + errors.size() + " invalid fields; see errors.", errors);
+        }
+        return new QueueChanged(request.name(), target, request.config(), request.templateVariables(),
+                Boolean.TRUE.equals(request.prioritization()), Boolean.TRUE.equals(request.lockdown()),
+                request.maxAttempts() == null ? 1 : request.maxAttempts(), request.startTimeout(),
+                Instant.now().truncatedTo(ChronoUnit.MICROS));
+    }
+
+    /** Each variable is {@code {schema: {type: integer|number|string, ...}, default?, description?}}. */
+    static List<Problem.FieldError> checkVariables(ObjectNode variables) {
+        List<Problem.FieldError> errors = new ArrayList<>();
+        for (Iterator<Map.Entry<String, JsonNode>> it = variables.fields(); it.hasNext(); ) {
+            Map.Entry<String, JsonNode> var = it.next();
+            String field = "templateVariables." + var.getKey();
+            JsonNode schema = var.getValue().path("schema");
+            if (!schema.isObject()) {
+                errors.add(new Problem.FieldError(field + ".schema", "required: a JSON Schema such as "
+                        + "{\"type\": \"integer\", \"minimum\": 0, \"maximum\": 4}"));
+                continue;
+            }
+            if (!VARIABLE_TYPES.contains(schema.path("type").asText())) {
+                errors.add(new Problem.FieldError(field + ".schema.type", "must be one of " + VARIABLE_TYPES));
+                continue;
+            }
+            List<Problem.FieldError> schemaErrors = JsonSchemas.checkSchema(schema, field + ".schema");
+            errors.addAll(schemaErrors);
+            if (schemaErrors.isEmpty() && var.getValue().has("default")) {
+                errors.addAll(JsonSchemas.validate(schema, var.getValue().get("default"), field + ".default"));
+            }
+        }
+        return errors;
+    }
+}

@@ -1,0 +1,66 @@
+package dev.launch.queue;
+
+import com.sun.net.httpserver.HttpServer;
+import io.quarkus.test.common.QuarkusTestResourceLifecycleManager;
+
+import java.io.IOException;
+import java.io.OutputStream;
+import java.io.UncheckedIOException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Map;
+
+/**
+ * A stand-in for the job service's read API: serves {@code GET /api/v1/jobs/{name}} and
+ * {@code /api/v1/jobs/{name}/versions/{v}} from JSON files tests write under {@link #DIR}
+ * ({@code <name>/<version>.json}, {@code <name>/latest.json}).
+ */
+public class FakeJobService implements QuarkusTestResourceLifecycleManager {
+    public static final Path DIR = Path.of("target", "fake-jobs").toAbsolutePath();
+    private HttpServer server;
+
+    @Override
+    public Map<String, String> start() {
+        try {
+            Files.createDirectories(DIR);
+            server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        server.createContext("/api/v1/jobs/", exchange -> {
+            String[] parts = exchange.getRequestURI().getPath().split("/");
+            Path file = parts.length == 5 ? DIR.resolve(parts[4]).resolve("latest.json")
+                    : parts.length == 7 ? DIR.resolve(parts[4]).resolve(parts[6] + ".json") : null;
+            byte[] body = file != null && Files.exists(file) ? Files.readAllBytes(file)
+                    : "{\"status\":404}".getBytes();
+            exchange.getResponseHeaders().add("Content-Type", "application/json");
+            exchange.sendResponseHeaders(file != null && Files.exists(file) ? 200 : 404, body.length);
+            try (OutputStream out = exchange.getResponseBody()) {
+                out.write(body);
+            }
+        });
+        server.start();
+        return Map.of("launch.job-service.url", "http://127.0.0.1:" + server.getAddress().getPort(),
+                "launch.status-service.url", "http://127.0.0.1:" + server.getAddress().getPort());
+    }
+
+    public static void register(String name, int version, String json) {
+        try {
+            Path dir = DIR.resolve(name);
+            Files.createDirectories(dir);
+            Files.writeString(dir.resolve(version + ".json"), json);
+            Files.writeString(dir.resolve("latest.json"), json);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    @Override
+    public void stop() {
+        if (server != null) {
+            server.stop(0);
+        }
+    }
+}

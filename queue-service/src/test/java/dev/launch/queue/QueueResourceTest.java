@@ -1,0 +1,220 @@
+package dev.launch.queue;
+
+import dev.launch.common.event.EventEnvelope;
+import dev.launch.common.event.EventTypes;
+import dev.launch.common.event.Events;
+import dev.launch.common.event.Topics;
+import dev.launch.devstack.LaunchTestInfra;
+import dev.launch.devstack.SharedInfra;
+import io.quarkus.test.common.QuarkusTestResource;
+import io.quarkus.test.common.ResourceArg;
+import io.quarkus.test.junit.QuarkusTest;
+import io.restassured.http.ContentType;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.serialization.StringDeserializer;
+import org.junit.jupiter.api.Test;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import java.util.concurrent.TimeUnit;
+
+import static io.restassured.RestAssured.given;
+import static org.awaitility.Awaitility.await;
+import static org.hamcrest.Matchers.*;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+@QuarkusTest
+@QuarkusTestResource(value = LaunchTestInfra.class, initArgs = @ResourceArg(name = "database", value = "queues"))
+@QuarkusTestResource(FakeJobService.class)
+class QueueResourceTest {
+
+    private static String unique(String prefix) {
+        return prefix + "-" + UUID.randomUUID().toString().substring(0, 8);
+    }
+
+    private static String codeJob(String name) {
+        String json = """
+                {"name":"%s","version":1,"digest":"sha256:%s",
+                 "source":{"type":"code","artifact":"/tmp/x","snapshot":"/tmp/store/x"},
+                 "entrypoint":["sh","train.sh"],
+                 "inputs":{"schema":{"type":"object","required":["epochs"],
+                                     "properties":{"epochs":{"type":"integer","minimum":1},"lr":{"type":"number"}}},
+                           "defaults":{"lr":0.1,"epochs":2}},
+                 "createdAt":"2026-01-01T00:00:00Z"}""".formatted(name, "a".repeat(64));
+        FakeJobService.register(name, 1, json);
+        return name;
+    }
+
+    private static String createQueue(String body) {
+        return given().contentType(ContentType.JSON).body(body).when().post("/api/v1/queues")
+                .then().statusCode(201).extract().path("name");
+    }
+
+    private static String localQueue(String extra) {
+        String name = unique("q");
+        return createQueue("{\"name\":\"" + name + "\",\"target\":{\"type\":\"local-process\"}" + extra + "}");
+    }
+
+    private static List<ConsumerRecord<String, String>> read(String topic, int partitions, String key, int atLeast) {
+        try (KafkaConsumer<String, String> consumer = new KafkaConsumer<>(Map.of(
+                "bootstrap.servers", SharedInfra.kafkaBootstrap(), "isolation.level", "read_committed",
+                "key.deserializer", StringDeserializer.class.getName(),
+                "value.deserializer", StringDeserializer.class.getName()))) {
+            List<TopicPartition> all = new ArrayList<>();
+            for (int p = 0; p < partitions; p++) {
+                all.add(new TopicPartition(topic, p));
+            }
+            consumer.assign(all);
+            consumer.seekToBeginning(all);
+            List<ConsumerRecord<String, String>> found = new ArrayList<>();
+            await().atMost(20, TimeUnit.SECONDS).until(() -> {
+                consumer.poll(Duration.ofMillis(200)).forEach(r -> {
+                    if (key == null || key.equals(r.key())) {
+                        found.add(r);
+                    }
+                });
+                return found.size() >= atLeast;
+            });
+            // drain anything else already there, so callers can assert on exact counts
+            consumer.poll(Duration.ofMillis(300)).forEach(r -> {
+                if (key == null || key.equals(r.key())) {
+                    found.add(r);
+                }
+            });
+            return found;
+        }
+    }
+
+    @Test
+    void creatingAQueueCreatesItsSinglePartitionTopic() throws Exception {
+        String queue = localQueue(",\"maxAttempts\":3");
+        try (Admin admin = Admin.create(Map.of("bootstrap.servers", SharedInfra.kafkaBootstrap()))) {
+            var description = admin.describeTopics(List.of(Topics.queue(queue))).allTopicNames()
+                    .get(10, TimeUnit.SECONDS).get(Topics.queue(queue));
+            assertEquals(1, description.partitions().size());
+        }
+        given().when().get("/api/v1/queues/" + queue).then().statusCode(200)
+                .body("target.type", is("local-process")).body("maxAttempts", is(3));
+        given().contentType(ContentType.JSON).body("{\"name\":\"" + queue + "\",\"target\":{\"type\":\"local-process\"}}")
+                .when().post("/api/v1/queues").then().statusCode(409).contentType("application/problem+json");
+        given().when().get("/api/v1/queues?limit=500").then().statusCode(200)
+                .body("items.name", hasItem(queue));
+    }
+
+    @Test
+    void unsupportedTargetsAndBadQueuesAreRefused() {
+        String name = unique("q");
+        given().contentType(ContentType.JSON).body("{\"name\":\"" + name + "\",\"target\":{\"type\":\"kubernetes\"}}")
+                .when().post("/api/v1/queues").then().statusCode(400).contentType("application/problem+json")
+                .body("errors[0].field", is("target.type")).body("detail", containsString("not supported yet"));
+        given().contentType(ContentType.JSON).body("{\"name\":\"" + name + "\"}")
+                .when().post("/api/v1/queues").then().statusCode(400).body("errors[0].field", is("target.type"));
+        given().contentType(ContentType.JSON)
+                .body("{\"name\":\"" + name + "\",\"target\":{\"type\":\"local-process\"},"
+                        + "\"templateVariables\":{\"gpus\":{\"schema\":{\"type\":\"boolean\"}}}}")
+                .when().post("/api/v1/queues").then().statusCode(400)
+                .body("errors[0].field", is("templateVariables.gpus.schema.type"));
+        given().contentType(ContentType.JSON).body("{\"name\":\"UPPER\",\"target\":{\"type\":\"local-process\"}}")
+                .when().post("/api/v1/queues").then().statusCode(400).body("errors[0].field", is("name"));
+        given().when().get("/api/v1/queues/" + name).then().statusCode(404).contentType("application/problem+json");
+    }
+
+    @Test
+    void anAcceptedRunIsInItsQueueTopicAndAnnouncedOnTheRunsTopic() {
+        String queue = localQueue("");
+        String job = codeJob(unique("train"));
+        String runId = given().contentType(ContentType.JSON)
+                .body("{\"job\":\"" + job + ":1\",\"inputs\":{\"epochs\":5},\"args\":[\"--fast\"]}")
+                .when().post("/api/v1/queues/" + queue + "/runs")
+                .then().statusCode(202).body("state", is("QUEUED")).body("queue", is(queue))
+                .body("job", is(job + ":1")).body("position", is(0))
+                .extract().path("runId");
+
+        List<ConsumerRecord<String, String>> items = read(Topics.queue(queue), 1, runId, 1);
+        assertEquals(1, items.size());
+        EventEnvelope item = Events.decode(items.get(0).value());
+        assertEquals(EventTypes.RUN_REQUESTED, item.type());
+        assertEquals(List.of("sh", "train.sh", "--fast"),
+                Events.MAPPER.convertValue(item.payload().get("command"), List.class));
+        assertEquals(5, item.payload().get("inputs").get("epochs").asInt());
+        assertEquals(0.1, item.payload().get("inputs").get("lr").asDouble());
+
+        List<ConsumerRecord<String, String>> facts = read(Topics.RUNS, 6, runId, 1);
+        EventEnvelope queued = Events.decode(facts.get(0).value());
+        assertEquals(EventTypes.RUN_QUEUED, queued.type());
+        assertEquals(items.get(0).offset(), queued.payload().get("queueOffset").asLong());
+    }
+
+    @Test
+    void aRetriedEnqueueWithTheSameIdempotencyKeyReturnsTheOriginalRun() {
+        String queue = localQueue("");
+        String job = codeJob(unique("idem"));
+        String body = "{\"job\":\"" + job + "\",\"idempotencyKey\":\"k-1\"}";
+        String first = given().contentType(ContentType.JSON).body(body).when().post("/api/v1/queues/" + queue + "/runs")
+                .then().statusCode(202).extract().path("runId");
+        given().contentType(ContentType.JSON).body(body).when().post("/api/v1/queues/" + queue + "/runs")
+                .then().statusCode(202).body("runId", is(first));
+        String second = given().contentType(ContentType.JSON).body("{\"job\":\"" + job + "\"}")
+                .when().post("/api/v1/queues/" + queue + "/runs")
+                .then().statusCode(202).body("position", is(1)).extract().path("runId");
+        List<ConsumerRecord<String, String>> items = read(Topics.queue(queue), 1, null, 2);
+        assertEquals(List.of(first, second), items.stream().map(ConsumerRecord::key).toList());
+    }
+
+    @Test
+    void invalidRunsAreRefusedAndNothingIsQueued() {
+        String queue = localQueue(",\"lockdown\":true,\"templateVariables\":{\"gpus\":{\"schema\":"
+                + "{\"type\":\"integer\",\"minimum\":0,\"maximum\":4},\"default\":1}}");
+        String job = codeJob(unique("strict"));
+        String image = unique("img");
+        FakeJobService.register(image, 1, """
+                {"name":"%s","version":1,"digest":"sha256:%s","source":{"type":"image","image":"python:3.12"},
+                 "entrypoint":[],"createdAt":"2026-01-01T00:00:00Z"}""".formatted(image, "b".repeat(64)));
+        String runs = "/api/v1/queues/" + queue + "/runs";
+        given().contentType(ContentType.JSON).body("{\"job\":\"" + job + "\",\"inputs\":{\"epochs\":0}}")
+                .when().post(runs).then().statusCode(400).contentType("application/problem+json")
+                .body("errors[0].field", is("inputs.epochs"));
+        given().contentType(ContentType.JSON).body("{\"job\":\"" + job + "\",\"inputs\":{\"epochs\":\"many\"}}")
+                .when().post(runs).then().statusCode(400).body("errors[0].field", is("inputs.epochs"));
+        given().contentType(ContentType.JSON).body("{\"job\":\"" + job + "\",\"args\":[\"--x\"]}")
+                .when().post(runs).then().statusCode(400).body("errors[0].field", is("args"))
+                .body("detail", containsString("locked down"));
+        given().contentType(ContentType.JSON).body("{\"job\":\"" + job + "\",\"templateVariables\":{\"gpus\":9}}")
+                .when().post(runs).then().statusCode(400).body("errors[0].field", is("templateVariables.gpus"))
+                .body("detail", containsString("up to 4"));
+        given().contentType(ContentType.JSON).body("{\"job\":\"" + job + "\",\"templateVariables\":{\"cpus\":2}}")
+                .when().post(runs).then().statusCode(400).body("errors[0].field", is("templateVariables.cpus"));
+        given().contentType(ContentType.JSON).body("{\"job\":\"" + job + "\",\"priority\":\"high\"}")
+                .when().post(runs).then().statusCode(400).body("errors[0].field", is("priority"));
+        given().contentType(ContentType.JSON).body("{\"job\":\"" + image + "\"}")
+                .when().post(runs).then().statusCode(400).body("errors[0].field", is("job"))
+                .body("detail", containsString("cannot run image sources"));
+        given().contentType(ContentType.JSON).body("{\"job\":\"no-such-job\"}")
+                .when().post(runs).then().statusCode(404).contentType("application/problem+json");
+        given().contentType(ContentType.JSON).body("{\"job\":\"" + job + ":7\"}")
+                .when().post(runs).then().statusCode(404).body("detail", containsString("no version 7"));
+        given().contentType(ContentType.JSON).body("{\"job\":\"" + job + ":latest\"}")
+                .when().post(runs).then().statusCode(400).body("errors[0].field", is("job"));
+        given().contentType(ContentType.JSON).body("{\"inputs\":{}}")
+                .when().post(runs).then().statusCode(400).body("errors[0].field", is("job"));
+        given().contentType(ContentType.JSON).body("{\"job\": 12, ")
+                .when().post(runs).then().statusCode(400).contentType("application/problem+json");
+        given().contentType(ContentType.JSON).body("{\"job\":\"" + job + "\"}")
+                .when().post("/api/v1/queues/no-such-queue/runs").then().statusCode(404)
+                .body("detail", containsString("no-such-queue"));
+
+        // the one valid run lands at offset 0: none of the refused ones was published
+        String runId = given().contentType(ContentType.JSON).body("{\"job\":\"" + job + "\"}")
+                .when().post(runs).then().statusCode(202).extract().path("runId");
+        List<ConsumerRecord<String, String>> items = read(Topics.queue(queue), 1, null, 1);
+        assertEquals(1, items.size());
+        assertEquals(runId, items.get(0).key());
+        assertEquals(0, items.get(0).offset());
+    }
+}
