@@ -1,0 +1,39 @@
+package dev.launch.agent.config;
+
+import io.smallrye.config.ConfigMapping;
+import io.smallrye.config.WithName;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Optional;
+
+/** {@code launch.agent.*}: what this agent serves and how it runs work. */
+@ConfigMapping(prefix = "launch.agent")
+public interface AgentConfig {
+    /** Queues served. */
+    List<String> queues();
+
+    /** Runs at most this many at once. */
+    @WithName("max-jobs")
+    int maxJobs();
+
+    /** Agent id; defaults to {@code agent-<host>-<pid>}. */
+    Optional<String> id();
+
+    /** Root of the runs' workspaces. */
+    Path workspace();
+
+    /** Time between SIGTERM and SIGKILL when stopping a run. */
+    @WithName("stop-grace")
+    Duration stopGrace();
+
+    @WithName("heartbeat-interval")
+    Duration heartbeatInterval();
+
+    @WithName("log-batch-lines")
+    int logBatchLines();
+
+    @WithName("log-flush-interval")
+    Duration logFlushInterval();
+}

@@ -1,0 +1,111 @@
+package dev.launch.agent.dispatch;
+
+import dev.launch.agent.config.AgentConfig;
+import dev.launch.agent.config.AgentIdentity;
+import dev.launch.agent.messaging.EventPublisher;
+import dev.launch.agent.messaging.StopCommands;
+import dev.launch.common.event.AgentStatus;
+import dev.launch.common.event.EventTypes;
+import dev.launch.common.event.TopicAdmin;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.quarkus.runtime.ShutdownEvent;
+import io.quarkus.runtime.StartupEvent;
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.enterprise.event.Observes;
+import jakarta.inject.Inject;
+import org.eclipse.microprofile.config.inject.ConfigProperty;
+import org.jboss.logging.Logger;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+
+/** The agent's life: start dispatching its queues, heartbeat, and on shutdown stop its runs and say goodbye. */
+@ApplicationScoped
+public class Agent {
+    private static final Logger LOG = Logger.getLogger(Agent.class);
+
+    @Inject
+    AgentIdentity identity;
+    @Inject
+    AgentConfig config;
+    @Inject
+    EventPublisher events;
+    @Inject
+    RunSupervisor supervisor;
+    @Inject
+    MeterRegistry metrics;
+    @ConfigProperty(name = "kafka.bootstrap.servers")
+    String bootstrap;
+
+    private Slots slots;
+    private StopCommands stops;
+    private final List<QueueDispatcher> dispatchers = new ArrayList<>();
+    private final ScheduledExecutorService heartbeat = Executors.newSingleThreadScheduledExecutor(r -> {
+        Thread t = new Thread(r, "agent-heartbeat");
+        t.setDaemon(true);
+        return t;
+    });
+    private volatile String state = "STARTING";
+
+    void start(@Observes StartupEvent event) {
+        TopicAdmin.ensureShared(bootstrap);
+        slots = new Slots(identity.maxJobs());
+        Gauge.builder("launch_agent_running_runs", slots, Slots::inUse).register(metrics);
+        Gauge.builder("launch_agent_max_jobs", identity, AgentIdentity::maxJobs).register(metrics);
+        stops = new StopCommands(bootstrap, identity.id(), stop -> supervisor.stop(stop.runId(), stop.reason()));
+        stops.start();
+        for (String queue : identity.queues()) {
+            QueueDispatcher dispatcher = new QueueDispatcher(queue, bootstrap, identity.id(), slots, events, stops,
+                    supervisor);
+            dispatchers.add(dispatcher);
+            dispatcher.start();
+        }
+        state = "POLLING";
+        events.agent(EventTypes.AGENT_STARTED, identity.id(), status());
+        long every = config.heartbeatInterval().toMillis();
+        heartbeat.scheduleAtFixedRate(() -> {
+            try {
+                events.agent(EventTypes.AGENT_HEARTBEAT, identity.id(), status());
+            } catch (RuntimeException e) {
+                LOG.warnf("heartbeat failed: %s", e.toString());
+            }
+        }, every, every, TimeUnit.MILLISECONDS);
+        LOG.infof("agent %s serves %s with max-jobs %d", identity.id(), identity.queues(), identity.maxJobs());
+    }
+
+    void stop(@Observes ShutdownEvent event) {
+        state = "STOPPED";
+        heartbeat.shutdownNow();
+        dispatchers.forEach(QueueDispatcher::drain);
+        supervisor.shuttingDown();
+        supervisor.stopAll(config.stopGrace());
+        dispatchers.forEach(QueueDispatcher::close);
+        if (stops != null) {
+            stops.close();
+        }
+        try {
+            events.agent(EventTypes.AGENT_STOPPED, identity.id(), status()).get(5, TimeUnit.SECONDS);
+        } catch (Exception e) {
+            LOG.warnf("could not announce the agent's stop: %s", e.toString());
+        }
+    }
+
+    public AgentStatus status() {
+        return new AgentStatus(identity.id(), identity.queues(), identity.maxJobs(), supervisor.heldRuns(),
+                identity.host(), ProcessHandle.current().pid(), config.heartbeatInterval().toMillis(),
+                identity.startedAt());
+    }
+
+    public String state() {
+        if (!"POLLING".equals(state)) {
+            return state;
+        }
+        return slots.inUse() > 0 ? "RUNNING" : "POLLING";
+    }
+
+}

@@ -1,0 +1,210 @@
+package dev.launch.agent.dispatch;
+
+import dev.launch.agent.config.AgentConfig;
+import dev.launch.agent.config.AgentIdentity;
+import dev.launch.agent.messaging.EventPublisher;
+import dev.launch.agent.runner.LocalProcessRunner;
+import dev.launch.agent.runner.LogShipper;
+import dev.launch.agent.runner.RunReporter;
+import dev.launch.agent.runner.Runner;
+import dev.launch.common.event.EventTypes;
+import dev.launch.common.event.RunLifecycle;
+import dev.launch.common.event.RunRequest;
+import dev.launch.common.run.FailureStage;
+import io.micrometer.core.instrument.MeterRegistry;
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.inject.Inject;
+import org.jboss.logging.Logger;
+
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Owns the runs this agent has launched: runs each on its target's runner in a thread of its own, turns
+ * what the runner reports into run facts and log batches, and stops runs on request.
+ */
+@ApplicationScoped
+public class RunSupervisor {
+    private static final Logger LOG = Logger.getLogger(RunSupervisor.class);
+
+    @Inject
+    EventPublisher events;
+    @Inject
+    AgentIdentity agent;
+    @Inject
+    AgentConfig config;
+    @Inject
+    LocalProcessRunner localProcess;
+    @Inject
+    MeterRegistry metrics;
+
+    private final Map<String, RunRequest> held = new ConcurrentHashMap<>();
+    private final ExecutorService workers = Executors.newCachedThreadPool(r -> {
+        Thread t = new Thread(r, "run-worker");
+        t.setDaemon(true);
+        return t;
+    });
+    private final ScheduledExecutorService flusher = Executors.newSingleThreadScheduledExecutor(r -> {
+        Thread t = new Thread(r, "log-flusher");
+        t.setDaemon(true);
+        return t;
+    });
+    private final Map<String, LogShipper> shippers = new ConcurrentHashMap<>();
+    private volatile boolean flusherStarted;
+
+    private Runner runnerFor(RunRequest request) {
+        String type = request.target().path("type").asText();
+        if (localProcess.targetType().equals(type)) {
+            return localProcess;
+        }
+        return null;
+    }
+
+    /** Launches a claimed run; {@code done} runs once it has ended and its end is reported. */
+    public void launch(RunRequest request, Runnable done) {
+        startFlusher();
+        held.put(request.runId(), request);
+        metrics.counter("launch_agent_runs_launched_total", "queue", request.queue()).increment();
+        workers.execute(() -> {
+            RunLifecycle base = RunLifecycle.of(request.runId(), request.queue())
+                    .withAgent(agent.id(), request.attempt());
+            LogShipper logs = new LogShipper(events, request.runId(), request.attempt(), agent.id(),
+                    config.logBatchLines(), config.logFlushInterval());
+            shippers.put(request.runId(), logs);
+            try {
+                Runner runner = runnerFor(request);
+                if (runner == null) {
+                    report(EventTypes.RUN_FAILED, base.withFailure(FailureStage.AGENT.wire(), "this agent has no runner for "
+                            + "target " + request.target().path("type").asText()), null);
+                    return;
+                }
+                runner.launch(request, new Reporter(base.withTarget(runner.targetType(), null), logs));
+            } catch (RuntimeException e) {
+                LOG.errorf(e, "run %s failed inside the agent", request.runId());
+                report(EventTypes.RUN_FAILED, base.withFailure(FailureStage.AGENT.wire(),
+                        "the agent failed while running it: " + e), logs);
+            } finally {
+                shippers.remove(request.runId());
+                held.remove(request.runId());
+                done.run();
+            }
+        });
+    }
+
+    /** A stop for a run this agent holds; other runs are none of its business. */
+    public void stop(String runId, String reason) {
+        RunRequest request = held.get(runId);
+        if (request == null) {
+            return;
+        }
+        LOG.infof("stopping run %s: %s", runId, reason);
+        events.run(EventTypes.RUN_STOPPING, RunLifecycle.of(runId, request.queue())
+                .withAgent(agent.id(), request.attempt()).withReason(reason));
+        Runner runner = runnerFor(request);
+        if (runner != null) {
+            runner.stop(runId);
+        }
+    }
+
+    public List<String> heldRuns() {
+        return List.copyOf(held.keySet());
+    }
+
+    /** Agent shutdown: stop every run, report each as failed by the agent, and wait for the reports. */
+    public void stopAll(Duration within) {
+        localProcess.stopAll(within);
+        workers.shutdown();
+        try {
+            workers.awaitTermination(within.toMillis() + 5000, TimeUnit.MILLISECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        flusher.shutdownNow();
+    }
+
+    private volatile boolean shuttingDown;
+
+    public void shuttingDown() {
+        shuttingDown = true;
+    }
+
+    private synchronized void startFlusher() {
+        if (!flusherStarted) {
+            flusherStarted = true;
+            long every = Math.max(10, config.logFlushInterval().toMillis() / 2);
+            flusher.scheduleWithFixedDelay(() -> shippers.values().forEach(LogShipper::flushIfDue), every, every,
+                    TimeUnit.MILLISECONDS);
+        }
+    }
+
+    /** Publishes a fact after the run's logs, and waits for the broker, so history and logs line up. */
+    private void report(String type, RunLifecycle fact, LogShipper logs) {
+        try {
+            if (logs != null) {
+                logs.flush().get(60, TimeUnit.SECONDS);
+            }
+            events.run(type, fact).get(60, TimeUnit.SECONDS);
+        } catch (Exception e) {
+            LOG.errorf("could not report %s for run %s: %s", type, fact.runId(), e.toString());
+        }
+    }
+
+    private final class Reporter implements RunReporter {
+        private final RunLifecycle base;
+        private final LogShipper logs;
+
+        Reporter(RunLifecycle base, LogShipper logs) {
+            this.base = base;
+            this.logs = logs;
+        }
+
+        @Override
+        public void starting() {
+            events.run(EventTypes.RUN_STARTING, base);
+        }
+
+        @Override
+        public void running(String handle) {
+            events.run(EventTypes.RUN_RUNNING, base.withTarget(base.targetType(), handle));
+        }
+
+        @Override
+        public void output(String stream, String line) {
+            logs.add(stream, line);
+        }
+
+        @Override
+        public void exited(int exitCode) {
+            if (exitCode == 0) {
+                report(EventTypes.RUN_FINISHED, base.withExit(0), logs);
+            } else if (shuttingDown) {
+                report(EventTypes.RUN_FAILED, base.withExit(exitCode).withFailure(FailureStage.AGENT.wire(),
+                        "the agent shut down while the run was running"), logs);
+            } else {
+                report(EventTypes.RUN_FAILED, base.withExit(exitCode).withFailure(FailureStage.RUN.wire(),
+                        "the process exited with code " + exitCode), logs);
+            }
+        }
+
+        @Override
+        public void stopped(Integer exitCode) {
+            if (shuttingDown) {
+                report(EventTypes.RUN_FAILED, base.withExit(exitCode).withFailure(FailureStage.AGENT.wire(),
+                        "the agent shut down while the run was running"), logs);
+            } else {
+                report(EventTypes.RUN_STOPPED, base.withExit(exitCode).withReason("stopped on request"), logs);
+            }
+        }
+
+        @Override
+        public void failed(String stage, String reason, Integer exitCode) {
+            report(EventTypes.RUN_FAILED, base.withExit(exitCode).withFailure(stage, reason), logs);
+        }
+    }
+}

@@ -1,0 +1,74 @@
+package dev.launch.agent.messaging;
+
+import dev.launch.common.event.EventEnvelope;
+import dev.launch.common.event.Events;
+import dev.launch.common.event.RunLifecycle;
+import dev.launch.common.event.RunLogBatch;
+import dev.launch.common.event.Topics;
+import io.quarkus.runtime.ShutdownEvent;
+import jakarta.annotation.PostConstruct;
+import jakarta.annotation.Priority;
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.enterprise.event.Observes;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.clients.producer.RecordMetadata;
+import org.apache.kafka.common.serialization.StringSerializer;
+import org.eclipse.microprofile.config.inject.ConfigProperty;
+
+import java.time.Duration;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+
+/** The agent's one producer: run facts, log batches and heartbeats; acks=all, idempotent. */
+@ApplicationScoped
+public class EventPublisher {
+    @ConfigProperty(name = "kafka.bootstrap.servers")
+    String bootstrap;
+
+    private KafkaProducer<String, String> producer;
+
+    @PostConstruct
+    void init() {
+        producer = new KafkaProducer<>(Map.of(
+                ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap,
+                ProducerConfig.ACKS_CONFIG, "all",
+                ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true,
+                ProducerConfig.LINGER_MS_CONFIG, 1,
+                ProducerConfig.DELIVERY_TIMEOUT_MS_CONFIG, 120_000,
+                ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, StringSerializer.class,
+                ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, StringSerializer.class));
+    }
+
+    /** Publishes a run fact keyed by run id; completes when the broker acknowledged it. */
+    public CompletableFuture<RecordMetadata> run(String type, RunLifecycle fact) {
+        return send(Topics.RUNS, fact.runId(), EventEnvelope.of(type, fact.runId(), fact));
+    }
+
+    public CompletableFuture<RecordMetadata> logs(RunLogBatch batch) {
+        return send(Topics.RUN_LOGS, batch.runId(),
+                EventEnvelope.of(dev.launch.common.event.EventTypes.RUN_OUTPUT_LOGGED, batch.runId(), batch));
+    }
+
+    public CompletableFuture<RecordMetadata> agent(String type, String agentId, Object status) {
+        return send(Topics.AGENTS, agentId, EventEnvelope.of(type, agentId, status));
+    }
+
+    public CompletableFuture<RecordMetadata> send(String topic, String key, EventEnvelope envelope) {
+        CompletableFuture<RecordMetadata> done = new CompletableFuture<>();
+        producer.send(new ProducerRecord<>(topic, key, Events.encode(envelope)), (metadata, error) -> {
+            if (error != null) {
+                done.completeExceptionally(error);
+            } else {
+                done.complete(metadata);
+            }
+        });
+        return done;
+    }
+
+    /** Closed last, after the supervisor has reported how its runs ended. */
+    void close(@Observes @Priority(Integer.MAX_VALUE) ShutdownEvent event) {
+        producer.close(Duration.ofSeconds(10));
+    }
+}

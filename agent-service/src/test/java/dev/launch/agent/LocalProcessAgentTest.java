@@ -1,0 +1,174 @@
+package dev.launch.agent;
+
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.launch.common.event.*;
+import dev.launch.common.job.JobSource;
+import dev.launch.common.naming.RunIds;
+import dev.launch.devstack.SharedInfra;
+import io.quarkus.test.common.QuarkusTestResource;
+import io.quarkus.test.junit.QuarkusTest;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.serialization.StringSerializer;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+
+import static io.restassured.RestAssured.given;
+import static org.awaitility.Awaitility.await;
+import static org.hamcrest.Matchers.is;
+import static org.junit.jupiter.api.Assertions.*;
+
+@QuarkusTest
+@QuarkusTestResource(AgentTestInfra.class)
+class LocalProcessAgentTest {
+    private static RunEventsRecorder runs;
+    private static RunEventsRecorder logs;
+    private static KafkaProducer<String, String> producer;
+
+    @BeforeAll
+    static void connect() {
+        runs = RunEventsRecorder.runs(SharedInfra.kafkaBootstrap());
+        logs = new RunEventsRecorder(SharedInfra.kafkaBootstrap(), Topics.RUN_LOGS);
+        producer = new KafkaProducer<>(Map.of("bootstrap.servers", SharedInfra.kafkaBootstrap(), "acks", "all",
+                "key.serializer", StringSerializer.class.getName(), "value.serializer", StringSerializer.class.getName()));
+    }
+
+    @AfterAll
+    static void disconnect() {
+        runs.close();
+        logs.close();
+        producer.close();
+    }
+
+    private static Path code(String script) throws Exception {
+        Path dir = Files.createTempDirectory("agent-code");
+        Files.writeString(dir.resolve("run.sh"), script);
+        return dir;
+    }
+
+    private static String enqueue(Path code, String... args) throws Exception {
+        String runId = RunIds.next();
+        List<String> command = new ArrayList<>(List.of("sh", "run.sh"));
+        command.addAll(List.of(args));
+        ObjectNode inputs = JsonNodeFactory.instance.objectNode().put("lr", 0.5);
+        RunRequest request = new RunRequest(runId, AgentTestInfra.QUEUE, "job", 3, "sha256:x",
+                new JobSource(JobSource.CODE, null, null, null, null, code.toString(), code.toString()), command, inputs,
+                JsonNodeFactory.instance.objectNode().put("type", "local-process"), 1, 1, null, Instant.now());
+        producer.send(new ProducerRecord<>(Topics.queue(AgentTestInfra.QUEUE), runId,
+                Events.encode(EventEnvelope.of(EventTypes.RUN_REQUESTED, runId, request)))).get(10, TimeUnit.SECONDS);
+        return runId;
+    }
+
+    private static void stop(String runId) throws Exception {
+        producer.send(new ProducerRecord<>(Topics.RUN_COMMANDS, runId, Events.encode(EventEnvelope.of(
+                EventTypes.STOP_RUN, runId, new StopRun(runId, AgentTestInfra.QUEUE, "test asked", "test")))))
+                .get(10, TimeUnit.SECONDS);
+    }
+
+    private static void awaitType(String runId, String type) {
+        await().atMost(60, TimeUnit.SECONDS).until(() -> runs.typesOf(runId).contains(type));
+    }
+
+    private static String logText(String runId) {
+        StringBuilder text = new StringBuilder();
+        for (EventEnvelope e : logs.of(runId)) {
+            e.payloadAs(RunLogBatch.class).lines().forEach(l -> text.append(l.text()).append('\n'));
+        }
+        return text.toString();
+    }
+
+    @Test
+    void runsStartInQueueOrderOneAtATimeWithTheirOwnEnvironment() throws Exception {
+        Path code = code("echo \"run=$LAUNCH_RUN_ID job=$LAUNCH_JOB queue=$LAUNCH_QUEUE attempt=$LAUNCH_ATTEMPT\"\n"
+                + "echo \"inputs=$LAUNCH_INPUTS\"\necho \"args=$*\" >&2\nsleep 0.3\n");
+        List<String> ids = new ArrayList<>();
+        for (int i = 0; i < 4; i++) {
+            ids.add(enqueue(code, "--n", String.valueOf(i)));
+        }
+        for (String id : ids) {
+            awaitType(id, EventTypes.RUN_FINISHED);
+        }
+        assertEquals(List.of(EventTypes.RUN_CLAIMED, EventTypes.RUN_STARTING, EventTypes.RUN_RUNNING,
+                EventTypes.RUN_FINISHED), runs.typesOf(ids.get(0)));
+        // start order is enqueue order, and with max-jobs 1 no run starts before the previous one finished
+        List<String> sequence = runs.all().stream().filter(e -> ids.contains(e.subject()))
+                .filter(e -> e.type().equals(EventTypes.RUN_RUNNING) || e.type().equals(EventTypes.RUN_FINISHED))
+                .map(e -> e.type() + ":" + e.subject()).toList();
+        List<String> expected = new ArrayList<>();
+        ids.forEach(id -> {
+            expected.add(EventTypes.RUN_RUNNING + ":" + id);
+            expected.add(EventTypes.RUN_FINISHED + ":" + id);
+        });
+        assertEquals(expected, sequence);
+        for (int i = 0; i < ids.size(); i++) {
+            String id = ids.get(i);
+            int n = i;
+            await().atMost(10, TimeUnit.SECONDS).until(() -> logText(id).contains("args=--n " + n));
+            String text = logText(id);
+            assertTrue(text.contains("run=" + id + " job=job:3 queue=agent-test attempt=1"), text);
+            assertTrue(text.contains("inputs={\"lr\":0.5}"), text);
+        }
+    }
+
+    @Test
+    void aFailingProcessEndsFailedWithStageRunAndItsExitCode() throws Exception {
+        String id = enqueue(code("echo about to fail\nexit 3\n"));
+        awaitType(id, EventTypes.RUN_FAILED);
+        RunLifecycle failed = runs.of(id).stream().filter(e -> e.type().equals(EventTypes.RUN_FAILED)).findFirst()
+                .orElseThrow().payloadAs(RunLifecycle.class);
+        assertEquals("run", failed.stage());
+        assertEquals(3, failed.exitCode());
+        assertTrue(failed.reason().contains("3"));
+    }
+
+    @Test
+    void aRunningRunIsStoppedWithItsWholeProcessTree() throws Exception {
+        String id = enqueue(code("sleep 60 &\nchild=$!\necho child=$child\nwait $child\n"));
+        awaitType(id, EventTypes.RUN_RUNNING);
+        await().atMost(20, TimeUnit.SECONDS).until(() -> logText(id).contains("child="));
+        long pid = Long.parseLong(runs.of(id).stream().filter(e -> e.type().equals(EventTypes.RUN_RUNNING))
+                .findFirst().orElseThrow().payloadAs(RunLifecycle.class).targetHandle().substring(4));
+        String log = logText(id);
+        long child = Long.parseLong(log.substring(log.indexOf("child=") + 6).trim().split("\\s")[0]);
+        stop(id);
+        awaitType(id, EventTypes.RUN_STOPPED);
+        assertTrue(runs.typesOf(id).contains(EventTypes.RUN_STOPPING));
+        await().atMost(10, TimeUnit.SECONDS).until(() -> ProcessHandle.of(pid).map(p -> !p.isAlive()).orElse(true)
+                && ProcessHandle.of(child).map(p -> !p.isAlive()).orElse(true));
+    }
+
+    @Test
+    void aRunStoppedWhileQueuedIsNeverLaunched() throws Exception {
+        Path code = code("sleep 60\n");
+        String blocker = enqueue(code);
+        awaitType(blocker, EventTypes.RUN_RUNNING);
+        String queued = enqueue(code("echo must not run\n"));
+        stop(queued);
+        stop(blocker);
+        awaitType(queued, EventTypes.RUN_STOPPED);
+        assertEquals(List.of(EventTypes.RUN_CLAIMED, EventTypes.RUN_STOPPED), runs.typesOf(queued));
+        assertFalse(logText(queued).contains("must not run"));
+        given().when().get("/api/v1/agent").then().statusCode(200).body("queues[0]", is(AgentTestInfra.QUEUE))
+                .body("maxJobs", is(1));
+    }
+
+    @Test
+    void theAgentHeartbeats() {
+        try (RunEventsRecorder agents = new RunEventsRecorder(SharedInfra.kafkaBootstrap(), Topics.AGENTS)) {
+            await().atMost(20, TimeUnit.SECONDS).until(() -> agents.all().stream()
+                    .anyMatch(e -> e.type().equals(EventTypes.AGENT_HEARTBEAT)));
+            AgentStatus status = agents.all().get(0).payloadAs(AgentStatus.class);
+            assertEquals(List.of(AgentTestInfra.QUEUE), status.queues());
+        }
+    }
+}
