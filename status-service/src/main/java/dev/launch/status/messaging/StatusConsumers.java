@@ -1,0 +1,87 @@
+package dev.launch.status.messaging;
+
+import dev.launch.common.event.AgentStatus;
+import dev.launch.common.event.EventEnvelope;
+import dev.launch.common.event.EventTypes;
+import dev.launch.common.event.Events;
+import dev.launch.common.event.RunLogBatch;
+import dev.launch.common.run.RunStateMachine;
+import dev.launch.status.repository.AgentStore;
+import dev.launch.status.repository.LogStore;
+import dev.launch.status.repository.RunReadModel;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.smallrye.mutiny.Uni;
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.inject.Inject;
+import org.eclipse.microprofile.reactive.messaging.Incoming;
+import org.jboss.logging.Logger;
+
+import java.time.Duration;
+import java.util.function.Function;
+
+/**
+ * Builds the read model from {@code launch.runs}, {@code launch.run-logs} and {@code launch.agents}. Store,
+ * then ack: a message is acknowledged (its offset committed) only after its effect is in PostgreSQL; while the
+ * database is unreachable the consumer retries the same message and goes no further. A record that is not a
+ * valid event is logged, counted and skipped.
+ */
+@ApplicationScoped
+public class StatusConsumers {
+    private static final Logger LOG = Logger.getLogger(StatusConsumers.class);
+
+    @Inject
+    RunReadModel runs;
+    @Inject
+    LogStore logs;
+    @Inject
+    AgentStore agents;
+    @Inject
+    RunChanges changes;
+    @Inject
+    MeterRegistry metrics;
+
+    @Incoming("launch-runs")
+    public Uni<Void> onRunEvent(String value) {
+        return handle("launch.runs", value, event -> {
+            if (!RunStateMachine.isLifecycleEvent(event.type())) {
+                throw new Events.UndecodableEventException(event.type() + " is not a run lifecycle fact", null);
+            }
+            return runs.apply(event).invoke(change -> change.ifPresent(changes::publish)).replaceWithVoid();
+        });
+    }
+
+    @Incoming("launch-run-logs")
+    public Uni<Void> onLogs(String value) {
+        return handle("launch.run-logs", value, event -> logs.store(event.payloadAs(RunLogBatch.class)));
+    }
+
+    @Incoming("launch-agents")
+    public Uni<Void> onAgent(String value) {
+        return handle("launch.agents", value, event -> agents.record(event.payloadAs(AgentStatus.class),
+                event.occurredAt(), EventTypes.AGENT_STOPPED.equals(event.type())));
+    }
+
+    private Uni<Void> handle(String topic, String value, Function<EventEnvelope, Uni<Void>> effect) {
+        EventEnvelope event;
+        try {
+            event = Events.decode(value);
+        } catch (Events.UndecodableEventException e) {
+            return skip(topic, e.getMessage());
+        }
+        Uni<Void> applied;
+        try {
+            applied = effect.apply(event);
+        } catch (RuntimeException e) {
+            return skip(topic, e.getMessage());
+        }
+        return applied.onFailure().invoke(e -> LOG.warnf("storing %s %s failed, retrying: %s", event.type(),
+                        event.subject(), e.toString()))
+                .onFailure().retry().withBackOff(Duration.ofMillis(200), Duration.ofSeconds(5)).indefinitely();
+    }
+
+    private Uni<Void> skip(String topic, String reason) {
+        LOG.errorf("skipping an invalid record on %s: %s", topic, reason);
+        metrics.counter("launch_status_invalid_events_total", "topic", topic).increment();
+        return Uni.createFrom().voidItem();
+    }
+}

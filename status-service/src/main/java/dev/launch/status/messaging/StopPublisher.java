@@ -1,0 +1,41 @@
+package dev.launch.status.messaging;
+
+import dev.launch.common.event.EventEnvelope;
+import dev.launch.common.event.EventTypes;
+import dev.launch.common.event.Events;
+import dev.launch.common.event.RunLifecycle;
+import dev.launch.common.event.StopRun;
+import io.smallrye.mutiny.Uni;
+import io.smallrye.reactive.messaging.MutinyEmitter;
+import io.smallrye.reactive.messaging.kafka.api.OutgoingKafkaRecordMetadata;
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.inject.Inject;
+import org.eclipse.microprofile.reactive.messaging.Channel;
+import org.eclipse.microprofile.reactive.messaging.Message;
+
+/**
+ * A stop is two records, in this order: the {@code StopRun} command agents act on, then the
+ * {@code RunStopRequested} fact the read model applies. Agents claim a run, then catch up with the commands
+ * before launching it, so a run whose stop was recorded while it was QUEUED is never launched.
+ */
+@ApplicationScoped
+public class StopPublisher {
+    @Inject
+    @Channel("launch-run-commands")
+    MutinyEmitter<String> commands;
+    @Inject
+    @Channel("launch-runs-requests")
+    MutinyEmitter<String> runs;
+
+    public Uni<Void> stop(String runId, String queue, String reason) {
+        StopRun command = new StopRun(runId, queue, reason, "api");
+        RunLifecycle fact = RunLifecycle.of(runId, queue).withReason(reason);
+        return send(commands, runId, EventEnvelope.of(EventTypes.STOP_RUN, runId, command))
+                .chain(() -> send(runs, runId, EventEnvelope.of(EventTypes.RUN_STOP_REQUESTED, runId, fact)));
+    }
+
+    private static Uni<Void> send(MutinyEmitter<String> emitter, String key, EventEnvelope envelope) {
+        return emitter.sendMessage(Message.of(Events.encode(envelope))
+                .addMetadata(OutgoingKafkaRecordMetadata.<String>builder().withKey(key).build()));
+    }
+}

@@ -1,0 +1,103 @@
+package dev.launch.status.repository;
+
+import dev.launch.common.event.EventEnvelope;
+import dev.launch.common.event.EventTypes;
+import dev.launch.common.event.RunLifecycle;
+import dev.launch.common.run.RunState;
+import dev.launch.common.run.RunStateMachine;
+import io.smallrye.mutiny.Uni;
+import io.vertx.mutiny.sqlclient.Pool;
+import io.vertx.mutiny.sqlclient.Row;
+import io.vertx.mutiny.sqlclient.SqlConnection;
+import io.vertx.mutiny.sqlclient.Tuple;
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.inject.Inject;
+import org.jboss.logging.Logger;
+
+import java.time.OffsetDateTime;
+import java.time.ZoneOffset;
+import java.util.Optional;
+
+/**
+ * Applies run lifecycle facts to the read model, exactly once per event id and only where the state
+ * machine allows the transition. Each event is one database transaction.
+ */
+@ApplicationScoped
+public class RunReadModel {
+    private static final Logger LOG = Logger.getLogger(RunReadModel.class);
+
+    @Inject
+    Pool pool;
+
+    /** The change applied, or empty when the event was a duplicate or a transition the machine refuses. */
+    public Uni<Optional<RunChange>> apply(EventEnvelope event) {
+        RunLifecycle fact = event.payloadAs(RunLifecycle.class);
+        return pool.withTransaction(conn -> conn
+                .preparedQuery("INSERT INTO run_event_seen (event_id) VALUES ($1) ON CONFLICT DO NOTHING")
+                .execute(Tuple.of(event.eventId()))
+                .chain(inserted -> inserted.rowCount() == 0 ? Uni.createFrom().item(Optional.<RunChange>empty())
+                        : conn.preparedQuery("SELECT state FROM run WHERE run_id = $1 FOR UPDATE")
+                        .execute(Tuple.of(fact.runId()))
+                        .chain(rows -> {
+                            RunState current = rows.iterator().hasNext()
+                                    ? RunState.valueOf(rows.iterator().next().getString("state")) : null;
+                            Optional<RunState> next = RunStateMachine.next(current, event.type());
+                            if (next.isEmpty()) {
+                                LOG.infof("ignoring %s for run %s in state %s (not a transition the state machine "
+                                        + "allows)", event.type(), fact.runId(), current);
+                                return Uni.createFrom().item(Optional.<RunChange>empty());
+                            }
+                            return write(conn, event, fact, current, next.get());
+                        })));
+    }
+
+    private Uni<Optional<RunChange>> write(SqlConnection conn, EventEnvelope event, RunLifecycle fact,
+                                           RunState current, RunState next) {
+        OffsetDateTime at = event.occurredAt().atOffset(ZoneOffset.UTC);
+        Uni<?> row;
+        if (current == null) {
+            row = conn.preparedQuery("INSERT INTO run (run_id, queue, job, job_version, state, attempt, queue_offset, "
+                            + "priority, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)")
+                    .execute(Tuple.tuple()
+                            .addString(fact.runId()).addString(fact.queue()).addString(fact.job())
+                            .addInteger(fact.jobVersion()).addString(next.name())
+                            .addInteger(fact.attempt() == null ? 1 : fact.attempt()).addLong(fact.queueOffset())
+                            .addString(fact.priority())
+                            .addOffsetDateTime(fact.enqueuedAt() == null ? at
+                                    : fact.enqueuedAt().atOffset(ZoneOffset.UTC))
+                            .addOffsetDateTime(at));
+        } else {
+            boolean stopRequest = EventTypes.RUN_STOP_REQUESTED.equals(event.type());
+            row = conn.preparedQuery("UPDATE run SET state = $2, "
+                            + "attempt = COALESCE($3, attempt), agent_id = COALESCE($4, agent_id), "
+                            + "target_type = COALESCE($5, target_type), target_handle = COALESCE($6, target_handle), "
+                            + "exit_code = COALESCE($7, exit_code), failure_stage = COALESCE($8, failure_stage), "
+                            + "failure_reason = CASE WHEN $8 IS NULL THEN failure_reason ELSE $9 END, "
+                            + "stop_requested = stop_requested OR $10, updated_at = $11 WHERE run_id = $1")
+                    .execute(Tuple.tuple()
+                            .addString(fact.runId()).addString(next.name()).addInteger(fact.attempt())
+                            .addString(fact.agentId()).addString(fact.targetType()).addString(fact.targetHandle())
+                            .addInteger(fact.exitCode()).addString(fact.stage()).addString(fact.reason())
+                            .addBoolean(stopRequest).addOffsetDateTime(at));
+        }
+        return row.chain(() -> conn.preparedQuery("INSERT INTO run_history (event_id, run_id, state, event_type, at, "
+                                + "reason) VALUES ($1, $2, $3, $4, $5, $6)")
+                        .execute(Tuple.tuple().addUUID(event.eventId()).addString(fact.runId()).addString(next.name())
+                                .addString(event.type()).addOffsetDateTime(at).addString(fact.reason())))
+                .replaceWith(Optional.of(new RunChange(fact.runId(), next.name(), event.occurredAt(), fact.reason())));
+    }
+
+    /** The run's current state, or null when unknown. */
+    public Uni<String> stateOf(String runId) {
+        return pool.preparedQuery("SELECT state FROM run WHERE run_id = $1").execute(Tuple.of(runId))
+                .map(rows -> {
+                    var it = rows.iterator();
+                    return it.hasNext() ? it.next().getString("state") : null;
+                });
+    }
+
+    public Uni<Row> find(String runId) {
+        return pool.preparedQuery("SELECT * FROM run WHERE run_id = $1").execute(Tuple.of(runId))
+                .map(rows -> rows.iterator().hasNext() ? rows.iterator().next() : null);
+    }
+}

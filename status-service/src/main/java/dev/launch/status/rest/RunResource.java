@@ -1,0 +1,265 @@
+package dev.launch.status.rest;
+
+import dev.launch.common.naming.Names;
+import dev.launch.common.naming.RunIds;
+import dev.launch.common.problem.ProblemException;
+import dev.launch.common.run.RunState;
+import dev.launch.status.messaging.RunChanges;
+import dev.launch.status.messaging.StopPublisher;
+import dev.launch.status.repository.LogStore;
+import dev.launch.status.repository.RunChange;
+import dev.launch.status.repository.RunReadModel;
+import io.smallrye.mutiny.Multi;
+import io.smallrye.mutiny.Uni;
+import io.vertx.mutiny.sqlclient.Pool;
+import io.vertx.mutiny.sqlclient.Row;
+import io.vertx.mutiny.sqlclient.Tuple;
+import jakarta.inject.Inject;
+import jakarta.ws.rs.*;
+import jakarta.ws.rs.core.MediaType;
+import jakarta.ws.rs.core.Response;
+import org.jboss.resteasy.reactive.RestStreamElementType;
+
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+
+/** Runs: list, detail with history, logs, live state changes, stop (design §5). */
+@Path("/api/v1/runs")
+@Produces(MediaType.APPLICATION_JSON)
+public class RunResource {
+    private static final int MAX_LIMIT = 500;
+
+    @Inject
+    Pool pool;
+    @Inject
+    RunReadModel model;
+    @Inject
+    LogStore logs;
+    @Inject
+    RunChanges changes;
+    @Inject
+    StopPublisher stops;
+
+    /** Runs, newest first; page with {@code after} = the last run id seen. */
+    @GET
+    public Uni<Map<String, Object>> list(@QueryParam("queue") String queue, @QueryParam("state") String state,
+                                         @QueryParam("limit") @DefaultValue("100") int limit,
+                                         @QueryParam("after") String after) {
+        if (limit < 1 || limit > MAX_LIMIT) {
+            throw ProblemException.invalidField("limit", "must be between 1 and " + MAX_LIMIT);
+        }
+        List<String> where = new ArrayList<>();
+        Tuple args = Tuple.tuple();
+        if (queue != null) {
+            Names.require("queue", queue);
+            args.addString(queue);
+            where.add("queue = $" + args.size());
+        }
+        if (state != null) {
+            args.addString(parseState(state).name());
+            where.add("state = $" + args.size());
+        }
+        if (after != null) {
+            if (!RunIds.isValid(after)) {
+                throw ProblemException.invalidField("after", "must be a run id from a previous page");
+            }
+            args.addString(after);
+            where.add("run_id < $" + args.size());
+        }
+        args.addInteger(limit);
+        String sql = "SELECT * FROM run" + (where.isEmpty() ? "" : " WHERE " + String.join(" AND ", where))
+                + " ORDER BY run_id DESC LIMIT $" + args.size();
+        return pool.preparedQuery(sql).execute(args).map(rows -> {
+            List<Map<String, Object>> items = new ArrayList<>();
+            for (Row row : rows) {
+                items.add(summary(row));
+            }
+            Map<String, Object> page = new LinkedHashMap<>();
+            page.put("items", items);
+            if (items.size() == limit) {
+                page.put("next", items.get(items.size() - 1).get("runId"));
+            }
+            return page;
+        });
+    }
+
+    /** Runs per state, optionally of one queue. */
+    @GET
+    @Path("/counts")
+    public Uni<Map<String, Long>> counts(@QueryParam("queue") String queue) {
+        String sql = "SELECT state, count(*) AS n FROM run" + (queue == null ? "" : " WHERE queue = $1")
+                + " GROUP BY state";
+        Tuple args = queue == null ? Tuple.tuple() : Tuple.of(Names.require("queue", queue));
+        return pool.preparedQuery(sql).execute(args).map(rows -> {
+            Map<String, Long> counts = new LinkedHashMap<>();
+            for (RunState s : RunState.values()) {
+                counts.put(s.name(), 0L);
+            }
+            for (Row row : rows) {
+                counts.put(row.getString("state"), row.getLong("n"));
+            }
+            return counts;
+        });
+    }
+
+    @GET
+    @Path("/{runId}")
+    public Uni<Map<String, Object>> get(@PathParam("runId") String runId) {
+        checkId(runId);
+        return model.find(runId).chain(row -> {
+            if (row == null) {
+                throw ProblemException.notFound("no run " + runId + " (a run appears here a moment after it is "
+                        + "accepted)");
+            }
+            Map<String, Object> run = summary(row);
+            Uni<Long> position = RunState.QUEUED.name().equals(row.getString("state"))
+                    && row.getLong("queue_offset") != null
+                    ? pool.preparedQuery("SELECT count(*) AS n FROM run WHERE queue = $1 AND state = 'QUEUED' "
+                            + "AND queue_offset < $2")
+                    .execute(Tuple.of(row.getString("queue"), row.getLong("queue_offset")))
+                    .map(rows -> rows.iterator().next().getLong("n"))
+                    : Uni.createFrom().nullItem();
+            return position.chain(p -> {
+                if (p != null) {
+                    run.put("position", p);
+                }
+                return pool.preparedQuery("SELECT state, at, reason, event_type FROM run_history WHERE run_id = $1 "
+                        + "ORDER BY seq").execute(Tuple.of(runId));
+            }).map(rows -> {
+                List<Map<String, Object>> history = new ArrayList<>();
+                for (Row h : rows) {
+                    Map<String, Object> entry = new LinkedHashMap<>();
+                    entry.put("state", h.getString("state"));
+                    entry.put("at", h.getOffsetDateTime("at").toInstant());
+                    if (h.getString("reason") != null) {
+                        entry.put("reason", h.getString("reason"));
+                    }
+                    history.add(entry);
+                }
+                run.put("history", history);
+                return run;
+            });
+        });
+    }
+
+    /** The run's output as text (all attempts, or one with {@code attempt}). */
+    @GET
+    @Path("/{runId}/logs")
+    @Produces(MediaType.TEXT_PLAIN)
+    public Uni<String> logs(@PathParam("runId") String runId, @QueryParam("attempt") Integer attempt) {
+        checkId(runId);
+        return model.stateOf(runId).chain(state -> {
+            if (state == null) {
+                throw ProblemException.notFound("no run " + runId);
+            }
+            return logs.read(runId, attempt);
+        });
+    }
+
+    /** Server-Sent Events: the current state, then every change, ending after a terminal state. */
+    @GET
+    @Path("/{runId}/events")
+    @Produces(MediaType.SERVER_SENT_EVENTS)
+    @RestStreamElementType(MediaType.APPLICATION_JSON)
+    public Multi<RunChange> events(@PathParam("runId") String runId) {
+        checkId(runId);
+        Multi<RunChange> live = changes.stream().filter(c -> c.runId().equals(runId));
+        return Multi.createFrom().emitter(emitter -> {
+            var subscription = live.subscribe().with(change -> {
+                emitter.emit(change);
+                if (RunState.valueOf(change.state()).isTerminal()) {
+                    emitter.complete();
+                }
+            }, emitter::fail);
+            emitter.onTermination(subscription::cancel);
+            model.stateOf(runId).subscribe().with(state -> {
+                if (state == null) {
+                    emitter.fail(ProblemException.notFound("no run " + runId));
+                    return;
+                }
+                emitter.emit(new RunChange(runId, state, Instant.now(), null));
+                if (RunState.valueOf(state).isTerminal()) {
+                    emitter.complete();
+                }
+            }, emitter::fail);
+        });
+    }
+
+    /** Asks for the run to stop: 202; 409 when it has already ended. */
+    @POST
+    @Path("/{runId}/stop")
+    public Uni<Response> stop(@PathParam("runId") String runId) {
+        checkId(runId);
+        return model.find(runId).chain(row -> {
+            if (row == null) {
+                throw ProblemException.notFound("no run " + runId);
+            }
+            RunState state = RunState.valueOf(row.getString("state"));
+            if (state.isTerminal()) {
+                throw ProblemException.conflict("run " + runId + " has already ended (" + state + "); nothing to stop");
+            }
+            Map<String, Object> body = new LinkedHashMap<>();
+            body.put("runId", runId);
+            body.put("state", state.name());
+            body.put("stopRequested", true);
+            if (row.getBoolean("stop_requested") || state == RunState.STOPPING) {
+                return Uni.createFrom().item(Response.accepted(body).build());
+            }
+            return stops.stop(runId, row.getString("queue"), "stopped by request")
+                    .onFailure().transform(e -> ProblemException.unavailable(
+                            "Kafka did not accept the stop request; retry shortly.", 5))
+                    .replaceWith(Response.accepted(body).build());
+        });
+    }
+
+    private static void checkId(String runId) {
+        if (!RunIds.isValid(runId)) {
+            throw ProblemException.invalidField("runId", "'" + runId + "' is not a run id (a UUID)");
+        }
+    }
+
+    private static RunState parseState(String state) {
+        try {
+            return RunState.valueOf(state.toUpperCase(Locale.ROOT));
+        } catch (IllegalArgumentException e) {
+            throw ProblemException.invalidField("state", "must be one of " + List.of(RunState.values()));
+        }
+    }
+
+    private static Map<String, Object> summary(Row row) {
+        Map<String, Object> run = new LinkedHashMap<>();
+        run.put("runId", row.getString("run_id"));
+        run.put("queue", row.getString("queue"));
+        run.put("job", row.getString("job"));
+        run.put("jobVersion", row.getInteger("job_version"));
+        run.put("state", row.getString("state"));
+        run.put("attempt", row.getInteger("attempt"));
+        run.put("agentId", row.getString("agent_id"));
+        if (row.getString("target_type") != null) {
+            Map<String, Object> target = new LinkedHashMap<>();
+            target.put("type", row.getString("target_type"));
+            target.put("handle", row.getString("target_handle"));
+            run.put("target", target);
+        }
+        if (row.getInteger("exit_code") != null) {
+            run.put("exitCode", row.getInteger("exit_code"));
+        }
+        if (row.getString("failure_stage") != null) {
+            run.put("failure", Map.of("stage", row.getString("failure_stage"), "reason",
+                    row.getString("failure_reason") == null ? "" : row.getString("failure_reason")));
+        }
+        if (row.getString("priority") != null) {
+            run.put("priority", row.getString("priority"));
+        }
+        if (row.getBoolean("stop_requested")) {
+            run.put("stopRequested", true);
+        }
+        run.put("createdAt", row.getOffsetDateTime("created_at").toInstant());
+        run.put("updatedAt", row.getOffsetDateTime("updated_at").toInstant());
+        return run;
+    }
+}

@@ -1,0 +1,225 @@
+package dev.launch.status;
+
+import dev.launch.common.event.*;
+import dev.launch.common.naming.RunIds;
+import dev.launch.devstack.LaunchTestInfra;
+import dev.launch.devstack.SharedInfra;
+import io.quarkus.test.common.QuarkusTestResource;
+import io.quarkus.test.common.ResourceArg;
+import io.quarkus.test.common.http.TestHTTPResource;
+import io.quarkus.test.junit.QuarkusTest;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.serialization.StringDeserializer;
+import org.apache.kafka.common.serialization.StringSerializer;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+import java.net.URI;
+import java.net.URL;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+
+import static io.restassured.RestAssured.given;
+import static org.awaitility.Awaitility.await;
+import static org.hamcrest.Matchers.*;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+@QuarkusTest
+@QuarkusTestResource(value = LaunchTestInfra.class, initArgs = @ResourceArg(name = "database", value = "status"))
+class StatusServiceTest {
+    private static KafkaProducer<String, String> producer;
+
+    @TestHTTPResource("/api/v1/runs")
+    URL runsUrl;
+
+    @BeforeAll
+    static void connect() {
+        producer = new KafkaProducer<>(Map.of("bootstrap.servers", SharedInfra.kafkaBootstrap(), "acks", "all",
+                "key.serializer", StringSerializer.class.getName(), "value.serializer", StringSerializer.class.getName()));
+    }
+
+    @AfterAll
+    static void disconnect() {
+        producer.close();
+    }
+
+    private static String queue() {
+        return "q-" + UUID.randomUUID().toString().substring(0, 8);
+    }
+
+    private static EventEnvelope send(String topic, String key, EventEnvelope event) throws Exception {
+        producer.send(new ProducerRecord<>(topic, key, Events.encode(event))).get(10, TimeUnit.SECONDS);
+        return event;
+    }
+
+    private static EventEnvelope fact(String type, RunLifecycle payload) throws Exception {
+        return send(Topics.RUNS, payload.runId(), EventEnvelope.of(type, payload.runId(), payload));
+    }
+
+    private static String queued(String queue, long offset) throws Exception {
+        String runId = RunIds.next();
+        fact(EventTypes.RUN_QUEUED, new RunLifecycle(runId, queue, "train", 2, 1, null, null, null, null, null, null,
+                offset, null, Instant.now()));
+        return runId;
+    }
+
+    private static void awaitState(String runId, String state) {
+        await().atMost(20, TimeUnit.SECONDS).untilAsserted(() -> given().when().get("/api/v1/runs/" + runId)
+                .then().statusCode(200).body("state", is(state)));
+    }
+
+    @Test
+    void theReadModelFollowsTheLifecycleAndIgnoresDuplicatesAndRefusedTransitions() throws Exception {
+        String q = queue();
+        String runId = queued(q, 0);
+        RunLifecycle held = RunLifecycle.of(runId, q).withAgent("agent-a", 1);
+        EventEnvelope claimed = fact(EventTypes.RUN_CLAIMED, held);
+        send(Topics.RUNS, runId, claimed);
+        fact(EventTypes.RUN_STARTING, held.withTarget("local-process", null));
+        fact(EventTypes.RUN_RUNNING, held.withTarget("local-process", "pid:42"));
+        fact(EventTypes.RUN_FAILED, held.withExit(3).withFailure("run", "the process exited with code 3"));
+        fact(EventTypes.RUN_RUNNING, held);
+        awaitState(runId, "FAILED");
+        given().when().get("/api/v1/runs/" + runId).then().statusCode(200)
+                .body("job", is("train")).body("jobVersion", is(2)).body("agentId", is("agent-a"))
+                .body("target.type", is("local-process")).body("target.handle", is("pid:42"))
+                .body("exitCode", is(3)).body("failure.stage", is("run"))
+                .body("failure.reason", containsString("code 3"))
+                .body("history.state", contains("QUEUED", "CLAIMED", "STARTING", "RUNNING", "FAILED"));
+        given().when().get("/api/v1/runs?queue=" + q + "&state=failed").then().statusCode(200)
+                .body("items.runId", contains(runId));
+        given().when().get("/api/v1/runs/counts?queue=" + q).then().statusCode(200)
+                .body("FAILED", is(1)).body("QUEUED", is(0));
+    }
+
+    @Test
+    void logsAreStoredOncePerBatchInOrder() throws Exception {
+        String q = queue();
+        String runId = queued(q, 0);
+        EventEnvelope second = EventEnvelope.of(EventTypes.RUN_OUTPUT_LOGGED, runId, new RunLogBatch(runId, 1, "a", 1,
+                List.of(new RunLogBatch.Line("stdout", Instant.now(), "three"))));
+        send(Topics.RUN_LOGS, runId, second);
+        send(Topics.RUN_LOGS, runId, EventEnvelope.of(EventTypes.RUN_OUTPUT_LOGGED, runId, new RunLogBatch(runId, 1,
+                "a", 0, List.of(new RunLogBatch.Line("stdout", Instant.now(), "one"),
+                new RunLogBatch.Line("stderr", Instant.now(), "two")))));
+        send(Topics.RUN_LOGS, runId, second);
+        await().atMost(20, TimeUnit.SECONDS).untilAsserted(() -> given().when().get("/api/v1/runs/" + runId + "/logs")
+                .then().statusCode(200).body(is("one\ntwo\nthree\n")));
+    }
+
+    @Test
+    void stoppingAQueuedRunStopsItAtOnceAndTellsTheAgents() throws Exception {
+        String q = queue();
+        String first = queued(q, 0);
+        String runId = queued(q, 1);
+        awaitState(runId, "QUEUED");
+        given().when().get("/api/v1/runs/" + runId).then().body("position", is(1));
+        given().when().post("/api/v1/runs/" + runId + "/stop").then().statusCode(202).body("stopRequested", is(true));
+        awaitState(runId, "STOPPED");
+        given().when().get("/api/v1/runs/" + first).then().body("position", is(0));
+        given().when().post("/api/v1/runs/" + runId + "/stop").then().statusCode(409)
+                .contentType("application/problem+json").body("detail", containsString("STOPPED"));
+        try (KafkaConsumer<String, String> consumer = new KafkaConsumer<>(Map.of(
+                "bootstrap.servers", SharedInfra.kafkaBootstrap(),
+                "key.deserializer", StringDeserializer.class.getName(),
+                "value.deserializer", StringDeserializer.class.getName()))) {
+            List<TopicPartition> partitions = new ArrayList<>();
+            consumer.partitionsFor(Topics.RUN_COMMANDS).forEach(p -> partitions.add(new TopicPartition(p.topic(),
+                    p.partition())));
+            consumer.assign(partitions);
+            consumer.seekToBeginning(partitions);
+            List<String> stopped = new ArrayList<>();
+            await().atMost(20, TimeUnit.SECONDS).until(() -> {
+                consumer.poll(Duration.ofMillis(200)).forEach(r -> stopped.add(r.key()));
+                return stopped.contains(runId);
+            });
+        }
+    }
+
+    @Test
+    void stoppingAHeldRunAsksItsAgentAndWaits() throws Exception {
+        String q = queue();
+        String runId = queued(q, 0);
+        fact(EventTypes.RUN_CLAIMED, RunLifecycle.of(runId, q).withAgent("agent-b", 1));
+        awaitState(runId, "CLAIMED");
+        given().when().post("/api/v1/runs/" + runId + "/stop").then().statusCode(202);
+        awaitState(runId, "STOPPING");
+        fact(EventTypes.RUN_STOPPED, RunLifecycle.of(runId, q).withAgent("agent-b", 1).withReason("stopped"));
+        awaitState(runId, "STOPPED");
+    }
+
+    @Test
+    void serverSentEventsStreamStateChangesUntilTheRunEnds() throws Exception {
+        String q = queue();
+        String runId = queued(q, 0);
+        awaitState(runId, "QUEUED");
+        HttpClient client = HttpClient.newHttpClient();
+        CompletableFuture<HttpResponse<Stream<String>>> response = client.sendAsync(
+                HttpRequest.newBuilder(URI.create(runsUrl + "/" + runId + "/events")).build(),
+                HttpResponse.BodyHandlers.ofLines());
+        HttpResponse<Stream<String>> stream = response.get(10, TimeUnit.SECONDS);
+        RunLifecycle held = RunLifecycle.of(runId, q).withAgent("agent-c", 1);
+        fact(EventTypes.RUN_CLAIMED, held);
+        fact(EventTypes.RUN_RUNNING, held.withTarget("local-process", "pid:1"));
+        fact(EventTypes.RUN_FINISHED, held.withExit(0));
+        List<String> data = CompletableFuture.supplyAsync(() -> stream.body().filter(l -> l.startsWith("data:"))
+                .toList()).get(30, TimeUnit.SECONDS);
+        String all = String.join("\n", data);
+        assertTrue(all.contains("\"QUEUED\"") && all.contains("\"RUNNING\"") && all.endsWith("\"state\":\"FINISHED\""
+                        + all.substring(all.lastIndexOf("\"state\":\"FINISHED\"") + 18)), all);
+        assertEquals(200, stream.statusCode());
+    }
+
+    @Test
+    void agentsAreShownPollingRunningLostOrStopped() throws Exception {
+        String id = "agent-" + UUID.randomUUID();
+        String lost = "agent-" + UUID.randomUUID();
+        AgentStatus idle = new AgentStatus(id, List.of("local"), 2, List.of(), "h", 1, 1000, Instant.now());
+        send(Topics.AGENTS, id, EventEnvelope.of(EventTypes.AGENT_HEARTBEAT, id, idle));
+        send(Topics.AGENTS, lost, new EventEnvelope(UUID.randomUUID(), EventTypes.AGENT_HEARTBEAT, 1,
+                Instant.now().minusSeconds(60), lost,
+                Events.MAPPER.valueToTree(new AgentStatus(lost, List.of("local"), 1, List.of(), "h", 2, 1000,
+                        Instant.now().minusSeconds(120)))));
+        await().atMost(20, TimeUnit.SECONDS).untilAsserted(() -> given().when().get("/api/v1/agents").then()
+                .body("items.find { it.agentId == '" + id + "' }.state", is("POLLING"))
+                .body("items.find { it.agentId == '" + lost + "' }.state", is("LOST")));
+        send(Topics.AGENTS, id, EventEnvelope.of(EventTypes.AGENT_STOPPED, id, idle));
+        await().atMost(20, TimeUnit.SECONDS).untilAsserted(() -> given().when().get("/api/v1/agents").then()
+                .body("items.find { it.agentId == '" + id + "' }.state", is("STOPPED"))
+                .body("items.find { it.agentId == '" + id + "' }.maxJobs", is(2)));
+    }
+
+    @Test
+    void anInvalidRecordIsSkippedAndConsumptionGoesOn() throws Exception {
+        String q = queue();
+        producer.send(new ProducerRecord<>(Topics.RUNS, "garbage", "{not an event")).get(10, TimeUnit.SECONDS);
+        String runId = queued(q, 0);
+        awaitState(runId, "QUEUED");
+    }
+
+    @Test
+    void badRequestsAreProblems() {
+        given().when().get("/api/v1/runs/not-a-run").then().statusCode(400).contentType("application/problem+json")
+                .body("errors[0].field", is("runId"));
+        given().when().get("/api/v1/runs/" + RunIds.next()).then().statusCode(404)
+                .contentType("application/problem+json");
+        given().when().post("/api/v1/runs/" + RunIds.next() + "/stop").then().statusCode(404);
+        given().when().get("/api/v1/runs?state=DANCING").then().statusCode(400).body("errors[0].field", is("state"));
+        given().when().get("/api/v1/runs?limit=0").then().statusCode(400).body("errors[0].field", is("limit"));
+    }
+}
