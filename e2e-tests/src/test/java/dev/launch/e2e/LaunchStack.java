@@ -1,0 +1,79 @@
+package dev.launch.e2e;
+
+import dev.launch.devstack.Ports;
+import dev.launch.devstack.SharedInfra;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+/** Kafka, PostgreSQL and the four services as separate processes, on free loopback ports. */
+public final class LaunchStack implements AutoCloseable {
+    private final List<ServiceProcess> processes = new ArrayList<>();
+    private final String kafka;
+    private final int pgPort;
+    public final ServiceProcess jobs;
+    public final ServiceProcess queues;
+    public final ServiceProcess status;
+
+    public LaunchStack() {
+        kafka = SharedInfra.kafkaBootstrap();
+        pgPort = SharedInfra.database("jobs");
+        SharedInfra.database("queues");
+        SharedInfra.database("status");
+        int jobPort = Ports.free();
+        int queuePort = Ports.free();
+        int statusPort = Ports.free();
+        Map<String, String> jobEnv = db("jobs", jobPort);
+        jobEnv.put("LAUNCH_ARTIFACT_STORE", Path.of("target", "artifacts").toAbsolutePath().toString());
+        Map<String, String> queueEnv = db("queues", queuePort);
+        queueEnv.put("LAUNCH_JOB_SERVICE_URL", "http://127.0.0.1:" + jobPort);
+        queueEnv.put("LAUNCH_STATUS_SERVICE_URL", "http://127.0.0.1:" + statusPort);
+        ServiceProcess j = add(ServiceProcess.start("job-service", "job-service", jobPort, jobEnv));
+        ServiceProcess s = add(ServiceProcess.start("status-service", "status-service", statusPort,
+                db("status", statusPort)));
+        ServiceProcess q = add(ServiceProcess.start("queue-service", "queue-service", queuePort, queueEnv));
+        Duration timeout = Duration.ofSeconds(120);
+        jobs = j.awaitReady(timeout);
+        status = s.awaitReady(timeout);
+        queues = q.awaitReady(timeout);
+    }
+
+    private Map<String, String> db(String database, int port) {
+        Map<String, String> env = new HashMap<>();
+        env.put("QUARKUS_HTTP_PORT", String.valueOf(port));
+        env.put("LAUNCH_KAFKA_BOOTSTRAP", kafka);
+        env.put("LAUNCH_DB_REACTIVE_URL", "postgresql://127.0.0.1:" + pgPort + "/" + database);
+        env.put("LAUNCH_DB_JDBC_URL", "jdbc:postgresql://127.0.0.1:" + pgPort + "/" + database);
+        return env;
+    }
+
+    /** Starts an agent serving {@code queues} and waits until it is ready. */
+    public ServiceProcess agent(String name, int maxJobs, String... queues) {
+        int port = Ports.free();
+        Map<String, String> env = new HashMap<>();
+        env.put("LAUNCH_AGENT_HTTP_PORT", String.valueOf(port));
+        env.put("LAUNCH_KAFKA_BOOTSTRAP", kafka);
+        env.put("LAUNCH_AGENT_QUEUES", String.join(",", queues));
+        env.put("LAUNCH_AGENT_MAX_JOBS", String.valueOf(maxJobs));
+        env.put("LAUNCH_AGENT_ID", name);
+        env.put("LAUNCH_AGENT_WORKSPACE", Path.of("target", "workspaces").toAbsolutePath().toString());
+        env.put("LAUNCH_AGENT_STOP_GRACE", "PT3S");
+        return add(ServiceProcess.start(name, "agent-service", port, env)).awaitReady(Duration.ofSeconds(120));
+    }
+
+    private ServiceProcess add(ServiceProcess process) {
+        processes.add(process);
+        return process;
+    }
+
+    @Override
+    public void close() {
+        for (int i = processes.size() - 1; i >= 0; i--) {
+            processes.get(i).close();
+        }
+    }
+}

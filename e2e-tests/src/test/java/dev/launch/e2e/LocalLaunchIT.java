@@ -1,0 +1,159 @@
+package dev.launch.e2e;
+
+import io.restassured.http.ContentType;
+import io.restassured.path.json.JsonPath;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import java.util.concurrent.TimeUnit;
+
+import static io.restassured.RestAssured.given;
+import static org.awaitility.Awaitility.await;
+import static org.hamcrest.Matchers.*;
+import static org.junit.jupiter.api.Assertions.*;
+
+/**
+ * The backbone walk, against the four services as real processes on a real broker and database:
+ * create a job from a local directory, create a queue, serve it with an agent at max-jobs 1, enqueue five
+ * runs, see them finish in order with their own environment, stop one while queued and one while running,
+ * and see a failing script fail with its exit code.
+ */
+class LocalLaunchIT {
+    private static final String SCRIPT = """
+            echo "run $LAUNCH_RUN_ID job $LAUNCH_JOB queue $LAUNCH_QUEUE attempt $LAUNCH_ATTEMPT"
+            echo "inputs $LAUNCH_INPUTS"
+            case "$LAUNCH_INPUTS" in
+              *'"mode":"sleep"'*) echo "pid $$"; sleep 120 ;;
+              *'"mode":"fail"'*) echo "failing on purpose" >&2; exit 3 ;;
+              *) sleep 0.2 ;;
+            esac
+            """;
+
+    private static LaunchStack stack;
+    private static ServiceProcess agent;
+    private static String queue;
+    private static String job;
+
+    @BeforeAll
+    static void start() throws Exception {
+        stack = new LaunchStack();
+        Path code = Files.createTempDirectory("e2e-code");
+        Files.writeString(code.resolve("train.sh"), SCRIPT);
+        String suffix = UUID.randomUUID().toString().substring(0, 8);
+        job = "train-" + suffix;
+        queue = "e2e-" + suffix;
+        given().baseUri(stack.jobs.url()).contentType(ContentType.JSON).body("""
+                {"name":"%s","source":{"type":"code","artifact":"%s"},"entrypoint":["sh","train.sh"],
+                 "inputs":{"schema":{"type":"object","properties":{"mode":{"enum":["quick","sleep","fail"]}}},
+                           "defaults":{"mode":"quick"}}}""".formatted(job, code))
+                .when().post("/api/v1/jobs").then().statusCode(201).body("version", is(1));
+        given().baseUri(stack.queues.url()).contentType(ContentType.JSON)
+                .body("{\"name\":\"" + queue + "\",\"target\":{\"type\":\"local-process\"}}")
+                .when().post("/api/v1/queues").then().statusCode(201);
+        agent = stack.agent("e2e-agent-" + suffix, 1, queue);
+    }
+
+    @AfterAll
+    static void stop() {
+        if (stack != null) {
+            stack.close();
+        }
+    }
+
+    private static String enqueue(String mode) {
+        return given().baseUri(stack.queues.url()).contentType(ContentType.JSON)
+                .body("{\"job\":\"" + job + "\",\"inputs\":{\"mode\":\"" + mode + "\"}}")
+                .when().post("/api/v1/queues/" + queue + "/runs")
+                .then().statusCode(202).body("state", is("QUEUED")).extract().path("runId");
+    }
+
+    private static JsonPath run(String runId) {
+        return given().baseUri(stack.status.url()).when().get("/api/v1/runs/" + runId)
+                .then().statusCode(200).extract().jsonPath();
+    }
+
+    private static void awaitState(String runId, String state) {
+        await().atMost(90, TimeUnit.SECONDS).pollInterval(100, TimeUnit.MILLISECONDS)
+                .untilAsserted(() -> given().baseUri(stack.status.url()).when().get("/api/v1/runs/" + runId)
+                        .then().statusCode(200).body("state", is(state)));
+    }
+
+    private static String logs(String runId) {
+        return given().baseUri(stack.status.url()).when().get("/api/v1/runs/" + runId + "/logs")
+                .then().statusCode(200).extract().asString();
+    }
+
+    private static Instant at(JsonPath run, String state) {
+        List<Map<String, String>> history = run.getList("history");
+        return history.stream().filter(h -> h.get("state").equals(state)).map(h -> Instant.parse(h.get("at")))
+                .findFirst().orElseThrow(() -> new AssertionError("no " + state + " in " + history));
+    }
+
+    @Test
+    void theBackboneWalk() {
+        // five runs on an agent with max-jobs 1: all finish, in enqueue order, one at a time
+        List<String> runs = new ArrayList<>();
+        for (int i = 0; i < 5; i++) {
+            runs.add(enqueue("quick"));
+        }
+        for (String runId : runs) {
+            awaitState(runId, "FINISHED");
+        }
+        Instant previousFinish = Instant.MIN;
+        for (String runId : runs) {
+            JsonPath run = run(runId);
+            assertEquals(List.of("QUEUED", "CLAIMED", "STARTING", "RUNNING", "FINISHED"), run.getList("history.state"));
+            assertEquals(0, run.getInt("exitCode"));
+            Instant started = at(run, "RUNNING");
+            assertFalse(started.isBefore(previousFinish), "run " + runId + " started before the previous one ended");
+            previousFinish = at(run, "FINISHED");
+            String log = logs(runId);
+            assertTrue(log.contains("run " + runId + " job " + job + ":1 queue " + queue + " attempt 1"), log);
+            assertTrue(log.contains("inputs {\"mode\":\"quick\"}"), log);
+        }
+
+        // a run stopped while QUEUED never starts; a run stopped while RUNNING ends STOPPED, its process gone
+        String sleeper = enqueue("sleep");
+        awaitState(sleeper, "RUNNING");
+        String waiting = enqueue("quick");
+        given().baseUri(stack.status.url()).when().post("/api/v1/runs/" + waiting + "/stop").then().statusCode(202);
+        awaitState(waiting, "STOPPED");
+        await().atMost(30, TimeUnit.SECONDS).until(() -> logs(sleeper).contains("pid "));
+        String handle = run(sleeper).getString("target.handle");
+        long pid = Long.parseLong(handle.substring("pid:".length()));
+        assertTrue(ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false), "the sleeper runs as " + handle);
+        given().baseUri(stack.status.url()).when().post("/api/v1/runs/" + sleeper + "/stop").then().statusCode(202);
+        awaitState(sleeper, "STOPPED");
+        await().atMost(15, TimeUnit.SECONDS).until(() -> ProcessHandle.of(pid).map(p -> !p.isAlive()).orElse(true));
+        given().baseUri(stack.status.url()).when().post("/api/v1/runs/" + sleeper + "/stop").then().statusCode(409);
+
+        // the stopped queued run was taken off the queue by the agent and never launched
+        String after = enqueue("quick");
+        awaitState(after, "FINISHED");
+        assertEquals(List.of("QUEUED", "STOPPED"), run(waiting).getList("history.state"));
+        assertEquals("", logs(waiting));
+
+        // a script that exits 3 fails in stage run with exit code 3
+        String failing = enqueue("fail");
+        awaitState(failing, "FAILED");
+        JsonPath failed = run(failing);
+        assertEquals("run", failed.getString("failure.stage"));
+        assertEquals(3, failed.getInt("exitCode"));
+        await().atMost(10, TimeUnit.SECONDS).until(() -> logs(failing).contains("failing on purpose"));
+
+        // the agent is visible, serving the queue
+        given().baseUri(stack.status.url()).when().get("/api/v1/agents").then().statusCode(200)
+                .body("items.find { it.queues.contains('" + queue + "') }.state", anyOf(is("POLLING"), is("RUNNING")))
+                .body("items.find { it.queues.contains('" + queue + "') }.maxJobs", is(1));
+        given().baseUri(stack.queues.url()).when().get("/api/v1/queues/" + queue).then().statusCode(200)
+                .body("queued", is(0)).body("running", is(0));
+    }
+}
