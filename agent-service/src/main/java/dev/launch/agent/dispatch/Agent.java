@@ -55,8 +55,10 @@ public class Agent {
     void start(@Observes StartupEvent event) {
         TopicAdmin.ensureShared(bootstrap);
         slots = new Slots(identity.maxJobs());
-        Gauge.builder("launch_agent_running_runs", slots, Slots::inUse).register(metrics);
-        Gauge.builder("launch_agent_max_jobs", identity, AgentIdentity::maxJobs).register(metrics);
+        Gauge.builder("launch_agent_running_runs", supervisor, r -> r.heldRuns().size())
+                .description("runs this agent holds (claimed and not yet ended)").register(metrics);
+        Gauge.builder("launch_agent_max_jobs", identity, AgentIdentity::maxJobs)
+                .description("runs this agent runs at most at once").register(metrics);
         stops = new StopCommands(bootstrap, identity.id(), stop -> supervisor.stop(stop.runId(), stop.reason()));
         stops.start();
         for (String queue : identity.queues()) {
@@ -105,7 +107,7 @@ public class Agent {
         if (!"POLLING".equals(state)) {
             return state;
         }
-        return slots.inUse() > 0 ? "RUNNING" : "POLLING";
+        return supervisor.heldRuns().isEmpty() ? "POLLING" : "RUNNING";
     }
 
 }

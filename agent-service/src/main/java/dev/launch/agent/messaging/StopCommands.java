@@ -74,6 +74,7 @@ public class StopCommands implements AutoCloseable {
     public CompletableFuture<Void> fence() {
         CompletableFuture<Void> fence = new CompletableFuture<>();
         fences.add(fence);
+        consumer.wakeup(); // do not wait out an idle poll
         return fence;
     }
 
@@ -90,10 +91,9 @@ public class StopCommands implements AutoCloseable {
                 while ((f = fences.poll()) != null) {
                     waiting.add(f);
                 }
-                Map<TopicPartition, Long> ends = waiting.isEmpty() ? Map.of()
-                        : consumer.endOffsets(partitions, Duration.ofSeconds(10));
+                Map<TopicPartition, Long> ends = waiting.isEmpty() ? Map.of() : endOffsets();
                 do {
-                    for (ConsumerRecord<String, String> record : consumer.poll(Duration.ofMillis(waiting.isEmpty() ? 200 : 5))) {
+                    for (ConsumerRecord<String, String> record : poll(waiting.isEmpty() ? 200 : 5)) {
                         apply(record);
                     }
                 } while (!waiting.isEmpty() && !caughtUp(ends) && running);
@@ -109,6 +109,30 @@ public class StopCommands implements AutoCloseable {
             }
         } finally {
             consumer.close(Duration.ofSeconds(2));
+        }
+    }
+
+    /** A poll that a {@link #fence()} may cut short (a wakeup with no fence waiting means we are closing). */
+    private Iterable<ConsumerRecord<String, String>> poll(long millis) {
+        try {
+            return consumer.poll(Duration.ofMillis(millis));
+        } catch (org.apache.kafka.common.errors.WakeupException e) {
+            if (!running) {
+                throw e;
+            }
+            return List.of();
+        }
+    }
+
+    private Map<TopicPartition, Long> endOffsets() {
+        while (true) {
+            try {
+                return consumer.endOffsets(partitions, Duration.ofSeconds(10));
+            } catch (org.apache.kafka.common.errors.WakeupException e) {
+                if (!running) {
+                    throw e;
+                }
+            }
         }
     }
 
