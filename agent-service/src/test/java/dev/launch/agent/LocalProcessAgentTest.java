@@ -57,12 +57,15 @@ class LocalProcessAgentTest {
     }
 
     private static String enqueue(Path code, String... args) throws Exception {
+        return enqueue(new JobSource(JobSource.CODE, null, null, null, null, code.toString(), code.toString()), args);
+    }
+
+    private static String enqueue(JobSource source, String... args) throws Exception {
         String runId = RunIds.next();
         List<String> command = new ArrayList<>(List.of("sh", "run.sh"));
         command.addAll(List.of(args));
         ObjectNode inputs = JsonNodeFactory.instance.objectNode().put("lr", 0.5);
-        RunRequest request = new RunRequest(runId, AgentTestInfra.QUEUE, "job", 3, "sha256:x",
-                new JobSource(JobSource.CODE, null, null, null, null, code.toString(), code.toString()), command, inputs,
+        RunRequest request = new RunRequest(runId, AgentTestInfra.QUEUE, "job", 3, "sha256:x", source, command, inputs,
                 JsonNodeFactory.instance.objectNode().put("type", "local-process"), 1, 1, null, Instant.now());
         producer.send(new ProducerRecord<>(Topics.queue(AgentTestInfra.QUEUE), runId,
                 Events.encode(EventEnvelope.of(EventTypes.RUN_REQUESTED, runId, request)))).get(10, TimeUnit.SECONDS);
@@ -160,6 +163,58 @@ class LocalProcessAgentTest {
         assertFalse(logText(queued).contains("must not run"));
         given().when().get("/api/v1/agent").then().statusCode(200).body("queues[0]", is(AgentTestInfra.QUEUE))
                 .body("maxJobs", is(1));
+    }
+
+    @Test
+    void aGitJobRunsAtItsPinnedCommit() throws Exception {
+        Path repo = Files.createTempDirectory("agent-git");
+        git(repo, "init", "-q", "-b", "main");
+        Files.writeString(repo.resolve("run.sh"), "echo pinned version\n");
+        git(repo, "add", ".");
+        git(repo, "-c", "user.email=t@example.com", "-c", "user.name=t", "commit", "-q", "-m", "one");
+        String pinned = git(repo, "rev-parse", "HEAD").trim();
+        Files.writeString(repo.resolve("run.sh"), "echo newer version\n");
+        git(repo, "-c", "user.email=t@example.com", "-c", "user.name=t", "commit", "-q", "-am", "two");
+        String id = enqueue(new JobSource(JobSource.GIT, null, repo.toString(), "main", pinned, null, null));
+        awaitType(id, EventTypes.RUN_FINISHED);
+        await().atMost(10, TimeUnit.SECONDS).until(() -> logText(id).contains("pinned version"));
+        assertFalse(logText(id).contains("newer version"));
+
+        String broken = enqueue(new JobSource(JobSource.GIT, null, repo.toString(), "main", "f".repeat(40), null, null));
+        awaitType(broken, EventTypes.RUN_FAILED);
+        RunLifecycle failed = runs.of(broken).stream().filter(e -> e.type().equals(EventTypes.RUN_FAILED))
+                .findFirst().orElseThrow().payloadAs(RunLifecycle.class);
+        assertEquals("build", failed.stage());
+        assertTrue(failed.reason().contains("git"), failed.reason());
+    }
+
+    @Test
+    void aCommandThatCannotStartFailsInStageTarget() throws Exception {
+        String runId = RunIds.next();
+        Path code = code("true\n");
+        RunRequest request = new RunRequest(runId, AgentTestInfra.QUEUE, "job", 1, "sha256:x",
+                new JobSource(JobSource.CODE, null, null, null, null, code.toString(), code.toString()),
+                List.of("/no/such/interpreter", "run.sh"), JsonNodeFactory.instance.objectNode(),
+                JsonNodeFactory.instance.objectNode().put("type", "local-process"), 1, 1, null, Instant.now());
+        producer.send(new ProducerRecord<>(Topics.queue(AgentTestInfra.QUEUE), runId,
+                Events.encode(EventEnvelope.of(EventTypes.RUN_REQUESTED, runId, request)))).get(10, TimeUnit.SECONDS);
+        awaitType(runId, EventTypes.RUN_FAILED);
+        RunLifecycle failed = runs.of(runId).stream().filter(e -> e.type().equals(EventTypes.RUN_FAILED))
+                .findFirst().orElseThrow().payloadAs(RunLifecycle.class);
+        assertEquals("target", failed.stage());
+        assertTrue(failed.reason().contains("/no/such/interpreter"), failed.reason());
+        assertEquals(List.of(EventTypes.RUN_CLAIMED, EventTypes.RUN_STARTING, EventTypes.RUN_FAILED),
+                runs.typesOf(runId));
+    }
+
+    private static String git(Path dir, String... args) throws Exception {
+        List<String> command = new ArrayList<>(List.of("git", "-C", dir.toString()));
+        command.addAll(List.of(args));
+        Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes());
+        assertTrue(p.waitFor(30, TimeUnit.SECONDS));
+        assertEquals(0, p.exitValue(), out);
+        return out;
     }
 
     @Test

@@ -69,9 +69,13 @@ class LocalLaunchIT {
     }
 
     private static String enqueue(String mode) {
+        return enqueue(queue, mode);
+    }
+
+    private static String enqueue(String onQueue, String mode) {
         return given().baseUri(stack.queues.url()).contentType(ContentType.JSON)
                 .body("{\"job\":\"" + job + "\",\"inputs\":{\"mode\":\"" + mode + "\"}}")
-                .when().post("/api/v1/queues/" + queue + "/runs")
+                .when().post("/api/v1/queues/" + onQueue + "/runs")
                 .then().statusCode(202).body("state", is("QUEUED")).extract().path("runId");
     }
 
@@ -95,6 +99,25 @@ class LocalLaunchIT {
         List<Map<String, String>> history = run.getList("history");
         return history.stream().filter(h -> h.get("state").equals(state)).map(h -> Instant.parse(h.get("at")))
                 .findFirst().orElseThrow(() -> new AssertionError("no " + state + " in " + history));
+    }
+
+    @Test
+    void anAgentShutDownWhileRunningLeavesNoProcessAndFailsItsRunInStageAgent() {
+        String other = queue + "-shutdown";
+        given().baseUri(stack.queues.url()).contentType(ContentType.JSON)
+                .body("{\"name\":\"" + other + "\",\"target\":{\"type\":\"local-process\"}}")
+                .when().post("/api/v1/queues").then().statusCode(201);
+        ServiceProcess shortLived = stack.agent(other + "-agent", 1, other);
+        String sleeper = enqueue(other, "sleep");
+        awaitState(sleeper, "RUNNING");
+        long pid = Long.parseLong(run(sleeper).getString("target.handle").substring("pid:".length()));
+        shortLived.close();
+        awaitState(sleeper, "FAILED");
+        assertEquals("agent", run(sleeper).getString("failure.stage"));
+        assertTrue(ProcessHandle.of(pid).map(p -> !p.isAlive()).orElse(true), "process " + pid + " outlived its agent");
+        await().atMost(20, TimeUnit.SECONDS).untilAsserted(() -> given().baseUri(stack.status.url())
+                .when().get("/api/v1/agents").then()
+                .body("items.find { it.agentId == '" + other + "-agent' }.state", is("STOPPED")));
     }
 
     @Test

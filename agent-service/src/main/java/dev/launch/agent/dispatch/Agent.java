@@ -6,7 +6,6 @@ import dev.launch.agent.messaging.EventPublisher;
 import dev.launch.agent.messaging.StopCommands;
 import dev.launch.common.event.AgentStatus;
 import dev.launch.common.event.EventTypes;
-import dev.launch.common.event.TopicAdmin;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.quarkus.runtime.ShutdownEvent;
@@ -53,7 +52,6 @@ public class Agent {
     private volatile String state = "STARTING";
 
     void start(@Observes StartupEvent event) {
-        TopicAdmin.ensureShared(bootstrap);
         slots = new Slots(identity.maxJobs());
         Gauge.builder("launch_agent_running_runs", supervisor, r -> r.heldRuns().size())
                 .description("runs this agent holds (claimed and not yet ended)").register(metrics);
@@ -80,13 +78,17 @@ public class Agent {
         LOG.infof("agent %s serves %s with max-jobs %d", identity.id(), identity.queues(), identity.maxJobs());
     }
 
+    /**
+     * Stops taking work first (a dispatcher interrupted between claim and commit leaves the item to the
+     * next owner; one interrupted after the commit still hands its run over), then stops the runs held, then
+     * the stop-command reader the dispatchers needed for their fences.
+     */
     void stop(@Observes ShutdownEvent event) {
         state = "STOPPED";
         heartbeat.shutdownNow();
-        dispatchers.forEach(QueueDispatcher::drain);
+        dispatchers.forEach(QueueDispatcher::close);
         supervisor.shuttingDown();
         supervisor.stopAll(config.stopGrace());
-        dispatchers.forEach(QueueDispatcher::close);
         if (stops != null) {
             stops.close();
         }

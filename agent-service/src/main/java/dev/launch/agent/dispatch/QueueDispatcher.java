@@ -42,7 +42,6 @@ public class QueueDispatcher implements AutoCloseable {
     private final KafkaConsumer<String, String> consumer;
     private final Thread thread;
     private volatile boolean running = true;
-    private volatile boolean draining;
 
     public QueueDispatcher(String queue, String bootstrap, String agentId, Slots slots, EventPublisher events,
                            StopCommands stops, RunSupervisor supervisor) {
@@ -72,16 +71,11 @@ public class QueueDispatcher implements AutoCloseable {
         thread.start();
     }
 
-    /** Takes no new item from now on. */
-    public void drain() {
-        draining = true;
-    }
-
     private void loop() {
         boolean paused = false;
         try {
             while (running) {
-                if (draining || !slots.tryAcquire(0, TimeUnit.MILLISECONDS)) {
+                if (!slots.tryAcquire(0, TimeUnit.MILLISECONDS)) {
                     if (!paused) {
                         consumer.pause(consumer.assignment());
                         paused = true;

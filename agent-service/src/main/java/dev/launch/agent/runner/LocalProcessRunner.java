@@ -123,6 +123,11 @@ public class LocalProcessRunner implements Runner {
     }
 
     private Process start(RunRequest request, Path workspace) throws IOException {
+        String program = request.command().isEmpty() ? null : request.command().get(0);
+        if (program == null || !isRunnable(program, workspace)) {
+            throw new IOException(program == null ? "the command is empty"
+                    : "no executable '" + program + "' (looked in the workspace and on PATH)");
+        }
         List<String> command = new ArrayList<>();
         if (HAS_SETSID) {
             command.add("/usr/bin/setsid");
@@ -138,6 +143,20 @@ public class LocalProcessRunner implements Runner {
         env.put("LAUNCH_WORKSPACE", workspace.toString());
         builder.redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")));
         return builder.start();
+    }
+
+    /** Checked here because setsid would exec it and turn "not found" into the run's own exit code 127. */
+    private static boolean isRunnable(String program, Path workspace) {
+        if (program.contains("/")) {
+            return Files.isExecutable(workspace.resolve(program));
+        }
+        String path = System.getenv().getOrDefault("PATH", "/usr/local/bin:/usr/bin:/bin");
+        for (String dir : path.split(File.pathSeparator)) {
+            if (!dir.isEmpty() && Files.isExecutable(Path.of(dir, program))) {
+                return true;
+            }
+        }
+        return false;
     }
 
     private static Thread pump(InputStream stream, String name, RunReporter reporter, String runId) {

@@ -4,10 +4,7 @@ import dev.launch.common.event.Events;
 import dev.launch.common.job.JobVersion;
 import dev.launch.common.problem.ProblemException;
 import io.smallrye.mutiny.Uni;
-import io.vertx.mutiny.core.Vertx;
 import io.vertx.mutiny.ext.web.client.WebClient;
-import jakarta.annotation.PostConstruct;
-import jakarta.annotation.PreDestroy;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
 import org.eclipse.microprofile.config.inject.ConfigProperty;
@@ -19,21 +16,9 @@ import java.time.Duration;
 @ApplicationScoped
 public class JobClient {
     @Inject
-    Vertx vertx;
+    WebClient client;
     @ConfigProperty(name = "launch.job-service.url")
     URI jobService;
-
-    private WebClient client;
-
-    @PostConstruct
-    void init() {
-        client = WebClient.create(vertx);
-    }
-
-    @PreDestroy
-    void close() {
-        client.close();
-    }
 
     /** The job version {@code name:version}, or the latest when {@code version} is null. */
     public Uni<JobVersion> fetch(String name, Integer version) {

@@ -3,10 +3,7 @@ package dev.launch.queue.client;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.launch.common.event.Events;
 import io.smallrye.mutiny.Uni;
-import io.vertx.mutiny.core.Vertx;
 import io.vertx.mutiny.ext.web.client.WebClient;
-import jakarta.annotation.PostConstruct;
-import jakarta.annotation.PreDestroy;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
 import org.eclipse.microprofile.config.inject.ConfigProperty;
@@ -18,21 +15,9 @@ import java.time.Duration;
 @ApplicationScoped
 public class StatusClient {
     @Inject
-    Vertx vertx;
+    WebClient client;
     @ConfigProperty(name = "launch.status-service.url")
     URI statusService;
-
-    private WebClient client;
-
-    @PostConstruct
-    void init() {
-        client = WebClient.create(vertx);
-    }
-
-    @PreDestroy
-    void close() {
-        client.close();
-    }
 
     /** {@code {QUEUED: n, RUNNING: m, ...}}, or null when the status service cannot tell. */
     public Uni<JsonNode> counts(String queue) {

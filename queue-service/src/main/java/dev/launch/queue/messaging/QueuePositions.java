@@ -33,7 +33,6 @@ public class QueuePositions {
         admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap,
                 AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, 10_000,
                 AdminClientConfig.REQUEST_TIMEOUT_MS_CONFIG, 5_000));
-        TopicAdmin.ensureShared(admin);
     }
 
     void stop(@Observes ShutdownEvent event) {
