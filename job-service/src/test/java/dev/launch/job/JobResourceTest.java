@@ -115,6 +115,16 @@ class JobResourceTest {
                 .body("errors[0].field", is("source.ref")).body("detail", containsString("no-such-branch"));
     }
 
+    @jakarta.inject.Inject
+    io.smallrye.reactive.messaging.kafka.KafkaClientService kafkaClients;
+
+    @Test
+    void jobEventsAreProducedWithAcksAllAndIdempotence() {
+        Map<String, ?> config = kafkaClients.getProducer("launch-jobs").configuration();
+        assertEquals("all", String.valueOf(config.get("acks")));
+        assertEquals("true", String.valueOf(config.get("enable.idempotence")));
+    }
+
     @Test
     void imageSourcesAreRegistered() {
         String name = unique("img");

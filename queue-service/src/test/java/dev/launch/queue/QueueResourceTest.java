@@ -107,6 +107,16 @@ class QueueResourceTest {
                 .body("items.name", hasItem(queue));
     }
 
+    @jakarta.inject.Inject
+    io.smallrye.reactive.messaging.kafka.KafkaClientService kafkaClients;
+
+    @Test
+    void queueEventsAreProducedWithAcksAllAndIdempotence() {
+        Map<String, ?> config = kafkaClients.getProducer("launch-queues").configuration();
+        assertEquals("all", String.valueOf(config.get("acks")));
+        assertEquals("true", String.valueOf(config.get("enable.idempotence")));
+    }
+
     @Test
     void unsupportedTargetsAndBadQueuesAreRefused() {
         String name = unique("q");

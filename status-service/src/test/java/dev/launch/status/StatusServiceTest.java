@@ -212,6 +212,18 @@ class StatusServiceTest {
         awaitState(runId, "QUEUED");
     }
 
+    @jakarta.inject.Inject
+    io.smallrye.reactive.messaging.kafka.KafkaClientService kafkaClients;
+
+    @Test
+    void stopRequestsAreProducedWithAcksAllAndIdempotence() {
+        for (String channel : List.of("launch-run-commands", "launch-runs-requests")) {
+            Map<String, ?> config = kafkaClients.getProducer(channel).configuration();
+            assertEquals("all", String.valueOf(config.get("acks")), channel);
+            assertEquals("true", String.valueOf(config.get("enable.idempotence")), channel);
+        }
+    }
+
     @Test
     void badRequestsAreProblems() {
         given().when().get("/api/v1/runs/not-a-run").then().statusCode(400).contentType("application/problem+json")
