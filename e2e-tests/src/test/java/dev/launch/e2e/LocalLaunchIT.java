@@ -138,9 +138,12 @@ class LocalLaunchIT {
             Instant started = at(run, "RUNNING");
             assertFalse(started.isBefore(previousFinish), "run " + runId + " started before the previous one ended");
             previousFinish = at(run, "FINISHED");
-            String log = logs(runId);
-            assertTrue(log.contains("run " + runId + " job " + job + ":1 queue " + queue + " attempt 1"), log);
-            assertTrue(log.contains("inputs {\"mode\":\"quick\"}"), log);
+            // logs travel on their own topic: they reach the read model soon after, not before, the end
+            await().atMost(20, TimeUnit.SECONDS).untilAsserted(() -> {
+                String log = logs(runId);
+                assertTrue(log.contains("run " + runId + " job " + job + ":1 queue " + queue + " attempt 1"), log);
+                assertTrue(log.contains("inputs {\"mode\":\"quick\"}"), log);
+            });
         }
 
         // a run stopped while QUEUED never starts; a run stopped while RUNNING ends STOPPED, its process gone
