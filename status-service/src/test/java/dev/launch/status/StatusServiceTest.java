@@ -152,6 +152,19 @@ class StatusServiceTest {
     }
 
     @Test
+    void aStopRightAfterEnqueueWaitsForTheRunToAppear() throws Exception {
+        String q = queue();
+        String runId = RunIds.next();
+        // the stop arrives before the read model has the run: it must not be a 404
+        CompletableFuture<Integer> stop = CompletableFuture.supplyAsync(() -> given().when()
+                .post("/api/v1/runs/" + runId + "/stop").then().extract().statusCode());
+        fact(EventTypes.RUN_QUEUED, new RunLifecycle(runId, q, "train", 1, 1, null, null, null, null, null, null, 0L,
+                null, Instant.now()));
+        assertEquals(202, stop.get(20, TimeUnit.SECONDS));
+        awaitState(runId, "STOPPED");
+    }
+
+    @Test
     void stoppingAHeldRunAsksItsAgentAndWaits() throws Exception {
         String q = queue();
         String runId = queued(q, 0);

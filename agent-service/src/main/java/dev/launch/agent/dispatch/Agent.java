@@ -80,15 +80,15 @@ public class Agent {
 
     /**
      * Stops taking work first (a dispatcher interrupted between claim and commit leaves the item to the
-     * next owner; one interrupted after the commit still hands its run over), then stops the runs held, then
-     * the stop-command reader the dispatchers needed for their fences.
+     * next owner; a run handed over after that is refused and reported), then stops the runs held without
+     * waiting for Kafka, then closes the consumers and the stop-command reader their fences needed.
      */
     void stop(@Observes ShutdownEvent event) {
         state = "STOPPED";
         heartbeat.shutdownNow();
-        dispatchers.forEach(QueueDispatcher::close);
-        supervisor.shuttingDown();
+        dispatchers.forEach(QueueDispatcher::stopTaking);
         supervisor.stopAll(config.stopGrace());
+        dispatchers.forEach(QueueDispatcher::close);
         if (stops != null) {
             stops.close();
         }

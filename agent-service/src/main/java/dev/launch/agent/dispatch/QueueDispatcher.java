@@ -155,10 +155,15 @@ public class QueueDispatcher implements AutoCloseable {
         consumer.commitSync(Map.of(partition, new OffsetAndMetadata(next)), Duration.ofSeconds(30));
     }
 
-    @Override
-    public void close() {
+    /** Takes no new item from now on; a take in progress still ends in a launch or a redelivery. */
+    public void stopTaking() {
         running = false;
         consumer.wakeup();
+    }
+
+    @Override
+    public void close() {
+        stopTaking();
         try {
             thread.join(10_000);
         } catch (InterruptedException e) {

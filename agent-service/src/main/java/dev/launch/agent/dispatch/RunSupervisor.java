@@ -67,7 +67,14 @@ public class RunSupervisor {
     }
 
     /** Launches a claimed run; {@code done} runs once it has ended and its end is reported. */
-    public void launch(RunRequest request, Runnable done) {
+    public synchronized void launch(RunRequest request, Runnable done) {
+        if (shuttingDown) {
+            events.run(EventTypes.RUN_FAILED, RunLifecycle.of(request.runId(), request.queue())
+                    .withAgent(agent.id(), request.attempt()).withFailure(FailureStage.AGENT.wire(),
+                            "the agent shut down before it could launch the run"));
+            done.run();
+            return;
+        }
         startFlusher();
         held.put(request.runId(), request);
         metrics.counter("launch_agent_runs_launched_total", "queue", request.queue()).increment();
@@ -116,8 +123,11 @@ public class RunSupervisor {
         return List.copyOf(held.keySet());
     }
 
-    /** Agent shutdown: stop every run, report each as failed by the agent, and wait for the reports. */
+    /** Agent shutdown: launch nothing more, stop every run, report each as failed by the agent. */
     public void stopAll(Duration within) {
+        synchronized (this) {
+            shuttingDown = true;
+        }
         localProcess.stopAll(within);
         workers.shutdown();
         try {
@@ -130,10 +140,6 @@ public class RunSupervisor {
 
     private volatile boolean shuttingDown;
 
-    public void shuttingDown() {
-        shuttingDown = true;
-    }
-
     private synchronized void startFlusher() {
         if (!flusherStarted) {
             flusherStarted = true;
@@ -143,15 +149,40 @@ public class RunSupervisor {
         }
     }
 
-    /** Publishes a fact after the run's logs, and waits for the broker, so history and logs line up. */
+    /**
+     * Publishes how a run ended after its logs, retrying while Kafka is away (for two minutes, or ten seconds
+     * once the agent is shutting down), so a broker blip does not leave the run unfinished in the read model.
+     */
     private void report(String type, RunLifecycle fact, LogShipper logs) {
-        try {
-            if (logs != null) {
-                logs.flush().get(60, TimeUnit.SECONDS);
+        if (logs != null) {
+            try {
+                logs.flush().get(30, TimeUnit.SECONDS);
+            } catch (Exception e) {
+                LOG.warnf("some output of run %s was not shipped: %s", fact.runId(), e.toString());
             }
-            events.run(type, fact).get(60, TimeUnit.SECONDS);
-        } catch (Exception e) {
-            LOG.errorf("could not report %s for run %s: %s", type, fact.runId(), e.toString());
+        }
+        long deadline = System.nanoTime() + (shuttingDown ? Duration.ofSeconds(10) : Duration.ofMinutes(2)).toNanos();
+        while (true) {
+            try {
+                events.run(type, fact).get(30, TimeUnit.SECONDS);
+                return;
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                LOG.errorf("interrupted while reporting %s for run %s", type, fact.runId());
+                return;
+            } catch (Exception e) {
+                if (System.nanoTime() > deadline) {
+                    LOG.errorf("could not report %s for run %s: %s", type, fact.runId(), e.toString());
+                    return;
+                }
+                LOG.warnf("reporting %s for run %s failed, retrying: %s", type, fact.runId(), e.toString());
+                try {
+                    Thread.sleep(1000);
+                } catch (InterruptedException ie) {
+                    Thread.currentThread().interrupt();
+                    return;
+                }
+            }
         }
     }
 

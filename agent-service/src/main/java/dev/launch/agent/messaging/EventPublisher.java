@@ -37,6 +37,8 @@ public class EventPublisher {
                 ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true,
                 ProducerConfig.LINGER_MS_CONFIG, 1,
                 ProducerConfig.DELIVERY_TIMEOUT_MS_CONFIG, 120_000,
+                // a send waits this long for metadata when the broker is away, not the default minute
+                ProducerConfig.MAX_BLOCK_MS_CONFIG, 5_000,
                 ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, StringSerializer.class,
                 ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, StringSerializer.class));
     }
@@ -57,18 +59,22 @@ public class EventPublisher {
 
     public CompletableFuture<RecordMetadata> send(String topic, String key, EventEnvelope envelope) {
         CompletableFuture<RecordMetadata> done = new CompletableFuture<>();
-        producer.send(new ProducerRecord<>(topic, key, Events.encode(envelope)), (metadata, error) -> {
-            if (error != null) {
-                done.completeExceptionally(error);
-            } else {
-                done.complete(metadata);
-            }
-        });
+        try {
+            producer.send(new ProducerRecord<>(topic, key, Events.encode(envelope)), (metadata, error) -> {
+                if (error != null) {
+                    done.completeExceptionally(error);
+                } else {
+                    done.complete(metadata);
+                }
+            });
+        } catch (RuntimeException e) {
+            done.completeExceptionally(e);
+        }
         return done;
     }
 
     /** Closed last, after the supervisor has reported how its runs ended. */
     void close(@Observes @Priority(Integer.MAX_VALUE) ShutdownEvent event) {
-        producer.close(Duration.ofSeconds(10));
+        producer.close(Duration.ofSeconds(5));
     }
 }

@@ -20,6 +20,7 @@ import jakarta.ws.rs.core.MediaType;
 import jakarta.ws.rs.core.Response;
 import org.jboss.resteasy.reactive.RestStreamElementType;
 
+import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -189,15 +190,21 @@ public class RunResource {
         });
     }
 
-    /** Asks for the run to stop: 202; 409 when it has already ended. */
+    /**
+     * Asks for the run to stop: 202; 409 when it has already ended. A run accepted a moment ago may not have
+     * reached the read model yet, so an unknown id is looked up again for up to two seconds before the 404.
+     */
     @POST
     @Path("/{runId}/stop")
     public Uni<Response> stop(@PathParam("runId") String runId) {
         checkId(runId);
-        return model.find(runId).chain(row -> {
-            if (row == null) {
-                throw ProblemException.notFound("no run " + runId);
-            }
+        return model.find(runId)
+                .onItem().ifNull().failWith(() -> ProblemException.notFound("no run " + runId))
+                .onFailure(ProblemException.class).retry().withBackOff(Duration.ofMillis(20), Duration.ofMillis(200))
+                .expireIn(2000)
+                .onFailure(e -> !(e instanceof ProblemException) && hasCause(e, ProblemException.class))
+                .transform(e -> ProblemException.notFound("no run " + runId))
+                .chain(row -> {
             RunState state = RunState.valueOf(row.getString("state"));
             if (state.isTerminal()) {
                 throw ProblemException.conflict("run " + runId + " has already ended (" + state + "); nothing to stop");
@@ -214,6 +221,15 @@ public class RunResource {
                             "Kafka did not accept the stop request; retry shortly.", 5))
                     .replaceWith(Response.accepted(body).build());
         });
+    }
+
+    private static boolean hasCause(Throwable e, Class<? extends Throwable> type) {
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            if (type.isInstance(t)) {
+                return true;
+            }
+        }
+        return false;
     }
 
     private static void checkId(String runId) {
