@@ -39,12 +39,12 @@ public final class Events {
         try {
             envelope = MAPPER.readValue(json, EventEnvelope.class);
         } catch (JsonProcessingException | IllegalArgumentException e) {
-            throw new UndecodableEventException("not a Launch event envelope: " + messageOf(e), e);
+            throw new UndecodableEventException("not a Launch event envelope: " + e.getMessage(), e);
         }
         if (envelope == null || envelope.eventId() == null || envelope.type() == null || envelope.payload() == null) {
             throw new UndecodableEventException("event envelope lacks eventId, type or payload", null);
         }
-        if (envelope.type() != null && !EventTypes.PAYLOADS.containsKey(envelope.type())
+        if (!EventTypes.PAYLOADS.containsKey(envelope.type())
                 && !EventTypes.RUN_REQUESTED.equals(envelope.type())) {
             throw new UndecodableEventException("unknown event type '" + envelope.type() + "'", null);
         }
@@ -56,9 +56,5 @@ public final class Events {
         public UndecodableEventException(String message, Throwable cause) {
             super(message, cause);
         }
-    }
-
-    private static String messageOf(Exception e) {
-        return e.getMessage();
     }
 }
