@@ -162,6 +162,30 @@ class QueueResourceTest {
     }
 
     @Test
+    void templateVariablesAreFilledIntoTheConfigAsTypedValues() {
+        String queue = localQueue(",\"config\":{\"resources\":{\"gpus\":\"{{gpus}}\",\"name\":\"gpu-{{gpus}}-{{tier}}\"},"
+                + "\"run\":\"${run_id}\"},\"templateVariables\":{"
+                + "\"gpus\":{\"schema\":{\"type\":\"integer\",\"minimum\":0,\"maximum\":4},\"default\":1},"
+                + "\"tier\":{\"schema\":{\"type\":\"string\",\"enum\":[\"spot\",\"on-demand\"]},\"default\":\"spot\"}}");
+        String job = codeJob(unique("tmpl"));
+        String runId = given().contentType(ContentType.JSON)
+                .body("{\"job\":\"" + job + "\",\"templateVariables\":{\"gpus\":2}}")
+                .when().post("/api/v1/queues/" + queue + "/runs").then().statusCode(202).extract().path("runId");
+        EventEnvelope item = Events.decode(read(Topics.queue(queue), 1, runId, 1).get(0).value());
+        var config = item.payload().get("target").get("config");
+        assertEquals(2, config.at("/resources/gpus").asInt());
+        assertEquals(true, config.at("/resources/gpus").isInt());
+        assertEquals("gpu-2-spot", config.at("/resources/name").asText());
+        assertEquals("${run_id}", config.get("run").asText(), "macros are the agent's to expand");
+
+        given().contentType(ContentType.JSON)
+                .body("{\"name\":\"" + unique("q") + "\",\"target\":{\"type\":\"local-process\"},"
+                        + "\"config\":{\"cpu\":\"{{cpus}}\"}}")
+                .when().post("/api/v1/queues").then().statusCode(400).body("errors[0].field", is("config"))
+                .body("detail", containsString("{{cpus}}"));
+    }
+
+    @Test
     void aRetriedEnqueueWithTheSameIdempotencyKeyReturnsTheOriginalRun() {
         String queue = localQueue("");
         String job = codeJob(unique("idem"));

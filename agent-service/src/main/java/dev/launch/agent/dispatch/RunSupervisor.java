@@ -11,6 +11,9 @@ import dev.launch.common.event.EventTypes;
 import dev.launch.common.event.RunLifecycle;
 import dev.launch.common.event.RunRequest;
 import dev.launch.common.run.FailureStage;
+import dev.launch.common.template.ConfigTemplate;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.micrometer.core.instrument.MeterRegistry;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
@@ -67,7 +70,8 @@ public class RunSupervisor {
     }
 
     /** Launches a claimed run; {@code done} runs once it has ended and its end is reported. */
-    public synchronized void launch(RunRequest request, Runnable done) {
+    public synchronized void launch(RunRequest claimed, Runnable done) {
+        RunRequest request = withMacrosExpanded(claimed);
         if (shuttingDown) {
             events.run(EventTypes.RUN_FAILED, RunLifecycle.of(request.runId(), request.queue())
                     .withAgent(agent.id(), request.attempt()).withFailure(FailureStage.AGENT.wire(),
@@ -102,6 +106,19 @@ public class RunSupervisor {
                 done.run();
             }
         });
+    }
+
+    /** The target config with {@code ${run_id}}, {@code ${queue}}, {@code ${job}} ... filled in. */
+    static RunRequest withMacrosExpanded(RunRequest r) {
+        JsonNode config = r.target().get("config");
+        if (config == null) {
+            return r;
+        }
+        ObjectNode target = r.target().deepCopy();
+        target.set("config", ConfigTemplate.expandMacros(config, Map.of("run_id", r.runId(), "queue", r.queue(),
+                "job", r.job(), "job_version", String.valueOf(r.jobVersion()), "attempt", String.valueOf(r.attempt()))));
+        return new RunRequest(r.runId(), r.queue(), r.job(), r.jobVersion(), r.jobDigest(), r.source(), r.command(),
+                r.inputs(), target, r.attempt(), r.maxAttempts(), r.priority(), r.enqueuedAt());
     }
 
     /** A stop for a run this agent holds; other runs are none of its business. */

@@ -12,6 +12,7 @@ import dev.launch.common.naming.Names;
 import dev.launch.common.naming.RunIds;
 import dev.launch.common.problem.Problem;
 import dev.launch.common.problem.ProblemException;
+import dev.launch.common.template.ConfigTemplate;
 import dev.launch.queue.client.JobClient;
 import dev.launch.queue.messaging.EnqueueWriter;
 import dev.launch.queue.messaging.QueuePositions;
@@ -154,7 +155,9 @@ public class EnqueueService {
         }
         ObjectNode target = queue.target().deepCopy();
         if (queue.config() != null) {
-            target.set("config", queue.config());
+            Map<String, JsonNode> values = new java.util.HashMap<>();
+            variables.fields().forEachRemaining(e -> values.put(e.getKey(), e.getValue()));
+            target.set("config", ConfigTemplate.fillVariables(queue.config(), values));
         }
         target.set("variables", variables);
         String priority = queue.prioritization() ? (request.priority() == null ? "medium" : request.priority()) : null;

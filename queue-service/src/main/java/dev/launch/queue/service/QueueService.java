@@ -9,6 +9,7 @@ import dev.launch.common.json.JsonSchemas;
 import dev.launch.common.naming.Names;
 import dev.launch.common.problem.Problem;
 import dev.launch.common.problem.ProblemException;
+import dev.launch.common.template.ConfigTemplate;
 import dev.launch.queue.messaging.QueueEventsPublisher;
 import dev.launch.queue.messaging.QueuePositions;
 import dev.launch.queue.repository.QueueEntity;
@@ -122,6 +123,15 @@ public class QueueService {
         }
         if (request.templateVariables() != null) {
             errors.addAll(checkVariables(request.templateVariables()));
+        }
+        if (request.config() != null) {
+            for (String used : ConfigTemplate.variablesIn(request.config())) {
+                if (request.templateVariables() == null || !request.templateVariables().has(used)) {
+                    errors.add(new Problem.FieldError("config", "uses {{" + used + "}}, which templateVariables "
+                            + "does not declare; declare it, e.g. \"" + used + "\": {\"schema\": {\"type\": "
+                            + "\"integer\", \"minimum\": 0, \"maximum\": 4}, \"default\": 1}"));
+                }
+            }
         }
         if (!errors.isEmpty()) {
             throw ProblemException.invalid(errors.size() == 1 ? errors.get(0).field() + ": " + errors.get(0).message()
