@@ -83,6 +83,40 @@ class JobResourceTest {
     }
 
     @Test
+    void aliasesPointAtVersionsAndLatestMovesByItself() throws IOException {
+        String name = unique("alias");
+        Path dir = codeDir("echo one\n");
+        given().contentType(ContentType.JSON).body(codeJob(name, dir)).when().post("/api/v1/jobs").then().statusCode(201);
+        given().contentType(ContentType.JSON).body("{\"version\":1}")
+                .when().put("/api/v1/jobs/" + name + "/aliases/prod").then().statusCode(200).body("version", is(1));
+        Files.writeString(dir.resolve("train.sh"), "echo two\n");
+        given().contentType(ContentType.JSON).body(codeJob(name, dir)).when().post("/api/v1/jobs").then().statusCode(201);
+
+        given().when().get("/api/v1/jobs/" + name + "/versions/prod").then().statusCode(200).body("version", is(1));
+        given().when().get("/api/v1/jobs/" + name + "/versions/latest").then().statusCode(200).body("version", is(2));
+        given().when().get("/api/v1/jobs/" + name + "/aliases").then().statusCode(200)
+                .body("items.alias", contains("latest", "prod")).body("items.version", contains(2, 1));
+
+        given().contentType(ContentType.JSON).body("{\"version\":2}")
+                .when().put("/api/v1/jobs/" + name + "/aliases/prod").then().statusCode(200);
+        given().when().get("/api/v1/jobs/" + name + "/versions/prod").then().statusCode(200).body("version", is(2));
+
+        given().contentType(ContentType.JSON).body("{\"version\":1}")
+                .when().put("/api/v1/jobs/" + name + "/aliases/latest").then().statusCode(400)
+                .body("errors[0].field", is("alias"));
+        given().contentType(ContentType.JSON).body("{\"version\":1}")
+                .when().put("/api/v1/jobs/" + name + "/aliases/42").then().statusCode(400);
+        given().contentType(ContentType.JSON).body("{\"version\":9}")
+                .when().put("/api/v1/jobs/" + name + "/aliases/canary").then().statusCode(404);
+        given().contentType(ContentType.JSON).body("{}")
+                .when().put("/api/v1/jobs/" + name + "/aliases/canary").then().statusCode(400)
+                .body("errors[0].field", is("version"));
+        given().when().delete("/api/v1/jobs/" + name + "/aliases/prod").then().statusCode(204);
+        given().when().get("/api/v1/jobs/" + name + "/versions/prod").then().statusCode(404);
+        given().when().delete("/api/v1/jobs/" + name + "/aliases/prod").then().statusCode(404);
+    }
+
+    @Test
     void theSnapshotKeepsTheCodeOfItsVersion() throws IOException {
         String name = unique("snap");
         Path dir = codeDir("echo original\n");
@@ -199,7 +233,9 @@ class JobResourceTest {
                 .when().post("/api/v1/jobs")
                 .then().statusCode(413).contentType("application/problem+json");
         given().when().get("/api/v1/jobs/" + name).then().statusCode(404).contentType("application/problem+json");
-        given().when().get("/api/v1/jobs/" + name + "/versions/x").then().statusCode(400)
+        given().when().get("/api/v1/jobs/" + name + "/versions/x").then().statusCode(404)
+                .body("detail", containsString("no version or alias 'x'"));
+        given().when().get("/api/v1/jobs/" + name + "/versions/Not An Alias").then().statusCode(400)
                 .body("errors[0].field", is("version"));
     }
 

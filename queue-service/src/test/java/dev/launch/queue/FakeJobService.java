@@ -57,6 +57,17 @@ public class FakeJobService implements QuarkusTestResourceLifecycleManager {
         }
     }
 
+    /** Serves {@code /versions/<alias>} as version {@code version}. */
+    public static void alias(String name, String alias, int version) {
+        try {
+            Path dir = DIR.resolve(name);
+            Files.copy(dir.resolve(version + ".json"), dir.resolve(alias + ".json"),
+                    java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
     @Override
     public void stop() {
         if (server != null) {

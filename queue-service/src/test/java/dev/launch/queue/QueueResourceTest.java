@@ -186,6 +186,18 @@ class QueueResourceTest {
     }
 
     @Test
+    void aJobCanBeEnqueuedByAlias() {
+        String queue = localQueue("");
+        String job = codeJob(unique("aliased"));
+        FakeJobService.alias(job, "prod", 1);
+        given().contentType(ContentType.JSON).body("{\"job\":\"" + job + ":prod\"}")
+                .when().post("/api/v1/queues/" + queue + "/runs").then().statusCode(202).body("job", is(job + ":1"));
+        given().contentType(ContentType.JSON).body("{\"job\":\"" + job + ":canary\"}")
+                .when().post("/api/v1/queues/" + queue + "/runs").then().statusCode(404)
+                .body("detail", containsString("'canary'"));
+    }
+
+    @Test
     void aRetriedEnqueueWithTheSameIdempotencyKeyReturnsTheOriginalRun() {
         String queue = localQueue("");
         String job = codeJob(unique("idem"));
@@ -232,8 +244,8 @@ class QueueResourceTest {
         given().contentType(ContentType.JSON).body("{\"job\":\"no-such-job\"}")
                 .when().post(runs).then().statusCode(404).contentType("application/problem+json");
         given().contentType(ContentType.JSON).body("{\"job\":\"" + job + ":7\"}")
-                .when().post(runs).then().statusCode(404).body("detail", containsString("no version 7"));
-        given().contentType(ContentType.JSON).body("{\"job\":\"" + job + ":latest\"}")
+                .when().post(runs).then().statusCode(404).body("detail", containsString("no version or alias '7'"));
+        given().contentType(ContentType.JSON).body("{\"job\":\"" + job + ":Not An Alias\"}")
                 .when().post(runs).then().statusCode(400).body("errors[0].field", is("job"));
         given().contentType(ContentType.JSON).body("{\"inputs\":{}}")
                 .when().post(runs).then().statusCode(400).body("errors[0].field", is("job"));

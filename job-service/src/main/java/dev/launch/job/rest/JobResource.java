@@ -3,6 +3,7 @@ package dev.launch.job.rest;
 import dev.launch.common.job.JobVersion;
 import dev.launch.common.naming.Names;
 import dev.launch.common.problem.ProblemException;
+import dev.launch.job.repository.JobAliasEntity;
 import dev.launch.job.repository.JobVersionEntity;
 import dev.launch.job.repository.JobVersionRepository;
 import dev.launch.job.service.JobService;
@@ -81,19 +82,30 @@ public class JobResource {
         });
     }
 
+    /** One version, by number ({@code 3}) or alias ({@code latest}, {@code prod}). */
     @GET
     @Path("/{name}/versions/{version}")
     @WithSession
     public Uni<JobVersion> version(@PathParam("name") String name, @PathParam("version") String version) {
         Names.require("name", name);
-        int number;
-        try {
-            number = Integer.parseInt(version);
-        } catch (NumberFormatException e) {
-            throw ProblemException.invalidField("version", "'" + version + "' is not a version number (1, 2, ...)");
+        if (version.chars().allMatch(Character::isDigit) && !version.isEmpty() && version.length() < 10) {
+            int number = Integer.parseInt(version);
+            return repository.findVersion(name, number)
+                    .map(entity -> found(entity, "job '" + name + "' has no version " + number));
         }
-        return repository.findVersion(name, number)
-                .map(entity -> found(entity, "job '" + name + "' has no version " + number));
+        if (JobAliasResource.LATEST.equals(version)) {
+            return latest(name);
+        }
+        if (!Names.isValid(version)) {
+            throw ProblemException.invalidField("version", "'" + version + "' is neither a version number nor an alias");
+        }
+        return JobAliasEntity.<JobAliasEntity>findById(new JobAliasEntity.Key(name, version)).chain(alias -> {
+            if (alias == null) {
+                throw ProblemException.notFound("job '" + name + "' has no version or alias '" + version + "'");
+            }
+            return repository.findVersion(name, alias.version).map(entity -> found(entity, "job '" + name
+                    + "' has no version " + alias.version));
+        });
     }
 
     private static JobVersion found(JobVersionEntity entity, String missing) {

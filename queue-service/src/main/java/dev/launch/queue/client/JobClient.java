@@ -20,8 +20,8 @@ public class JobClient {
     @ConfigProperty(name = "launch.job-service.url")
     URI jobService;
 
-    /** The job version {@code name:version}, or the latest when {@code version} is null. */
-    public Uni<JobVersion> fetch(String name, Integer version) {
+    /** The job version {@code name:version} (a number or an alias), or the latest when {@code version} is null. */
+    public Uni<JobVersion> fetch(String name, String version) {
         String path = version == null ? "/api/v1/jobs/" + name : "/api/v1/jobs/" + name + "/versions/" + version;
         return client.getAbs(jobService.resolve(path).toString()).timeout(5000).send()
                 .ifNoItem().after(Duration.ofSeconds(6)).fail()
@@ -30,7 +30,7 @@ public class JobClient {
                 .map(response -> {
                     if (response.statusCode() == 404) {
                         throw ProblemException.notFound(version == null ? "no job named '" + name + "'"
-                                : "job '" + name + "' has no version " + version);
+                                : "job '" + name + "' has no version or alias '" + version + "'");
                     }
                     if (response.statusCode() != 200) {
                         throw ProblemException.unavailable("The job service answered " + response.statusCode()

@@ -256,11 +256,11 @@ public class EnqueueService {
         return s.toString();
     }
 
-    /** {@code name} or {@code name:version}. */
-    record JobRef(String name, Integer version) {
+    /** {@code name} (latest), {@code name:version} or {@code name:alias}. */
+    record JobRef(String name, String version) {
         static JobRef parse(String ref) {
             if (ref == null || ref.isBlank()) {
-                throw ProblemException.invalidField("job", "required: \"name\" or \"name:version\"");
+                throw ProblemException.invalidField("job", "required: \"name\", \"name:version\" or \"name:alias\"");
             }
             int colon = ref.indexOf(':');
             String name = colon < 0 ? ref : ref.substring(0, colon);
@@ -269,16 +269,13 @@ public class EnqueueService {
                 return new JobRef(name, null);
             }
             String version = ref.substring(colon + 1);
-            try {
-                int number = Integer.parseInt(version);
-                if (number < 1) {
-                    throw new NumberFormatException();
-                }
-                return new JobRef(name, number);
-            } catch (NumberFormatException e) {
-                throw ProblemException.invalidField("job", "'" + version + "' is not a version number; give "
-                        + "\"name\" for the latest version or \"name:version\" (e.g. " + name + ":1)");
+            boolean number = !version.isEmpty() && version.length() < 10 && version.chars().allMatch(Character::isDigit)
+                    && Integer.parseInt(version) > 0;
+            if (!number && !Names.isValid(version)) {
+                throw ProblemException.invalidField("job", "'" + version + "' is neither a version number nor an "
+                        + "alias; give \"name\" for the latest version, \"name:3\" or \"name:prod\"");
             }
+            return new JobRef(name, version);
         }
     }
 }
