@@ -39,6 +39,7 @@ class LocalLaunchIT {
 
     private static LaunchStack stack;
     private static ServiceProcess agent;
+    private static String agentId;
     private static String queue;
     private static String job;
 
@@ -58,7 +59,8 @@ class LocalLaunchIT {
         given().baseUri(stack.queues.url()).contentType(ContentType.JSON)
                 .body("{\"name\":\"" + queue + "\",\"target\":{\"type\":\"local-process\"}}")
                 .when().post("/api/v1/queues").then().statusCode(201);
-        agent = stack.agent("e2e-agent-" + suffix, 1, queue);
+        agentId = "e2e-agent-" + suffix;
+        agent = stack.agent(agentId, 1, queue);
     }
 
     @AfterAll
@@ -180,6 +182,6 @@ class LocalLaunchIT {
                 .body("items.find { it.queues.contains('" + queue + "') }.state", anyOf(is("POLLING"), is("RUNNING")))
                 .body("items.find { it.queues.contains('" + queue + "') }.maxJobs", is(1));
         given().baseUri(stack.queues.url()).when().get("/api/v1/queues/" + queue).then().statusCode(200)
-                .body("queued", is(0)).body("running", is(0));
+                .body("queued", is(0)).body("running", is(0)).body("agents.agentId", contains(agentId));
     }
 }

@@ -221,6 +221,26 @@ class StatusServiceTest {
     }
 
     @Test
+    void aQueuedRunSaysWhyItWaits() throws Exception {
+        String q = queue();
+        String first = queued(q, 0);
+        String second = queued(q, 1);
+        awaitState(second, "QUEUED");
+        given().when().get("/api/v1/runs/" + second).then().body("position", is(1))
+                .body("pendingReason", is("no agent serves queue '" + q + "'; start one with: ./launch agent --queue "
+                        + q + " (waiting behind 1 run)"));
+        String agentId = "agent-" + UUID.randomUUID();
+        send(Topics.AGENTS, agentId, EventEnvelope.of(EventTypes.AGENT_HEARTBEAT, agentId, new AgentStatus(agentId,
+                List.of(q), 1, List.of(RunIds.next()), "h", 1, 5000, Instant.now())));
+        await().atMost(20, TimeUnit.SECONDS).untilAsserted(() -> given().when().get("/api/v1/runs/" + first).then()
+                .body("pendingReason", is("the 1 agent serving queue '" + q + "' is at max-jobs (1 of 1 slots busy)")));
+        given().when().get("/api/v1/queue-stats/" + q).then().statusCode(200)
+                .body("queued", is(2)).body("running", is(0)).body("agents[0].agentId", is(agentId))
+                .body("oldestQueuedAt", notNullValue());
+        given().when().get("/api/v1/agents?queue=" + q).then().body("items.agentId", contains(agentId));
+    }
+
+    @Test
     void anInvalidRecordIsSkippedAndConsumptionGoesOn() throws Exception {
         String q = queue();
         producer.send(new ProducerRecord<>(Topics.RUNS, "garbage", "{not an event")).get(10, TimeUnit.SECONDS);

@@ -11,7 +11,7 @@ import org.eclipse.microprofile.config.inject.ConfigProperty;
 import java.net.URI;
 import java.time.Duration;
 
-/** Reads run counts per state of a queue from the status service (the run read model lives there). */
+/** Reads what the status service (the run read model) knows of a queue: counts, oldest run, agents. */
 @ApplicationScoped
 public class StatusClient {
     @Inject
@@ -19,10 +19,9 @@ public class StatusClient {
     @ConfigProperty(name = "launch.status-service.url")
     URI statusService;
 
-    /** {@code {QUEUED: n, RUNNING: m, ...}}, or null when the status service cannot tell. */
-    public Uni<JsonNode> counts(String queue) {
-        return client.getAbs(statusService.resolve("/api/v1/runs/counts").toString())
-                .addQueryParam("queue", queue).timeout(2000).send()
+    /** {@code {queued, running, states, oldestQueuedAt?, agents}}, or null when the status service cannot tell. */
+    public Uni<JsonNode> stats(String queue) {
+        return client.getAbs(statusService.resolve("/api/v1/queue-stats/" + queue).toString()).timeout(2000).send()
                 .ifNoItem().after(Duration.ofSeconds(3)).fail()
                 .map(response -> {
                     if (response.statusCode() != 200) {

@@ -57,18 +57,24 @@ public class QueueResource {
                 });
     }
 
-    /** The queue with its run counts per state (from the status service; absent when it cannot tell). */
+    /**
+     * The queue with what the status service knows of it: queued and running counts, the oldest queued
+     * run's age and the agents serving it (left out when the status service cannot tell).
+     */
     @GET
     @Path("/{name}")
     @WithSession
     public Uni<ObjectNode> get(@PathParam("name") String name) {
         Names.require("name", name);
-        return QueueService.find(name).chain(queue -> status.counts(name).map(counts -> {
+        return QueueService.find(name).chain(queue -> status.stats(name).map(stats -> {
             ObjectNode view = view(queue);
-            if (counts != null) {
-                view.put("queued", counts.path("QUEUED").asLong(0));
-                view.put("running", counts.path("RUNNING").asLong(0) + counts.path("STARTING").asLong(0)
-                        + counts.path("CLAIMED").asLong(0) + counts.path("STOPPING").asLong(0));
+            if (stats != null) {
+                for (String field : List.of("queued", "running", "oldestQueuedAt", "oldestQueuedAgeSeconds",
+                        "agents")) {
+                    if (stats.has(field)) {
+                        view.set(field, stats.get(field));
+                    }
+                }
             }
             return view;
         }));

@@ -44,6 +44,8 @@ public class RunResource {
     RunChanges changes;
     @Inject
     StopPublisher stops;
+    @Inject
+    dev.launch.status.service.PendingReasons pendingReasons;
 
     /** Runs, newest first; page with {@code after} = the last run id seen. */
     @GET
@@ -124,10 +126,13 @@ public class RunResource {
                     .execute(Tuple.of(row.getString("queue"), row.getLong("queue_offset")))
                     .map(rows -> rows.iterator().next().getLong("n"))
                     : Uni.createFrom().nullItem();
-            return position.chain(p -> {
-                if (p != null) {
-                    run.put("position", p);
+            return position.call(p -> {
+                if (p == null) {
+                    return Uni.createFrom().voidItem();
                 }
+                run.put("position", p);
+                return pendingReasons.of(row.getString("queue"), p).invoke(reason -> run.put("pendingReason", reason));
+            }).chain(p -> {
                 return pool.preparedQuery("SELECT state, at, reason, event_type FROM run_history WHERE run_id = $1 "
                         + "ORDER BY seq").execute(Tuple.of(runId));
             }).map(rows -> {

@@ -1,0 +1,66 @@
+package dev.launch.status.rest;
+
+import dev.launch.common.naming.Names;
+import dev.launch.status.service.AgentViews;
+import io.smallrye.mutiny.Uni;
+import io.vertx.mutiny.sqlclient.Pool;
+import io.vertx.mutiny.sqlclient.Row;
+import io.vertx.mutiny.sqlclient.Tuple;
+import jakarta.inject.Inject;
+import jakarta.ws.rs.GET;
+import jakarta.ws.rs.Path;
+import jakarta.ws.rs.PathParam;
+import jakarta.ws.rs.Produces;
+import jakarta.ws.rs.core.MediaType;
+
+import java.time.Duration;
+import java.time.Instant;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/**
+ * What the read model knows of one queue: runs per state, the oldest queued run and the agents serving it.
+ * The queue service shows it in {@code GET /api/v1/queues/{name}}.
+ */
+@Path("/api/v1/queue-stats/{queue}")
+@Produces(MediaType.APPLICATION_JSON)
+public class QueueStatsResource {
+    @Inject
+    Pool pool;
+    @Inject
+    AgentViews agents;
+
+    @GET
+    public Uni<Map<String, Object>> stats(@PathParam("queue") String queue) {
+        Names.require("queue", queue);
+        Uni<Map<String, Long>> counts = pool.preparedQuery("SELECT state, count(*) AS n FROM run WHERE queue = $1 "
+                + "GROUP BY state").execute(Tuple.of(queue)).map(rows -> {
+                    Map<String, Long> byState = new LinkedHashMap<>();
+                    for (Row row : rows) {
+                        byState.put(row.getString("state"), row.getLong("n"));
+                    }
+                    return byState;
+                });
+        Uni<Instant> oldest = pool.preparedQuery("SELECT min(created_at) AS oldest FROM run WHERE queue = $1 "
+                        + "AND state = 'QUEUED'").execute(Tuple.of(queue))
+                .map(rows -> {
+                    var at = rows.iterator().next().getOffsetDateTime("oldest");
+                    return at == null ? null : at.toInstant();
+                });
+        return Uni.combine().all().unis(counts, oldest, agents.serving(queue)).asTuple().map(t -> {
+            Map<String, Long> byState = t.getItem1();
+            Map<String, Object> stats = new LinkedHashMap<>();
+            stats.put("queue", queue);
+            stats.put("queued", byState.getOrDefault("QUEUED", 0L));
+            stats.put("running", byState.getOrDefault("CLAIMED", 0L) + byState.getOrDefault("STARTING", 0L)
+                    + byState.getOrDefault("RUNNING", 0L) + byState.getOrDefault("STOPPING", 0L));
+            stats.put("states", byState);
+            if (t.getItem2() != null) {
+                stats.put("oldestQueuedAt", t.getItem2());
+                stats.put("oldestQueuedAgeSeconds", Duration.between(t.getItem2(), Instant.now()).toSeconds());
+            }
+            stats.put("agents", t.getItem3().stream().map(AgentsResource::view).toList());
+            return stats;
+        });
+    }
+}
