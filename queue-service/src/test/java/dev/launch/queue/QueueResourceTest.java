@@ -130,6 +130,9 @@ class QueueResourceTest {
                         + "\"templateVariables\":{\"gpus\":{\"schema\":{\"type\":\"boolean\"}}}}")
                 .when().post("/api/v1/queues").then().statusCode(400)
                 .body("errors[0].field", is("templateVariables.gpus.schema.type"));
+        given().contentType(ContentType.JSON)
+                .body("{\"name\":\"" + name + "\",\"target\":{\"type\":\"local-process\"},\"prioritization\":true}")
+                .when().post("/api/v1/queues").then().statusCode(400).body("errors[0].field", is("prioritization"));
         given().contentType(ContentType.JSON).body("{\"name\":\"UPPER\",\"target\":{\"type\":\"local-process\"}}")
                 .when().post("/api/v1/queues").then().statusCode(400).body("errors[0].field", is("name"));
         given().when().get("/api/v1/queues/" + name).then().statusCode(404).contentType("application/problem+json");
@@ -183,6 +186,39 @@ class QueueResourceTest {
                         + "\"config\":{\"cpu\":\"{{cpus}}\"}}")
                 .when().post("/api/v1/queues").then().statusCode(400).body("errors[0].field", is("config"))
                 .body("detail", containsString("{{cpus}}"));
+    }
+
+    @Test
+    void anUpdatedQueueAppliesToLaterRunsOnly() {
+        String queue = localQueue(",\"config\":{\"gpus\":\"{{gpus}}\"},\"templateVariables\":{\"gpus\":"
+                + "{\"schema\":{\"type\":\"integer\",\"minimum\":0,\"maximum\":4},\"default\":1}}");
+        String job = codeJob(unique("upd"));
+        String before = given().contentType(ContentType.JSON).body("{\"job\":\"" + job + "\"}")
+                .when().post("/api/v1/queues/" + queue + "/runs").then().statusCode(202).extract().path("runId");
+        given().contentType(ContentType.JSON)
+                .body("{\"config\":{\"gpus\":\"{{gpus}}\",\"tier\":\"gold\"},\"templateVariables\":{\"gpus\":"
+                        + "{\"schema\":{\"type\":\"integer\",\"minimum\":0,\"maximum\":8},\"default\":8}},"
+                        + "\"lockdown\":true}")
+                .when().patch("/api/v1/queues/" + queue).then().statusCode(200)
+                .body("lockdown", is(true)).body("config.tier", is("gold"));
+        String after = given().contentType(ContentType.JSON).body("{\"job\":\"" + job + "\"}")
+                .when().post("/api/v1/queues/" + queue + "/runs").then().statusCode(202).extract().path("runId");
+        List<ConsumerRecord<String, String>> items = read(Topics.queue(queue), 1, null, 2);
+        assertEquals(1, Events.decode(items.get(0).value()).payload().at("/target/config/gpus").asInt());
+        assertEquals(before, items.get(0).key());
+        assertEquals(8, Events.decode(items.get(1).value()).payload().at("/target/config/gpus").asInt());
+        assertEquals(after, items.get(1).key());
+
+        given().contentType(ContentType.JSON).body("{\"target\":{\"type\":\"sagemaker\"}}")
+                .when().patch("/api/v1/queues/" + queue).then().statusCode(400).body("errors[0].field", is("target"));
+        given().contentType(ContentType.JSON).body("{\"config\":{\"cpu\":\"{{cpus}}\"}}")
+                .when().patch("/api/v1/queues/" + queue).then().statusCode(400).body("errors[0].field", is("config"));
+        given().contentType(ContentType.JSON).body("{\"maxAttempts\":0}")
+                .when().patch("/api/v1/queues/" + queue).then().statusCode(400).body("errors[0].field", is("maxAttempts"));
+        given().contentType(ContentType.JSON).body("{\"lockdown\":false}")
+                .when().patch("/api/v1/queues/no-such-queue").then().statusCode(404);
+        given().when().get("/api/v1/queues/" + queue).then().body("config.tier", is("gold"))
+                .body("templateVariables.gpus.default", is(8));
     }
 
     @Test

@@ -80,6 +80,13 @@ public class QueueResource {
         }));
     }
 
+    /** Changes the given fields; runs already queued are not affected. */
+    @PATCH
+    @Path("/{name}")
+    public Uni<ObjectNode> update(@PathParam("name") String name, UpdateQueueRequest change) {
+        return queues.update(name, change).map(QueueResource::view);
+    }
+
     /** Enqueues a run: 202 once it is durable in Kafka. */
     @POST
     @Path("/{name}/runs")

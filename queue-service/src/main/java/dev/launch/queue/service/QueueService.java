@@ -14,6 +14,7 @@ import dev.launch.queue.messaging.QueueEventsPublisher;
 import dev.launch.queue.messaging.QueuePositions;
 import dev.launch.queue.repository.QueueEntity;
 import dev.launch.queue.rest.CreateQueueRequest;
+import dev.launch.queue.rest.UpdateQueueRequest;
 import io.quarkus.hibernate.reactive.panache.Panache;
 import io.smallrye.mutiny.Uni;
 import io.vertx.mutiny.core.Vertx;
@@ -69,6 +70,42 @@ public class QueueService {
                 .replaceWith(queue);
     }
 
+    /**
+     * Changes a queue's config, variables, lockdown, attempts or start timeout. Runs already queued keep what
+     * they were validated against (they carry their resolved config); runs enqueued afterwards get the new.
+     */
+    public Uni<QueueChanged> update(String name, UpdateQueueRequest change) {
+        Names.require("name", name);
+        if (change == null) {
+            throw ProblemException.badRequest("Send a JSON object with the fields to change: config, "
+                    + "templateVariables, lockdown, maxAttempts, startTimeout.");
+        }
+        return Panache.withTransaction(() -> QueueEntity.<QueueEntity>findById(name).chain(entity -> {
+            if (entity == null) {
+                throw ProblemException.notFound("no queue named '" + name + "'");
+            }
+            QueueChanged current = read(entity);
+            if (change.target() != null && !change.target().equals(current.target())) {
+                throw ProblemException.invalidField("target", "a queue's target cannot change; create another queue");
+            }
+            QueueChanged validated = validate(new CreateQueueRequest(name, current.target(),
+                    change.config() != null ? change.config() : current.config(),
+                    change.templateVariables() != null ? change.templateVariables() : current.templateVariables(),
+                    change.prioritization() != null ? change.prioritization() : current.prioritization(),
+                    change.lockdown() != null ? change.lockdown() : current.lockdown(),
+                    change.maxAttempts() != null ? change.maxAttempts() : current.maxAttempts(),
+                    change.startTimeout() != null ? change.startTimeout() : current.startTimeout()));
+            entity.document = Events.MAPPER.valueToTree(validated).toString();
+            entity.updatedAt = validated.changedAt();
+            return entity.persistAndFlush()
+                    .chain(() -> events.publish(EventTypes.QUEUE_UPDATED, validated))
+                    .onFailure(e -> !(e instanceof ProblemException)).transform(e ->
+                            ProblemException.unavailable("Kafka did not acknowledge the change; nothing was "
+                                    + "changed. Retry shortly.", 5))
+                    .replaceWith(validated);
+        }));
+    }
+
     /** The queue named {@code name}, or a 404 problem. Call inside a session. */
     public static Uni<QueueChanged> find(String name) {
         return QueueEntity.<QueueEntity>findById(name).map(entity -> {
@@ -106,6 +143,10 @@ public class QueueService {
                 errors.add(new Problem.FieldError("target.type", "'" + type + "' is not a target type; supported: "
                         + Targets.supported()));
             }
+        }
+        if (Boolean.TRUE.equals(request.prioritization())) {
+            errors.add(new Problem.FieldError("prioritization", "priorities are not supported yet; leave "
+                    + "prioritization out (runs are taken first in, first out)"));
         }
         if (request.maxAttempts() != null && (request.maxAttempts() < 1 || request.maxAttempts() > 100)) {
             errors.add(new Problem.FieldError("maxAttempts", "must be between 1 and 100"));
