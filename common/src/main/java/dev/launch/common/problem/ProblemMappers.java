@@ -156,6 +156,15 @@ public final class ProblemMappers {
             if (e instanceof JsonProcessingException json) {
                 return response(problemOf(json));
             }
+            for (Throwable t = e; t != null; t = t.getCause()) {
+                if (t instanceof java.net.ConnectException || t instanceof java.net.NoRouteToHostException) {
+                    LOG.warnf("a backing service is unreachable: %s", t.toString());
+                    return Response.status(503).type(Problem.MEDIA_TYPE).header("Retry-After", 5)
+                            .entity(new Problem("about:blank", "Service Unavailable", 503, "A service this one "
+                                    + "depends on (database or Kafka) is unreachable; nothing was changed. Retry "
+                                    + "shortly.", null)).build();
+                }
+            }
             LOG.error("unexpected error while serving a request", e);
             return response(new Problem("about:blank", "Internal Server Error", 500,
                     "The service failed unexpectedly (" + e.getClass().getSimpleName()
