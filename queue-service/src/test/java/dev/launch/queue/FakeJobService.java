@@ -19,12 +19,14 @@ import java.util.Map;
  */
 public class FakeJobService implements QuarkusTestResourceLifecycleManager {
     public static final Path DIR = Path.of("target", "fake-jobs").toAbsolutePath();
+    public static final Path STATUS = Path.of("target", "fake-status").toAbsolutePath();
     private HttpServer server;
 
     @Override
     public Map<String, String> start() {
         try {
             Files.createDirectories(DIR);
+            Files.createDirectories(STATUS);
             server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
         } catch (IOException e) {
             throw new UncheckedIOException(e);
@@ -37,6 +39,29 @@ public class FakeJobService implements QuarkusTestResourceLifecycleManager {
                     : "{\"status\":404}".getBytes();
             exchange.getResponseHeaders().add("Content-Type", "application/json");
             exchange.sendResponseHeaders(file != null && Files.exists(file) ? 200 : 404, body.length);
+            try (OutputStream out = exchange.getResponseBody()) {
+                out.write(body);
+            }
+        });
+        // the status service's queue stats, from <STATUS>/<queue>.json; stop-all leaves <queue>.stopped
+        server.createContext("/api/v1/queue-stats/", exchange -> {
+            String[] parts = exchange.getRequestURI().getPath().split("/");
+            String queue = parts[4];
+            byte[] body;
+            int code;
+            if ("POST".equals(exchange.getRequestMethod()) && parts.length == 6 && "stop-all".equals(parts[5])) {
+                Files.writeString(STATUS.resolve(queue + ".stopped"), "yes");
+                body = "{}".getBytes();
+                code = 202;
+            } else if (Files.exists(STATUS.resolve(queue + ".json"))) {
+                body = Files.readAllBytes(STATUS.resolve(queue + ".json"));
+                code = 200;
+            } else {
+                body = "{\"status\":404}".getBytes();
+                code = 404;
+            }
+            exchange.getResponseHeaders().add("Content-Type", "application/json");
+            exchange.sendResponseHeaders(code, body.length);
             try (OutputStream out = exchange.getResponseBody()) {
                 out.write(body);
             }
@@ -66,6 +91,20 @@ public class FakeJobService implements QuarkusTestResourceLifecycleManager {
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
+    }
+
+    /** What the stand-in status service says of {@code queue}. */
+    public static void queueStats(String queue, int queued, int running) {
+        try {
+            Files.writeString(STATUS.resolve(queue + ".json"),
+                    "{\"queued\":" + queued + ",\"running\":" + running + ",\"agents\":[]}");
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    public static boolean stopAllAsked(String queue) {
+        return Files.exists(STATUS.resolve(queue + ".stopped"));
     }
 
     @Override

@@ -28,6 +28,8 @@ import static io.restassured.RestAssured.given;
 import static org.awaitility.Awaitility.await;
 import static org.hamcrest.Matchers.*;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 @QuarkusTest
 @QuarkusTestResource(value = LaunchTestInfra.class, initArgs = @ResourceArg(name = "database", value = "queues"))
@@ -219,6 +221,42 @@ class QueueResourceTest {
                 .when().patch("/api/v1/queues/no-such-queue").then().statusCode(404);
         given().when().get("/api/v1/queues/" + queue).then().body("config.tier", is("gold"))
                 .body("templateVariables.gpus.default", is(8));
+    }
+
+    @Test
+    void aQueueIsDeletedOnlyWhenNothingRunsOnItUnlessForced() throws Exception {
+        String queue = localQueue("");
+        String job = codeJob(unique("del"));
+        given().contentType(ContentType.JSON).body("{\"job\":\"" + job + "\"}")
+                .when().post("/api/v1/queues/" + queue + "/runs").then().statusCode(202);
+        given().when().delete("/api/v1/queues/" + queue).then().statusCode(503)
+                .contentType("application/problem+json");
+        FakeJobService.queueStats(queue, 2, 1);
+        given().when().delete("/api/v1/queues/" + queue).then().statusCode(409)
+                .body("detail", containsString("2 queued and 1 running"));
+        given().when().get("/api/v1/queues/" + queue).then().statusCode(200).body("queued", is(2));
+        assertFalse(FakeJobService.stopAllAsked(queue));
+
+        given().when().delete("/api/v1/queues/" + queue + "?force=true").then().statusCode(204);
+        assertTrue(FakeJobService.stopAllAsked(queue));
+        given().when().get("/api/v1/queues/" + queue).then().statusCode(404);
+        try (Admin admin = Admin.create(Map.of("bootstrap.servers", SharedInfra.kafkaBootstrap()))) {
+            await().atMost(20, TimeUnit.SECONDS).until(() -> !admin.listTopics().names().get(10, TimeUnit.SECONDS)
+                    .contains(Topics.queue(queue)));
+        }
+        List<ConsumerRecord<String, String>> changes = read(Topics.QUEUES, 1, queue, 2);
+        assertEquals(List.of(EventTypes.QUEUE_CREATED, EventTypes.QUEUE_DELETED),
+                changes.stream().map(r -> Events.decode(r.value()).type()).toList());
+
+        // the name can be used again, with a fresh topic
+        FakeJobService.queueStats(queue, 0, 0);
+        createQueue("{\"name\":\"" + queue + "\",\"target\":{\"type\":\"local-process\"}}");
+        String runId = given().contentType(ContentType.JSON).body("{\"job\":\"" + job + "\"}")
+                .when().post("/api/v1/queues/" + queue + "/runs").then().statusCode(202).extract().path("runId");
+        List<ConsumerRecord<String, String>> items = read(Topics.queue(queue), 1, null, 1);
+        assertEquals(List.of(runId), items.stream().map(ConsumerRecord::key).toList());
+        given().when().delete("/api/v1/queues/" + queue).then().statusCode(204);
+        given().when().delete("/api/v1/queues/" + queue).then().statusCode(404);
     }
 
     @Test

@@ -165,6 +165,25 @@ class StatusServiceTest {
     }
 
     @Test
+    void stopAllStopsEveryUnfinishedRunOfAQueue() throws Exception {
+        String q = queue();
+        String a = queued(q, 0);
+        String b = queued(q, 1);
+        String done = queued(q, 2);
+        fact(EventTypes.RUN_CLAIMED, RunLifecycle.of(a, q).withAgent("agent-d", 1));
+        fact(EventTypes.RUN_CLAIMED, RunLifecycle.of(done, q).withAgent("agent-d", 1));
+        fact(EventTypes.RUN_FINISHED, RunLifecycle.of(done, q).withAgent("agent-d", 1).withExit(0));
+        awaitState(a, "CLAIMED");
+        awaitState(done, "FINISHED");
+        awaitState(b, "QUEUED");
+        given().when().post("/api/v1/queue-stats/" + q + "/stop-all").then().statusCode(200)
+                .body("stopRequested", is(2));
+        awaitState(b, "STOPPED");
+        awaitState(a, "STOPPING");
+        given().when().get("/api/v1/runs/" + done).then().body("state", is("FINISHED"));
+    }
+
+    @Test
     void stoppingAHeldRunAsksItsAgentAndWaits() throws Exception {
         String q = queue();
         String runId = queued(q, 0);

@@ -35,4 +35,16 @@ public class StatusClient {
                 })
                 .onFailure().recoverWithNull();
     }
+
+    /** Asks the status service to stop every unfinished run of {@code queue}; fails when it cannot. */
+    public Uni<Void> stopAll(String queue) {
+        return client.postAbs(statusService.resolve("/api/v1/queue-stats/" + queue + "/stop-all").toString())
+                .timeout(30_000).send()
+                .map(response -> {
+                    if (response.statusCode() / 100 != 2) {
+                        throw new IllegalStateException("status service answered " + response.statusCode());
+                    }
+                    return (Void) null;
+                });
+    }
 }

@@ -44,6 +44,23 @@ public class QueuePositions {
         TopicAdmin.ensure(admin, List.of(TopicAdmin.queueTopic(queue)));
     }
 
+    /** Deletes {@code launch.queue.<name>} (blocking); a topic already gone is fine. */
+    public void deleteQueueTopic(String queue) {
+        try {
+            admin.deleteTopics(List.of(Topics.queue(queue))).all().get(30, java.util.concurrent.TimeUnit.SECONDS);
+        } catch (java.util.concurrent.ExecutionException e) {
+            if (!(e.getCause() instanceof org.apache.kafka.common.errors.UnknownTopicOrPartitionException)) {
+                throw new IllegalStateException("cannot delete topic " + Topics.queue(queue) + ": "
+                        + e.getCause().getMessage(), e.getCause());
+            }
+        } catch (java.util.concurrent.TimeoutException e) {
+            throw new IllegalStateException("Kafka did not delete topic " + Topics.queue(queue) + " in time", e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted while deleting a topic", e);
+        }
+    }
+
     /** The offset of the next item the agents of {@code queue} will take (their group's committed offset). */
     public CompletionStage<Long> nextToTake(String queue) {
         TopicPartition partition = new TopicPartition(Topics.queue(queue), 0);

@@ -87,6 +87,13 @@ public class QueueResource {
         return queues.update(name, change).map(QueueResource::view);
     }
 
+    /** Deletes the queue: 204; 409 while it has unfinished runs unless {@code force=true}, which stops them. */
+    @DELETE
+    @Path("/{name}")
+    public Uni<Response> delete(@PathParam("name") String name, @QueryParam("force") @DefaultValue("false") boolean force) {
+        return queues.delete(name, force, status).replaceWith(Response.noContent().build());
+    }
+
     /** Enqueues a run: 202 once it is durable in Kafka. */
     @POST
     @Path("/{name}/runs")

@@ -106,6 +106,41 @@ public class QueueService {
         }));
     }
 
+    /**
+     * Deletes a queue: refused (409) while it has runs that have not ended, unless {@code force}, which asks the
+     * status service to stop them first. The queue's topic goes first, so no stale item can outlive the
+     * queue; then the registry row, its accepted-run records and a {@code QueueDeleted} event.
+     */
+    public Uni<Void> delete(String name, boolean force, dev.launch.queue.client.StatusClient status) {
+        Names.require("name", name);
+        return Panache.withSession(() -> find(name)).chain(queue -> status.stats(name).chain(stats -> {
+            if (stats == null) {
+                throw ProblemException.unavailable("The status service cannot tell whether queue '" + name
+                        + "' has unfinished runs; nothing was deleted. Retry shortly.", 5);
+            }
+            long active = stats.path("queued").asLong(0) + stats.path("running").asLong(0);
+            if (active > 0 && !force) {
+                throw ProblemException.conflict("queue '" + name + "' has " + stats.path("queued").asLong(0)
+                        + " queued and " + stats.path("running").asLong(0) + " running runs; stop them first, or "
+                        + "delete with ?force=true to stop them and delete the queue");
+            }
+            Uni<Void> stopped = active > 0 ? status.stopAll(name).onFailure().transform(e ->
+                    ProblemException.unavailable("Could not stop the queue's runs (" + e.getMessage()
+                            + "); nothing was deleted. Retry shortly.", 5)) : Uni.createFrom().voidItem();
+            return stopped
+                    .chain(() -> vertx.executeBlocking(Uni.createFrom().item(() -> {
+                        kafka.deleteQueueTopic(name);
+                        return name;
+                    })))
+                    .chain(() -> Panache.withTransaction(() -> QueueEntity.deleteById(name)
+                            .chain(() -> dev.launch.queue.repository.EnqueuedRunEntity.delete("queue", name))
+                            .chain(() -> events.publish(EventTypes.QUEUE_DELETED, new QueueChanged(queue.name(),
+                                    queue.target(), queue.config(), queue.templateVariables(), queue.prioritization(),
+                                    queue.lockdown(), queue.maxAttempts(), queue.startTimeout(),
+                                    Instant.now().truncatedTo(ChronoUnit.MICROS))))));
+        }));
+    }
+
     /** The queue named {@code name}, or a 404 problem. Call inside a session. */
     public static Uni<QueueChanged> find(String name) {
         return QueueEntity.<QueueEntity>findById(name).map(entity -> {

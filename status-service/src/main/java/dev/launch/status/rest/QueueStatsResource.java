@@ -30,6 +30,32 @@ public class QueueStatsResource {
     @Inject
     AgentViews agents;
 
+    @Inject
+    dev.launch.status.messaging.StopPublisher stops;
+
+    /**
+     * Stops every run of the queue that has not ended and has no stop requested yet (used when a queue is
+     * deleted with force). 202 with how many were asked to stop.
+     */
+    @jakarta.ws.rs.POST
+    @Path("/stop-all")
+    public Uni<Map<String, Object>> stopAll(@PathParam("queue") String queue) {
+        Names.require("queue", queue);
+        return pool.preparedQuery("SELECT run_id FROM run WHERE queue = $1 AND state IN ('QUEUED', 'CLAIMED', "
+                        + "'STARTING', 'RUNNING') AND NOT stop_requested").execute(Tuple.of(queue))
+                .chain(rows -> {
+                    java.util.List<String> ids = new java.util.ArrayList<>();
+                    rows.forEach(r -> ids.add(r.getString("run_id")));
+                    return io.smallrye.mutiny.Multi.createFrom().iterable(ids)
+                            .onItem().transformToUniAndConcatenate(id -> stops.stop(id, queue,
+                                    "stopped because queue '" + queue + "' is being deleted"))
+                            .collect().asList()
+                            .onFailure().transform(e -> dev.launch.common.problem.ProblemException.unavailable(
+                                    "Kafka did not accept the stop requests; retry shortly.", 5))
+                            .map(done -> Map.<String, Object>of("queue", queue, "stopRequested", ids.size()));
+                });
+    }
+
     @GET
     public Uni<Map<String, Object>> stats(@PathParam("queue") String queue) {
         Names.require("queue", queue);
