@@ -160,6 +160,16 @@ class QueueResourceTest {
         assertEquals(5, item.payload().get("inputs").get("epochs").asInt());
         assertEquals(0.1, item.payload().get("inputs").get("lr").asDouble());
 
+        String overridden = given().contentType(ContentType.JSON)
+                .body("{\"job\":\"" + job + "\",\"entrypoint\":[\"bash\",\"other.sh\"],\"args\":[\"-v\"],"
+                        + "\"inputs\":{\"nested\":{\"a\":1}}}")
+                .when().post("/api/v1/queues/" + queue + "/runs").then().statusCode(202).extract().path("runId");
+        EventEnvelope second = Events.decode(read(Topics.queue(queue), 1, overridden, 1).get(0).value());
+        assertEquals(List.of("bash", "other.sh", "-v"),
+                Events.MAPPER.convertValue(second.payload().get("command"), List.class));
+        assertEquals(2, second.payload().at("/inputs/epochs").asInt(), "the job's default");
+        assertEquals(1, second.payload().at("/inputs/nested/a").asInt());
+
         List<ConsumerRecord<String, String>> facts = read(Topics.RUNS, 6, runId, 1);
         EventEnvelope queued = Events.decode(facts.get(0).value());
         assertEquals(EventTypes.RUN_QUEUED, queued.type());
@@ -304,6 +314,9 @@ class QueueResourceTest {
                 .when().post(runs).then().statusCode(400).body("errors[0].field", is("inputs.epochs"));
         given().contentType(ContentType.JSON).body("{\"job\":\"" + job + "\",\"args\":[\"--x\"]}")
                 .when().post(runs).then().statusCode(400).body("errors[0].field", is("args"))
+                .body("detail", containsString("locked down"));
+        given().contentType(ContentType.JSON).body("{\"job\":\"" + job + "\",\"entrypoint\":[\"sh\",\"x.sh\"]}")
+                .when().post(runs).then().statusCode(400).body("errors[0].field", is("entrypoint"))
                 .body("detail", containsString("locked down"));
         given().contentType(ContentType.JSON).body("{\"job\":\"" + job + "\",\"templateVariables\":{\"gpus\":9}}")
                 .when().post(runs).then().statusCode(400).body("errors[0].field", is("templateVariables.gpus"))
