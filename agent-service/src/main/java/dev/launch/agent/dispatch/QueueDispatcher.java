@@ -80,8 +80,12 @@ public class QueueDispatcher implements AutoCloseable {
                         consumer.pause(consumer.assignment());
                         paused = true;
                     }
-                    consumer.poll(Duration.ofMillis(100));
-                    continue;
+                    // paused: this poll only serves the consumer's own duties (rebalances, commits)
+                    consumer.poll(Duration.ZERO);
+                    // wait on the slot itself, so a freed slot is used at once rather than after a poll
+                    if (!slots.tryAcquire(200, TimeUnit.MILLISECONDS)) {
+                        continue;
+                    }
                 }
                 boolean slotUsed = false;
                 try {

@@ -5,6 +5,9 @@ import dev.launch.common.event.EventTypes;
 import dev.launch.common.event.Events;
 import dev.launch.common.event.StopRun;
 import dev.launch.common.event.Topics;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.AdminClientConfig;
+import org.apache.kafka.clients.admin.OffsetSpec;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
@@ -28,7 +31,8 @@ import java.util.function.Consumer;
  * agent knows which runs were stopped, including runs still waiting in a queue.
  *
  * <p>{@link #fence()} closes the race between a stop and a claim: it completes once this reader has caught
- * up with everything written to the topic before the call. An agent claims a run, then fences, then checks
+ * up with everything written to the topic before the call. The end offsets are read on a connection of their
+ * own (an admin client): on the reader's connection they would queue behind its long-polling fetch. An agent claims a run, then fences, then checks
  * {@link #stopRequested}: a stop acknowledged before the claim is always seen, and a stop after it reaches
  * the running run through {@code onStop}. See the agent-service DESIGN.md.
  */
@@ -38,7 +42,12 @@ public class StopCommands implements AutoCloseable {
 
     private final KafkaConsumer<String, String> consumer;
     private final Consumer<StopRun> onStop;
-    private final ConcurrentLinkedQueue<CompletableFuture<Void>> fences = new ConcurrentLinkedQueue<>();
+    private final ConcurrentLinkedQueue<Fence> fences = new ConcurrentLinkedQueue<>();
+    private final Admin admin;
+
+    /** Completes {@code done} once the reader's positions reach {@code ends}. */
+    private record Fence(Map<TopicPartition, Long> ends, CompletableFuture<Void> done) {
+    }
     private final Map<String, StopRun> stopped = Collections.synchronizedMap(new LinkedHashMap<>(1024, 0.75f, false) {
         @Override
         protected boolean removeEldestEntry(Map.Entry<String, StopRun> eldest) {
@@ -47,7 +56,7 @@ public class StopCommands implements AutoCloseable {
     });
     private final Thread thread;
     private volatile boolean running = true;
-    private List<TopicPartition> partitions;
+    private volatile List<TopicPartition> partitions;
 
     public StopCommands(String bootstrap, String agentId, Consumer<StopRun> onStop) {
         this.onStop = onStop;
@@ -57,6 +66,8 @@ public class StopCommands implements AutoCloseable {
                 ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false,
                 ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class,
                 ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class));
+        this.admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap,
+                AdminClientConfig.CLIENT_ID_CONFIG, agentId + "-commands-ends"));
         this.thread = new Thread(this::loop, "stop-commands");
         this.thread.setDaemon(true);
     }
@@ -72,43 +83,58 @@ public class StopCommands implements AutoCloseable {
 
     /** Completes once every command written before this call has been read. */
     public CompletableFuture<Void> fence() {
-        CompletableFuture<Void> fence = new CompletableFuture<>();
-        fences.add(fence);
-        consumer.wakeup(); // do not wait out an idle poll
-        return fence;
+        CompletableFuture<Void> done = new CompletableFuture<>();
+        List<TopicPartition> known = partitions;
+        if (known == null) {
+            done.completeExceptionally(new IllegalStateException("the stop-command reader has not started yet"));
+            return done;
+        }
+        Map<TopicPartition, OffsetSpec> latest = new java.util.HashMap<>();
+        known.forEach(p -> latest.put(p, OffsetSpec.latest()));
+        admin.listOffsets(latest).all().whenComplete((offsets, error) -> {
+            if (error != null) {
+                done.completeExceptionally(error);
+                return;
+            }
+            Map<TopicPartition, Long> ends = new java.util.HashMap<>();
+            offsets.forEach((p, info) -> ends.put(p, info.offset()));
+            fences.add(new Fence(ends, done));
+            consumer.wakeup(); // do not wait out an idle poll
+        });
+        return done;
     }
 
     private void loop() {
         try {
             List<PartitionInfo> infos = consumer.partitionsFor(Topics.RUN_COMMANDS, Duration.ofSeconds(60));
-            partitions = new ArrayList<>();
-            infos.forEach(info -> partitions.add(new TopicPartition(info.topic(), info.partition())));
-            consumer.assign(partitions);
-            consumer.seekToBeginning(partitions);
+            List<TopicPartition> all = new ArrayList<>();
+            infos.forEach(info -> all.add(new TopicPartition(info.topic(), info.partition())));
+            consumer.assign(all);
+            consumer.seekToBeginning(all);
+            partitions = List.copyOf(all);
             while (running) {
-                List<CompletableFuture<Void>> waiting = new ArrayList<>();
-                CompletableFuture<Void> f;
-                while ((f = fences.poll()) != null) {
-                    waiting.add(f);
+                for (ConsumerRecord<String, String> record : poll(fences.isEmpty() ? 200 : 5)) {
+                    apply(record);
                 }
-                Map<TopicPartition, Long> ends = waiting.isEmpty() ? Map.of() : endOffsets();
-                do {
-                    for (ConsumerRecord<String, String> record : poll(waiting.isEmpty() ? 200 : 5)) {
-                        apply(record);
+                fences.removeIf(fence -> {
+                    if (caughtUp(fence.ends())) {
+                        fence.done().complete(null);
+                        return true;
                     }
-                } while (!waiting.isEmpty() && !caughtUp(ends) && running);
-                waiting.forEach(w -> w.complete(null));
+                    return false;
+                });
             }
         } catch (org.apache.kafka.common.errors.WakeupException e) {
             // closing
         } catch (RuntimeException e) {
             LOG.error("the stop-command reader failed; stops will not reach this agent", e);
-            CompletableFuture<Void> f;
+            Fence f;
             while ((f = fences.poll()) != null) {
-                f.completeExceptionally(e);
+                f.done().completeExceptionally(e);
             }
         } finally {
             consumer.close(Duration.ofSeconds(2));
+            admin.close(Duration.ofSeconds(2));
         }
     }
 
@@ -124,25 +150,20 @@ public class StopCommands implements AutoCloseable {
         }
     }
 
-    private Map<TopicPartition, Long> endOffsets() {
-        while (true) {
-            try {
-                return consumer.endOffsets(partitions, Duration.ofSeconds(10));
-            } catch (org.apache.kafka.common.errors.WakeupException e) {
-                if (!running) {
-                    throw e;
+    private boolean caughtUp(Map<TopicPartition, Long> ends) {
+        try {
+            for (Map.Entry<TopicPartition, Long> end : ends.entrySet()) {
+                if (consumer.position(end.getKey()) < end.getValue()) {
+                    return false;
                 }
             }
-        }
-    }
-
-    private boolean caughtUp(Map<TopicPartition, Long> ends) {
-        for (Map.Entry<TopicPartition, Long> end : ends.entrySet()) {
-            if (consumer.position(end.getKey()) < end.getValue()) {
-                return false;
+            return true;
+        } catch (org.apache.kafka.common.errors.WakeupException e) {
+            if (!running) {
+                throw e;
             }
+            return false;
         }
-        return true;
     }
 
     private void apply(ConsumerRecord<String, String> record) {
