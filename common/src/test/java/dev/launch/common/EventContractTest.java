@@ -37,10 +37,10 @@ class EventContractTest {
         m.put(EventTypes.QUEUE_CREATED, q);
         m.put(EventTypes.QUEUE_UPDATED, q);
         m.put(EventTypes.QUEUE_DELETED, q);
-        m.put(EventTypes.RUN_REQUESTED, new RunRequest(RUN, "local", "train", 1, job.digest(), job.source(),
-                List.of("python", "t.py"), obj("{}"), obj("{\"type\":\"local-process\"}"), 1, 1, null, Instant.now()));
-        m.put(EventTypes.RUN_QUEUED, new RunLifecycle(RUN, "local", "train", 1, 1, null, null, null, null, null, null,
-                7L, null, Instant.now()));
+        RunRequest request = new RunRequest(RUN, "local", "train", 1, job.digest(), job.source(),
+                List.of("python", "t.py"), obj("{}"), obj("{\"type\":\"local-process\"}"), 1, 1, null, Instant.now());
+        m.put(EventTypes.RUN_REQUESTED, request);
+        m.put(EventTypes.RUN_QUEUED, RunLifecycle.queued(request, 7L));
         m.put(EventTypes.RUN_CLAIMED, held);
         m.put(EventTypes.RUN_STARTING, held.withTarget("local-process", null));
         m.put(EventTypes.RUN_RUNNING, held.withTarget("local-process", "pid:42"));

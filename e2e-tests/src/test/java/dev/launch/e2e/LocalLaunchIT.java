@@ -137,6 +137,8 @@ class LocalLaunchIT {
             JsonPath run = run(runId);
             assertEquals(List.of("QUEUED", "CLAIMED", "STARTING", "RUNNING", "FINISHED"), run.getList("history.state"));
             assertEquals(0, run.getInt("exitCode"));
+            assertEquals("quick", run.getString("resolved.inputs.mode"));
+            assertEquals(List.of("sh", "train.sh"), run.getList("resolved.command"));
             Instant started = at(run, "RUNNING");
             assertFalse(started.isBefore(previousFinish), "run " + runId + " started before the previous one ended");
             previousFinish = at(run, "FINISHED");

@@ -74,7 +74,7 @@ class StatusServiceTest {
     private static String queued(String queue, long offset) throws Exception {
         String runId = RunIds.next();
         fact(EventTypes.RUN_QUEUED, new RunLifecycle(runId, queue, "train", 2, 1, null, null, null, null, null, null,
-                offset, null, Instant.now()));
+                offset, null, Instant.now(), null));
         return runId;
     }
 
@@ -105,6 +105,22 @@ class StatusServiceTest {
                 .body("items.runId", contains(runId));
         given().when().get("/api/v1/runs/counts?queue=" + q).then().statusCode(200)
                 .body("FAILED", is(1)).body("QUEUED", is(0));
+    }
+
+    @Test
+    void aQueuedRunShowsWhatItWasResolvedTo() throws Exception {
+        String q = queue();
+        String runId = RunIds.next();
+        com.fasterxml.jackson.databind.node.ObjectNode target = Events.MAPPER.createObjectNode().put("type", "local-process");
+        target.putObject("config").put("gpus", 2);
+        RunRequest request = new RunRequest(runId, q, "train", 3, "sha256:x",
+                new dev.launch.common.job.JobSource("code", null, null, null, null, "/a", "/b"), List.of("sh", "t.sh"),
+                Events.MAPPER.createObjectNode().put("lr", 0.1), target, 1, 1, null, Instant.now());
+        fact(EventTypes.RUN_QUEUED, RunLifecycle.queued(request, 0));
+        awaitState(runId, "QUEUED");
+        given().when().get("/api/v1/runs/" + runId).then().statusCode(200)
+                .body("resolved.command", contains("sh", "t.sh")).body("resolved.inputs.lr", is(0.1f))
+                .body("resolved.config.gpus", is(2)).body("resolved.source.type", is("code"));
     }
 
     @Test
@@ -159,7 +175,7 @@ class StatusServiceTest {
         CompletableFuture<Integer> stop = CompletableFuture.supplyAsync(() -> given().when()
                 .post("/api/v1/runs/" + runId + "/stop").then().extract().statusCode());
         fact(EventTypes.RUN_QUEUED, new RunLifecycle(runId, q, "train", 1, 1, null, null, null, null, null, null, 0L,
-                null, Instant.now()));
+                null, Instant.now(), null));
         assertEquals(202, stop.get(20, TimeUnit.SECONDS));
         awaitState(runId, "STOPPED");
     }

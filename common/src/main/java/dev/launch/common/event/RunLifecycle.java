@@ -22,38 +22,48 @@ import java.time.Instant;
  * @param queueOffset offset of the run's item in {@code launch.queue.<queue>} ({@code RunQueued})
  * @param priority    priority level ({@code RunQueued}), when the queue enables priorities
  * @param enqueuedAt  when the queue accepted the run ({@code RunQueued})
+ * @param request     the resolved run as queued: command, inputs, source, target config ({@code RunQueued};
+ *                    optional, added in schema version 1 as an optional field)
  */
 @JsonInclude(JsonInclude.Include.NON_NULL)
 public record RunLifecycle(String runId, String queue, String job, Integer jobVersion, Integer attempt,
                            String agentId, String targetType, String targetHandle, Integer exitCode, String stage,
-                           String reason, Long queueOffset, String priority, Instant enqueuedAt) {
+                           String reason, Long queueOffset, String priority, Instant enqueuedAt,
+                           RunRequest request) {
 
     public static RunLifecycle of(String runId, String queue) {
-        return new RunLifecycle(runId, queue, null, null, null, null, null, null, null, null, null, null, null, null);
+        return new RunLifecycle(runId, queue, null, null, null, null, null, null, null, null, null, null, null, null,
+                null);
+    }
+
+    /** The {@code RunQueued} fact of a run whose item is at {@code queueOffset} in its queue's topic. */
+    public static RunLifecycle queued(RunRequest r, long queueOffset) {
+        return new RunLifecycle(r.runId(), r.queue(), r.job(), r.jobVersion(), r.attempt(), null, null, null, null,
+                null, null, queueOffset, r.priority(), r.enqueuedAt(), r);
     }
 
     public RunLifecycle withAgent(String agentId, int attempt) {
         return new RunLifecycle(runId, queue, job, jobVersion, attempt, agentId, targetType, targetHandle, exitCode,
-                stage, reason, queueOffset, priority, enqueuedAt);
+                stage, reason, queueOffset, priority, enqueuedAt, request);
     }
 
     public RunLifecycle withTarget(String type, String handle) {
         return new RunLifecycle(runId, queue, job, jobVersion, attempt, agentId, type, handle, exitCode, stage,
-                reason, queueOffset, priority, enqueuedAt);
+                reason, queueOffset, priority, enqueuedAt, request);
     }
 
     public RunLifecycle withExit(Integer exitCode) {
         return new RunLifecycle(runId, queue, job, jobVersion, attempt, agentId, targetType, targetHandle, exitCode,
-                stage, reason, queueOffset, priority, enqueuedAt);
+                stage, reason, queueOffset, priority, enqueuedAt, request);
     }
 
     public RunLifecycle withFailure(String stage, String reason) {
         return new RunLifecycle(runId, queue, job, jobVersion, attempt, agentId, targetType, targetHandle, exitCode,
-                stage, reason, queueOffset, priority, enqueuedAt);
+                stage, reason, queueOffset, priority, enqueuedAt, request);
     }
 
     public RunLifecycle withReason(String reason) {
         return new RunLifecycle(runId, queue, job, jobVersion, attempt, agentId, targetType, targetHandle, exitCode,
-                stage, reason, queueOffset, priority, enqueuedAt);
+                stage, reason, queueOffset, priority, enqueuedAt, request);
     }
 }

@@ -128,8 +128,7 @@ public class EnqueueWriter {
                 long offset = items.get(i).get(deliveryTimeout.toMillis(), TimeUnit.MILLISECONDS).offset();
                 offsets.add(offset);
                 RunRequest r = batch.get(i).request();
-                RunLifecycle queued = new RunLifecycle(r.runId(), r.queue(), r.job(), r.jobVersion(), r.attempt(),
-                        null, null, null, null, null, null, offset, r.priority(), r.enqueuedAt());
+                RunLifecycle queued = RunLifecycle.queued(r, offset);
                 p.send(new ProducerRecord<>(Topics.RUNS, r.runId(),
                         Events.encode(EventEnvelope.of(EventTypes.RUN_QUEUED, r.runId(), queued))));
             }

@@ -57,7 +57,8 @@ public class RunReadModel {
         Uni<?> row;
         if (current == null) {
             row = conn.preparedQuery("INSERT INTO run (run_id, queue, job, job_version, state, attempt, queue_offset, "
-                            + "priority, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)")
+                            + "priority, created_at, updated_at, request) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, "
+                            + "$10, $11)")
                     .execute(Tuple.tuple()
                             .addString(fact.runId()).addString(fact.queue()).addString(fact.job())
                             .addInteger(fact.jobVersion()).addString(next.name())
@@ -65,7 +66,9 @@ public class RunReadModel {
                             .addString(fact.priority())
                             .addOffsetDateTime(fact.enqueuedAt() == null ? at
                                     : fact.enqueuedAt().atOffset(ZoneOffset.UTC))
-                            .addOffsetDateTime(at));
+                            .addOffsetDateTime(at)
+                            .addString(fact.request() == null ? null
+                                    : dev.launch.common.event.Events.MAPPER.valueToTree(fact.request()).toString()));
         } else {
             boolean stopRequest = EventTypes.RUN_STOP_REQUESTED.equals(event.type());
             row = conn.preparedQuery("UPDATE run SET state = $2, "

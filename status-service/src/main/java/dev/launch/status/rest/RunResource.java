@@ -147,6 +147,10 @@ public class RunResource {
                     history.add(entry);
                 }
                 run.put("history", history);
+                String request = row.getString("request");
+                if (request != null) {
+                    run.put("resolved", resolved(request));
+                }
                 return run;
             });
         });
@@ -226,6 +230,26 @@ public class RunResource {
                             "Kafka did not accept the stop request; retry shortly.", 5))
                     .replaceWith(Response.accepted(body).build());
         });
+    }
+
+    /** What the run was queued with: command, inputs, source and the target's config. */
+    private static Map<String, Object> resolved(String requestJson) {
+        try {
+            var request = dev.launch.common.event.Events.MAPPER.readTree(requestJson);
+            Map<String, Object> resolved = new LinkedHashMap<>();
+            resolved.put("command", request.get("command"));
+            resolved.put("inputs", request.get("inputs"));
+            resolved.put("source", request.get("source"));
+            if (request.path("target").has("config")) {
+                resolved.put("config", request.path("target").get("config"));
+            }
+            if (request.path("target").has("variables")) {
+                resolved.put("templateVariables", request.path("target").get("variables"));
+            }
+            return resolved;
+        } catch (java.io.IOException e) {
+            return Map.of("unreadable", e.getMessage());
+        }
     }
 
     private static boolean hasCause(Throwable e, Class<? extends Throwable> type) {
