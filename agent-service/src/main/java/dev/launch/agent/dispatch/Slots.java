@@ -6,10 +6,8 @@ import java.util.concurrent.TimeUnit;
 /** The agent's max-jobs: a run holds a slot from the moment its item is taken until it has ended. */
 public class Slots {
     private final Semaphore free;
-    private final int max;
 
     public Slots(int max) {
-        this.max = max;
         this.free = new Semaphore(max, true);
     }
 
@@ -19,9 +17,5 @@ public class Slots {
 
     public void release() {
         free.release();
-    }
-
-    public int inUse() {
-        return max - free.availablePermits();
     }
 }
