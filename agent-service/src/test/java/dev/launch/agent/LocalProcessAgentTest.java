@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.launch.common.event.*;
 import dev.launch.common.job.JobSource;
 import dev.launch.common.naming.RunIds;
+import dev.launch.devstack.Git;
 import dev.launch.devstack.SharedInfra;
 import io.quarkus.test.common.QuarkusTestResource;
 import io.quarkus.test.junit.QuarkusTest;
@@ -167,14 +168,11 @@ class LocalProcessAgentTest {
 
     @Test
     void aGitJobRunsAtItsPinnedCommit() throws Exception {
-        Path repo = Files.createTempDirectory("agent-git");
-        git(repo, "init", "-q", "-b", "main");
+        Path repo = Git.newRepo("agent-git");
         Files.writeString(repo.resolve("run.sh"), "echo pinned version\n");
-        git(repo, "add", ".");
-        git(repo, "-c", "user.email=t@example.com", "-c", "user.name=t", "commit", "-q", "-m", "one");
-        String pinned = git(repo, "rev-parse", "HEAD").trim();
+        String pinned = Git.commitAll(repo, "one");
         Files.writeString(repo.resolve("run.sh"), "echo newer version\n");
-        git(repo, "-c", "user.email=t@example.com", "-c", "user.name=t", "commit", "-q", "-am", "two");
+        Git.commitAll(repo, "two");
         String id = enqueue(new JobSource(JobSource.GIT, null, repo.toString(), "main", pinned, null, null));
         awaitType(id, EventTypes.RUN_FINISHED);
         await().atMost(10, TimeUnit.SECONDS).until(() -> logText(id).contains("pinned version"));
@@ -207,9 +205,6 @@ class LocalProcessAgentTest {
                 runs.typesOf(runId));
     }
 
-    private static String git(Path dir, String... args) throws Exception {
-        return dev.launch.devstack.Git.run(dir, args);
-    }
 
     @Test
     void theAgentHeartbeats() {

@@ -12,6 +12,20 @@ public final class Git {
     private Git() {
     }
 
+    /** A new repository in a temporary directory, on branch {@code main}, without commits. */
+    public static Path newRepo(String prefix) throws IOException, InterruptedException {
+        Path repo = java.nio.file.Files.createTempDirectory(prefix);
+        run(repo, "init", "-q", "-b", "main");
+        return repo;
+    }
+
+    /** Commits every change in {@code repo} and returns the new commit's hash. */
+    public static String commitAll(Path repo, String message) throws IOException, InterruptedException {
+        run(repo, "add", "-A");
+        run(repo, "-c", "user.email=test@example.com", "-c", "user.name=test", "commit", "-q", "-m", message);
+        return run(repo, "rev-parse", "HEAD").trim();
+    }
+
     /** The output of {@code git -C dir args...}; fails unless git exits 0 within 30 s. */
     public static String run(Path dir, String... args) throws IOException, InterruptedException {
         List<String> command = new ArrayList<>(List.of("git", "-C", dir.toString()));

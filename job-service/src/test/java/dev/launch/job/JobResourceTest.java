@@ -5,6 +5,7 @@ import dev.launch.common.event.EventTypes;
 import dev.launch.common.event.Events;
 import dev.launch.common.event.Topics;
 import dev.launch.devstack.LaunchTestInfra;
+import dev.launch.devstack.Git;
 import dev.launch.devstack.SharedInfra;
 import io.quarkus.test.common.QuarkusTestResource;
 import io.quarkus.test.common.ResourceArg;
@@ -128,12 +129,9 @@ class JobResourceTest {
 
     @Test
     void aGitRefIsResolvedToItsCommit() throws Exception {
-        Path repo = Files.createTempDirectory("job-git");
-        git(repo, "init", "-q", "-b", "main");
+        Path repo = Git.newRepo("job-git");
         Files.writeString(repo.resolve("train.py"), "print('hi')\n");
-        git(repo, "add", ".");
-        git(repo, "-c", "user.email=t@example.com", "-c", "user.name=t", "commit", "-q", "-m", "first");
-        String commit = git(repo, "rev-parse", "HEAD").trim();
+        String commit = Git.commitAll(repo, "first");
         String name = unique("gitjob");
         given().contentType(ContentType.JSON)
                 .body("{\"name\":\"" + name + "\",\"source\":{\"type\":\"git\",\"remote\":\"" + repo
@@ -239,7 +237,4 @@ class JobResourceTest {
                 .body("errors[0].field", is("version"));
     }
 
-    private static String git(Path dir, String... args) throws Exception {
-        return dev.launch.devstack.Git.run(dir, args);
-    }
 }

@@ -150,12 +150,7 @@ public final class ProblemMappers {
     public static class UnexpectedMapper implements ExceptionMapper<Exception> {
         @Override
         public Response toResponse(Exception e) {
-            if (e instanceof WebApplicationException web) {
-                return new WebApplicationMapper().toResponse(web);
-            }
-            if (e instanceof JsonProcessingException json) {
-                return response(problemOf(json));
-            }
+            // WebApplicationException and Jackson errors never get here: their own mappers are more specific
             for (Throwable t = e; t != null; t = t.getCause()) {
                 if (t instanceof java.net.ConnectException || t instanceof java.net.NoRouteToHostException) {
                     LOG.warnf("a backing service is unreachable: %s", t.toString());
