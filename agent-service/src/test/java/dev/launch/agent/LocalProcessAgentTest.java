@@ -67,7 +67,7 @@ class LocalProcessAgentTest {
         command.addAll(List.of(args));
         ObjectNode inputs = JsonNodeFactory.instance.objectNode().put("lr", 0.5);
         RunRequest request = new RunRequest(runId, AgentTestInfra.QUEUE, "job", 3, "sha256:x", source, command, inputs,
-                JsonNodeFactory.instance.objectNode().put("type", "local-process"), 1, 1, null, Instant.now());
+                JsonNodeFactory.instance.objectNode().put("type", "local-process"), 1, 1, null, Instant.now(), null);
         producer.send(new ProducerRecord<>(Topics.queue(AgentTestInfra.QUEUE), runId,
                 Events.encode(EventEnvelope.of(EventTypes.RUN_REQUESTED, runId, request)))).get(10, TimeUnit.SECONDS);
         return runId;
@@ -193,7 +193,7 @@ class LocalProcessAgentTest {
         RunRequest request = new RunRequest(runId, AgentTestInfra.QUEUE, "job", 1, "sha256:x",
                 new JobSource(JobSource.CODE, null, null, null, null, code.toString(), code.toString()),
                 List.of("/no/such/interpreter", "run.sh"), JsonNodeFactory.instance.objectNode(),
-                JsonNodeFactory.instance.objectNode().put("type", "local-process"), 1, 1, null, Instant.now());
+                JsonNodeFactory.instance.objectNode().put("type", "local-process"), 1, 1, null, Instant.now(), null);
         producer.send(new ProducerRecord<>(Topics.queue(AgentTestInfra.QUEUE), runId,
                 Events.encode(EventEnvelope.of(EventTypes.RUN_REQUESTED, runId, request)))).get(10, TimeUnit.SECONDS);
         awaitType(runId, EventTypes.RUN_FAILED);

@@ -38,7 +38,7 @@ class EventContractTest {
         m.put(EventTypes.QUEUE_UPDATED, q);
         m.put(EventTypes.QUEUE_DELETED, q);
         RunRequest request = new RunRequest(RUN, "local", "train", 1, job.digest(), job.source(),
-                List.of("python", "t.py"), obj("{}"), obj("{\"type\":\"local-process\"}"), 1, 1, null, Instant.now());
+                List.of("python", "t.py"), obj("{}"), obj("{\"type\":\"local-process\"}"), 1, 1, null, Instant.now(), null);
         m.put(EventTypes.RUN_REQUESTED, request);
         m.put(EventTypes.RUN_QUEUED, RunLifecycle.queued(request, 7L));
         m.put(EventTypes.RUN_CLAIMED, held);
@@ -52,6 +52,10 @@ class EventContractTest {
         m.put(EventTypes.RUN_PREEMPTED, held.withReason("evicted"));
         m.put(EventTypes.RUN_REQUEUED, base.withAgent(null, 2));
         m.put(EventTypes.STOP_RUN, new StopRun(RUN, "local", "stopped by user", "api"));
+        m.put(EventTypes.MOVE_RUN, new MoveRun(RUN, "local", RUN, RunIds.next(), "high", "api"));
+        m.put(EventTypes.RUN_TAKEN, new RunTaken(RUN, "local", RUN, "agent-1"));
+        m.put(EventTypes.RUN_REPRIORITIZED, RunLifecycle.reprioritized(request.movedTo("high", RunIds.next()), 3L,
+                "priority medium -> high"));
         m.put(EventTypes.RUN_OUTPUT_LOGGED, new RunLogBatch(RUN, 1, "agent-1", 0,
                 List.of(new RunLogBatch.Line("stdout", Instant.now(), "hello"))));
         m.put(EventTypes.AGENT_STARTED, agent);

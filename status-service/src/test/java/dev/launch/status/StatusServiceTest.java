@@ -74,7 +74,7 @@ class StatusServiceTest {
     private static String queued(String queue, long offset) throws Exception {
         String runId = RunIds.next();
         fact(EventTypes.RUN_QUEUED, new RunLifecycle(runId, queue, "train", 2, 1, null, null, null, null, null, null,
-                offset, null, Instant.now(), null));
+                offset, null, Instant.now(), null, null));
         return runId;
     }
 
@@ -115,7 +115,7 @@ class StatusServiceTest {
         target.putObject("config").put("gpus", 2);
         RunRequest request = new RunRequest(runId, q, "train", 3, "sha256:x",
                 new dev.launch.common.job.JobSource("code", null, null, null, null, "/a", "/b"), List.of("sh", "t.sh"),
-                Events.MAPPER.createObjectNode().put("lr", 0.1), target, 1, 1, null, Instant.now());
+                Events.MAPPER.createObjectNode().put("lr", 0.1), target, 1, 1, null, Instant.now(), null);
         fact(EventTypes.RUN_QUEUED, RunLifecycle.queued(request, 0));
         awaitState(runId, "QUEUED");
         given().when().get("/api/v1/runs/" + runId).then().statusCode(200)
@@ -175,7 +175,7 @@ class StatusServiceTest {
         CompletableFuture<Integer> stop = CompletableFuture.supplyAsync(() -> given().when()
                 .post("/api/v1/runs/" + runId + "/stop").then().extract().statusCode());
         fact(EventTypes.RUN_QUEUED, new RunLifecycle(runId, q, "train", 1, 1, null, null, null, null, null, null, 0L,
-                null, Instant.now(), null));
+                null, Instant.now(), null, null));
         assertEquals(202, stop.get(20, TimeUnit.SECONDS));
         awaitState(runId, "STOPPED");
     }

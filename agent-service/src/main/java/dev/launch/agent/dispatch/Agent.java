@@ -3,9 +3,9 @@ package dev.launch.agent.dispatch;
 import dev.launch.agent.config.AgentConfig;
 import dev.launch.agent.config.AgentIdentity;
 import dev.launch.agent.messaging.EventPublisher;
-import dev.launch.agent.messaging.StopCommands;
 import dev.launch.common.event.AgentStatus;
 import dev.launch.common.event.EventTypes;
+import dev.launch.common.run.RunCommandsReader;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.quarkus.runtime.ShutdownEvent;
@@ -13,12 +13,15 @@ import io.quarkus.runtime.StartupEvent;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.event.Observes;
 import jakarta.inject.Inject;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.eclipse.microprofile.config.inject.ConfigProperty;
 import org.jboss.logging.Logger;
 
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
@@ -42,7 +45,8 @@ public class Agent {
     String bootstrap;
 
     private Slots slots;
-    private StopCommands stops;
+    private RunCommandsReader commands;
+    private Admin admin;
     private final List<QueueDispatcher> dispatchers = new ArrayList<>();
     private final ScheduledExecutorService heartbeat = Executors.newSingleThreadScheduledExecutor(r -> {
         Thread t = new Thread(r, "agent-heartbeat");
@@ -57,11 +61,16 @@ public class Agent {
                 .description("runs this agent holds (claimed and not yet ended)").register(metrics);
         Gauge.builder("launch_agent_max_jobs", identity, AgentIdentity::maxJobs)
                 .description("runs this agent runs at most at once").register(metrics);
-        stops = new StopCommands(bootstrap, identity.id(), stop -> supervisor.stop(stop.runId(), stop.reason()));
-        stops.start();
+        commands = new RunCommandsReader(bootstrap, identity.id(),
+                stop -> supervisor.stop(stop.runId(), stop.reason()));
+        commands.start();
+        admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap,
+                AdminClientConfig.CLIENT_ID_CONFIG, identity.id() + "-levels",
+                AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, 10_000,
+                AdminClientConfig.REQUEST_TIMEOUT_MS_CONFIG, 5_000));
         for (String queue : identity.queues()) {
-            QueueDispatcher dispatcher = new QueueDispatcher(queue, bootstrap, identity.id(), slots, events, stops,
-                    supervisor);
+            QueueDispatcher dispatcher = new QueueDispatcher(queue, bootstrap, identity.id(), slots, events,
+                    commands, supervisor, admin);
             dispatchers.add(dispatcher);
             dispatcher.start();
         }
@@ -81,7 +90,7 @@ public class Agent {
     /**
      * Stops taking work first (a dispatcher interrupted between claim and commit leaves the item to the
      * next owner; a run handed over after that is refused and reported), then stops the runs held without
-     * waiting for Kafka, then closes the consumers and the stop-command reader their fences needed.
+     * waiting for Kafka, then closes the consumers and the run-command reader their fences needed.
      */
     void stop(@Observes ShutdownEvent event) {
         state = "STOPPED";
@@ -89,8 +98,11 @@ public class Agent {
         dispatchers.forEach(QueueDispatcher::stopTaking);
         supervisor.stopAll(config.stopGrace());
         dispatchers.forEach(QueueDispatcher::close);
-        if (stops != null) {
-            stops.close();
+        if (commands != null) {
+            commands.close();
+        }
+        if (admin != null) {
+            admin.close(Duration.ofSeconds(2));
         }
         try {
             events.agent(EventTypes.AGENT_STOPPED, identity.id(), status()).get(5, TimeUnit.SECONDS);

@@ -1,34 +1,51 @@
 package dev.launch.agent.dispatch;
 
 import dev.launch.agent.messaging.EventPublisher;
-import dev.launch.agent.messaging.StopCommands;
 import dev.launch.common.event.EventEnvelope;
 import dev.launch.common.event.EventTypes;
 import dev.launch.common.event.Events;
 import dev.launch.common.event.RunLifecycle;
 import dev.launch.common.event.RunRequest;
+import dev.launch.common.event.RunTaken;
 import dev.launch.common.event.StopRun;
 import dev.launch.common.event.Topics;
+import dev.launch.common.run.Priority;
+import dev.launch.common.run.RunCommandLedger;
+import dev.launch.common.run.RunCommandsReader;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.ListOffsetsOptions;
+import org.apache.kafka.clients.admin.OffsetSpec;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.ConsumerRecords;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.consumer.OffsetAndMetadata;
+import org.apache.kafka.clients.consumer.RangeAssignor;
+import org.apache.kafka.clients.producer.RecordMetadata;
+import org.apache.kafka.common.IsolationLevel;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.errors.WakeupException;
 import org.apache.kafka.common.serialization.StringDeserializer;
 import org.jboss.logging.Logger;
 
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
 /**
- * Takes one queue's runs in order. The queue's topic has one partition and every agent serving it is in the
- * queue's consumer group, so exactly one agent reads it at a time. For each item: hold a slot, claim the run
- * ({@code RunClaimed}, acknowledged), fence the stop commands, commit the offset, then launch it, or report
- * it stopped if a stop came first. The consumer is paused while the agent has no free slot. See DESIGN.md.
+ * Takes one queue's runs in order. A queue is one single-partition topic, or one per priority level, and every
+ * agent serving it is in the queue's consumer group; the range assignor gives all of a queue's topics to one
+ * member, so exactly one agent reads the queue at a time. With levels, the item taken is the oldest of the
+ * highest level that has one (checked against the levels' end offsets before each take). For each item: hold a
+ * slot, claim the run ({@code RunClaimed}, acknowledged), record the take ({@code RunTaken} on
+ * {@code launch.run-commands}), read the run's commands up to that record, commit the offset, then launch it,
+ * or report it stopped, or skip it when it was moved to another level first. The consumer is paused while the
+ * agent has no free slot. See DESIGN.md.
  */
 public class QueueDispatcher implements AutoCloseable {
     private static final Logger LOG = Logger.getLogger(QueueDispatcher.class);
@@ -37,20 +54,22 @@ public class QueueDispatcher implements AutoCloseable {
     private final String agentId;
     private final Slots slots;
     private final EventPublisher events;
-    private final StopCommands stops;
+    private final RunCommandsReader commands;
     private final RunSupervisor supervisor;
+    private final Admin admin;
     private final KafkaConsumer<String, String> consumer;
     private final Thread thread;
     private volatile boolean running = true;
 
     public QueueDispatcher(String queue, String bootstrap, String agentId, Slots slots, EventPublisher events,
-                           StopCommands stops, RunSupervisor supervisor) {
+                           RunCommandsReader commands, RunSupervisor supervisor, Admin admin) {
         this.queue = queue;
         this.agentId = agentId;
         this.slots = slots;
         this.events = events;
-        this.stops = stops;
+        this.commands = commands;
         this.supervisor = supervisor;
+        this.admin = admin;
         this.consumer = new KafkaConsumer<>(Map.ofEntries(
                 Map.entry(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, (Object) bootstrap),
                 Map.entry(ConsumerConfig.GROUP_ID_CONFIG, (Object) Topics.agentGroup(queue)),
@@ -61,13 +80,18 @@ public class QueueDispatcher implements AutoCloseable {
                 Map.entry(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, (Object) 1),
                 Map.entry(ConsumerConfig.SESSION_TIMEOUT_MS_CONFIG, (Object) 10_000),
                 Map.entry(ConsumerConfig.HEARTBEAT_INTERVAL_MS_CONFIG, (Object) 2_000),
+                // all of a queue's single-partition topics (its levels) go to the same member
+                Map.entry(ConsumerConfig.PARTITION_ASSIGNMENT_STRATEGY_CONFIG, (Object) RangeAssignor.class.getName()),
+                // the queue's topics are found by pattern: a queue created after the agent starts is seen
+                // within this time
+                Map.entry(ConsumerConfig.METADATA_MAX_AGE_CONFIG, (Object) 5_000),
                 Map.entry(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, (Object) StringDeserializer.class),
                 Map.entry(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, (Object) StringDeserializer.class)));
         this.thread = new Thread(this::loop, "dispatch-" + queue);
     }
 
     public void start() {
-        consumer.subscribe(List.of(Topics.queue(queue)));
+        consumer.subscribe(Topics.queueTopicPattern(queue));
         thread.start();
     }
 
@@ -93,8 +117,8 @@ public class QueueDispatcher implements AutoCloseable {
                         consumer.resume(consumer.paused());
                         paused = false;
                     }
-                    ConsumerRecords<String, String> records = consumer.poll(Duration.ofMillis(100));
-                    for (ConsumerRecord<String, String> record : records) {
+                    ConsumerRecord<String, String> record = next();
+                    if (record != null) {
                         slotUsed = take(record);
                     }
                 } finally {
@@ -114,6 +138,70 @@ public class QueueDispatcher implements AutoCloseable {
         }
     }
 
+    /**
+     * The next item to take, or null when none came within a short wait. A queue without levels is read as
+     * it comes. With levels, only the highest level that has a committed item is read (the others are
+     * paused); when every level is empty, any level may wake us, and an item of a lower level is put back
+     * until the levels have been checked again, so a lower level never passes a higher one.
+     */
+    private ConsumerRecord<String, String> next() throws InterruptedException {
+        List<TopicPartition> levels = new ArrayList<>(consumer.assignment());
+        if (levels.size() <= 1) {
+            return first(consumer.poll(Duration.ofMillis(100)));
+        }
+        levels.sort(Comparator.comparingInt(QueueDispatcher::rank));
+        Map<TopicPartition, Long> ends = committedEnds(levels);
+        if (ends == null) {
+            return null;
+        }
+        for (TopicPartition level : levels) {
+            if (consumer.position(level) < ends.get(level)) {
+                List<TopicPartition> others = new ArrayList<>(levels);
+                others.remove(level);
+                consumer.pause(others);
+                consumer.resume(List.of(level));
+                // null when only transaction markers were left: the position moved past them; look again
+                return first(consumer.poll(Duration.ofMillis(100)));
+            }
+        }
+        consumer.resume(levels);
+        ConsumerRecord<String, String> woke = first(consumer.poll(Duration.ofMillis(100)));
+        if (woke == null || rank(new TopicPartition(woke.topic(), woke.partition())) == 0) {
+            return woke;
+        }
+        consumer.seek(new TopicPartition(woke.topic(), woke.partition()), woke.offset());
+        return null;
+    }
+
+    private static ConsumerRecord<String, String> first(ConsumerRecords<String, String> records) {
+        Iterator<ConsumerRecord<String, String>> it = records.iterator();
+        return it.hasNext() ? it.next() : null;
+    }
+
+    private static int rank(TopicPartition partition) {
+        Priority level = Topics.levelOf(partition.topic());
+        return level == null ? 0 : level.rank();
+    }
+
+    /**
+     * The levels' last stable offsets, read on the admin's own connection (on the consumer's it would wait
+     * behind the long-polling fetch); null when Kafka did not answer in time.
+     */
+    private Map<TopicPartition, Long> committedEnds(List<TopicPartition> levels) throws InterruptedException {
+        Map<TopicPartition, OffsetSpec> latest = new HashMap<>();
+        levels.forEach(p -> latest.put(p, OffsetSpec.latest()));
+        try {
+            Map<TopicPartition, Long> ends = new HashMap<>();
+            admin.listOffsets(latest, new ListOffsetsOptions(IsolationLevel.READ_COMMITTED)).all()
+                    .get(10, TimeUnit.SECONDS).forEach((p, info) -> ends.put(p, info.offset()));
+            return ends;
+        } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
+            LOG.warnf("cannot read the end offsets of queue %s's levels (%s); trying again", queue, e.toString());
+            Thread.sleep(500);
+            return null;
+        }
+    }
+
     /** Handles one item; true when a launched run now holds the slot. */
     private boolean take(ConsumerRecord<String, String> record) throws InterruptedException {
         TopicPartition partition = new TopicPartition(record.topic(), record.partition());
@@ -130,10 +218,17 @@ public class QueueDispatcher implements AutoCloseable {
             commit(partition, record.offset() + 1);
             return false;
         }
+        String item = request.item();
         try {
+            // claim first, then record the take: a stop whose RunStopRequested the read model saw before this
+            // claim was acknowledged before it, so it lies before the take in the run's command partition
             events.run(EventTypes.RUN_CLAIMED, RunLifecycle.of(request.runId(), request.queue())
-                    .withAgent(agentId, request.attempt())).get(30, TimeUnit.SECONDS);
-            stops.fence().get(30, TimeUnit.SECONDS);
+                    .withAgent(agentId, request.attempt()).withItem(item)).get(30, TimeUnit.SECONDS);
+            RecordMetadata taken = events.send(Topics.RUN_COMMANDS, request.runId(), EventEnvelope.of(
+                    EventTypes.RUN_TAKEN, request.runId(), new RunTaken(request.runId(), request.queue(), item,
+                            agentId))).get(30, TimeUnit.SECONDS);
+            commands.fence(new TopicPartition(taken.topic(), taken.partition()), taken.offset())
+                    .get(30, TimeUnit.SECONDS);
             commit(partition, record.offset() + 1);
         } catch (Exception e) {
             if (e instanceof InterruptedException ie) {
@@ -144,15 +239,30 @@ public class QueueDispatcher implements AutoCloseable {
             Thread.sleep(1000);
             return false;
         }
-        StopRun stop = stops.stopRequested(request.runId());
-        if (stop != null) {
-            events.run(EventTypes.RUN_STOPPED, RunLifecycle.of(request.runId(), request.queue())
-                    .withAgent(agentId, request.attempt()).withReason("stopped before it was launched: "
-                            + stop.reason()));
-            return false;
+        RunCommandLedger.Decision decision = commands.ledger().decide(request.runId(), item, agentId);
+        switch (decision) {
+            case STOPPED -> {
+                StopRun stop = commands.stopRequested(request.runId());
+                events.run(EventTypes.RUN_STOPPED, RunLifecycle.of(request.runId(), request.queue())
+                        .withAgent(agentId, request.attempt()).withReason("stopped before it was launched: "
+                                + stop.reason()));
+                return false;
+            }
+            case MOVED -> {
+                LOG.infof("run %s was moved to another priority before this item (%s) was taken; skipped",
+                        request.runId(), item);
+                return false;
+            }
+            case TAKEN_BY_ANOTHER -> {
+                LOG.warnf("item %s of run %s was taken first by agent %s; not launched here", item,
+                        request.runId(), commands.ledger().takenBy(request.runId(), item));
+                return false;
+            }
+            default -> {
+                supervisor.launch(request, slots::release);
+                return true;
+            }
         }
-        supervisor.launch(request, slots::release);
-        return true;
     }
 
     private void commit(TopicPartition partition, long next) {

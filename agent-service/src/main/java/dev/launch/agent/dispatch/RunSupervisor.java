@@ -5,6 +5,7 @@ import dev.launch.agent.config.AgentIdentity;
 import dev.launch.agent.messaging.EventPublisher;
 import dev.launch.agent.runner.LocalProcessRunner;
 import dev.launch.agent.runner.LogShipper;
+import dev.launch.agent.runner.NoopRunner;
 import dev.launch.agent.runner.RunReporter;
 import dev.launch.agent.runner.Runner;
 import dev.launch.common.event.EventTypes;
@@ -45,6 +46,8 @@ public class RunSupervisor {
     @Inject
     LocalProcessRunner localProcess;
     @Inject
+    NoopRunner noop;
+    @Inject
     MeterRegistry metrics;
 
     private final Map<String, RunRequest> held = new ConcurrentHashMap<>();
@@ -66,7 +69,7 @@ public class RunSupervisor {
         if (localProcess.targetType().equals(type)) {
             return localProcess;
         }
-        return null;
+        return noop.targetType().equals(type) ? noop : null;
     }
 
     /** Launches a claimed run; {@code done} runs once it has ended and its end is reported. */
@@ -118,7 +121,7 @@ public class RunSupervisor {
         target.set("config", ConfigTemplate.expandMacros(config, Map.of("run_id", r.runId(), "queue", r.queue(),
                 "job", r.job(), "job_version", String.valueOf(r.jobVersion()), "attempt", String.valueOf(r.attempt()))));
         return new RunRequest(r.runId(), r.queue(), r.job(), r.jobVersion(), r.jobDigest(), r.source(), r.command(),
-                r.inputs(), target, r.attempt(), r.maxAttempts(), r.priority(), r.enqueuedAt());
+                r.inputs(), target, r.attempt(), r.maxAttempts(), r.priority(), r.enqueuedAt(), r.itemId());
     }
 
     /** A stop for a run this agent holds; other runs are none of its business. */

@@ -17,7 +17,7 @@ class MacroExpansionTest {
     private static RunRequest request(ObjectNode target) {
         return new RunRequest("0190a0a0-0000-7000-8000-000000000001", "gpu", "train", 4, "sha256:x",
                 new JobSource(JobSource.CODE, null, null, null, null, "/a", "/b"), List.of("sh"),
-                JsonNodeFactory.instance.objectNode(), target, 2, 3, null, Instant.now());
+                JsonNodeFactory.instance.objectNode(), target, 2, 3, null, Instant.now(), null);
     }
 
     @Test

@@ -23,8 +23,12 @@ public final class EventTypes {
     public static final String RUN_STOPPED = "RunStopped";
     public static final String RUN_PREEMPTED = "RunPreempted";
     public static final String RUN_REQUEUED = "RunRequeued";
+    public static final String RUN_REPRIORITIZED = "RunReprioritized";
 
     public static final String STOP_RUN = "StopRun";
+    public static final String MOVE_RUN = "MoveRun";
+    /** An agent took a queue item (on {@code launch.run-commands}, in one order with the run's commands). */
+    public static final String RUN_TAKEN = "RunTaken";
     public static final String RUN_OUTPUT_LOGGED = "RunOutputLogged";
 
     public static final String AGENT_STARTED = "AgentStarted";
@@ -48,7 +52,10 @@ public final class EventTypes {
             Map.entry(RUN_STOPPED, RunLifecycle.class),
             Map.entry(RUN_PREEMPTED, RunLifecycle.class),
             Map.entry(RUN_REQUEUED, RunLifecycle.class),
+            Map.entry(RUN_REPRIORITIZED, RunLifecycle.class),
             Map.entry(STOP_RUN, StopRun.class),
+            Map.entry(MOVE_RUN, MoveRun.class),
+            Map.entry(RUN_TAKEN, RunTaken.class),
             Map.entry(RUN_OUTPUT_LOGGED, RunLogBatch.class),
             Map.entry(AGENT_STARTED, AgentStatus.class),
             Map.entry(AGENT_HEARTBEAT, AgentStatus.class),

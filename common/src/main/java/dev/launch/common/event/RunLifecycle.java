@@ -24,46 +24,60 @@ import java.time.Instant;
  * @param enqueuedAt  when the queue accepted the run ({@code RunQueued})
  * @param request     the resolved run as queued: command, inputs, source, target config ({@code RunQueued};
  *                    optional, added in schema version 1 as an optional field)
+ * @param itemId      the queue item the fact is about ({@code RunQueued}, {@code RunClaimed},
+ *                    {@code RunReprioritized}); absent means the run id, the item written at enqueue
  */
 @JsonInclude(JsonInclude.Include.NON_NULL)
 public record RunLifecycle(String runId, String queue, String job, Integer jobVersion, Integer attempt,
                            String agentId, String targetType, String targetHandle, Integer exitCode, String stage,
                            String reason, Long queueOffset, String priority, Instant enqueuedAt,
-                           RunRequest request) {
+                           RunRequest request, String itemId) {
 
     public static RunLifecycle of(String runId, String queue) {
         return new RunLifecycle(runId, queue, null, null, null, null, null, null, null, null, null, null, null, null,
-                null);
+                null, null);
     }
 
     /** The {@code RunQueued} fact of a run whose item is at {@code queueOffset} in its queue's topic. */
     public static RunLifecycle queued(RunRequest r, long queueOffset) {
         return new RunLifecycle(r.runId(), r.queue(), r.job(), r.jobVersion(), r.attempt(), null, null, null, null,
-                null, null, queueOffset, r.priority(), r.enqueuedAt(), r);
+                null, null, queueOffset, r.priority(), r.enqueuedAt(), r, r.item());
     }
 
     public RunLifecycle withAgent(String agentId, int attempt) {
         return new RunLifecycle(runId, queue, job, jobVersion, attempt, agentId, targetType, targetHandle, exitCode,
-                stage, reason, queueOffset, priority, enqueuedAt, request);
+                stage, reason, queueOffset, priority, enqueuedAt, request, itemId);
     }
 
     public RunLifecycle withTarget(String type, String handle) {
         return new RunLifecycle(runId, queue, job, jobVersion, attempt, agentId, type, handle, exitCode, stage,
-                reason, queueOffset, priority, enqueuedAt, request);
+                reason, queueOffset, priority, enqueuedAt, request, itemId);
     }
 
     public RunLifecycle withExit(Integer exitCode) {
         return new RunLifecycle(runId, queue, job, jobVersion, attempt, agentId, targetType, targetHandle, exitCode,
-                stage, reason, queueOffset, priority, enqueuedAt, request);
+                stage, reason, queueOffset, priority, enqueuedAt, request, itemId);
     }
 
     public RunLifecycle withFailure(String stage, String reason) {
         return new RunLifecycle(runId, queue, job, jobVersion, attempt, agentId, targetType, targetHandle, exitCode,
-                stage, reason, queueOffset, priority, enqueuedAt, request);
+                stage, reason, queueOffset, priority, enqueuedAt, request, itemId);
+    }
+
+    /** For the run's item {@code itemId} (a claim names the item it took). */
+    public RunLifecycle withItem(String itemId) {
+        return new RunLifecycle(runId, queue, job, jobVersion, attempt, agentId, targetType, targetHandle, exitCode,
+                stage, reason, queueOffset, priority, enqueuedAt, request, itemId);
+    }
+
+    /** The {@code RunReprioritized} fact: the run now waits as {@code item} at {@code queueOffset} of its level. */
+    public static RunLifecycle reprioritized(RunRequest item, long queueOffset, String reason) {
+        return new RunLifecycle(item.runId(), item.queue(), null, null, null, null, null, null, null, null, reason,
+                queueOffset, item.priority(), null, null, item.item());
     }
 
     public RunLifecycle withReason(String reason) {
         return new RunLifecycle(runId, queue, job, jobVersion, attempt, agentId, targetType, targetHandle, exitCode,
-                stage, reason, queueOffset, priority, enqueuedAt, request);
+                stage, reason, queueOffset, priority, enqueuedAt, request, itemId);
     }
 }

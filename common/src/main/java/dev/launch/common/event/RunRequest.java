@@ -24,11 +24,24 @@ import java.util.List;
  * @param maxAttempts    the queue's limit at enqueue time
  * @param priority       priority level, when the queue enables priorities
  * @param enqueuedAt     when the queue accepted the run
+ * @param itemId         this item's id: the run id for the item written at enqueue, a new id for the item a
+ *                       reprioritization writes ({@code MoveRun}); absent means the run id
  */
 @JsonInclude(JsonInclude.Include.NON_NULL)
 public record RunRequest(String runId, String queue, String job, int jobVersion, String jobDigest,
                          JobSource source, List<String> command, ObjectNode inputs, ObjectNode target,
-                         int attempt, int maxAttempts, String priority, Instant enqueuedAt) {
+                         int attempt, int maxAttempts, String priority, Instant enqueuedAt, String itemId) {
+
+    /** The item id (the run id when the record names none). */
+    public String item() {
+        return itemId == null ? runId : itemId;
+    }
+
+    /** The same run as another item, at {@code priority}: what a reprioritization queues. */
+    public RunRequest movedTo(String newPriority, String newItemId) {
+        return new RunRequest(runId, queue, job, jobVersion, jobDigest, source, command, inputs, target, attempt,
+                maxAttempts, newPriority, enqueuedAt, newItemId);
+    }
 
     /** {@code name:version}, as {@code LAUNCH_JOB} shows it. */
     public String jobRef() {

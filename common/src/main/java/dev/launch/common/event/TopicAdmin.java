@@ -33,9 +33,12 @@ public final class TopicAdmin {
                 new NewTopic(Topics.DEAD_LETTER, 1, (short) 1));
     }
 
-    /** The single-partition topic of a queue: one partition is what keeps a queue in order. */
-    public static NewTopic queueTopic(String queue) {
-        return new NewTopic(Topics.queue(queue), 1, (short) 1);
+    /**
+     * The single-partition topics of a queue (one, or one per priority level): one partition is what keeps
+     * a queue, or a level, in order.
+     */
+    public static List<NewTopic> queueTopics(String queue, boolean prioritized) {
+        return Topics.queueTopics(queue, prioritized).stream().map(t -> new NewTopic(t, 1, (short) 1)).toList();
     }
 
     public static void ensureShared(Admin admin) {

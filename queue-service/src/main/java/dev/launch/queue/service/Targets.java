@@ -8,10 +8,13 @@ import java.util.Set;
 /** Target types this release launches on, and the job sources each can run. */
 public final class Targets {
     public static final String LOCAL_PROCESS = "local-process";
+    /** Completes every run at once without starting anything: dry runs and benchmarks of the control plane. */
+    public static final String NOOP = "noop";
 
     /** Target type -> source types it can run. Kubernetes and SageMaker arrive with their own issues. */
     private static final Map<String, Set<String>> SOURCES = Map.of(
-            LOCAL_PROCESS, Set.of(JobSource.CODE, JobSource.GIT));
+            LOCAL_PROCESS, Set.of(JobSource.CODE, JobSource.GIT),
+            NOOP, Set.of(JobSource.CODE, JobSource.GIT, JobSource.IMAGE));
 
     private static final Set<String> PLANNED = Set.of("kubernetes", "sagemaker", "local-container");
 

@@ -1,13 +1,9 @@
-package dev.launch.agent.messaging;
+package dev.launch.common.run;
 
 import dev.launch.common.event.EventEnvelope;
-import dev.launch.common.event.EventTypes;
 import dev.launch.common.event.Events;
 import dev.launch.common.event.StopRun;
 import dev.launch.common.event.Topics;
-import org.apache.kafka.clients.admin.Admin;
-import org.apache.kafka.clients.admin.AdminClientConfig;
-import org.apache.kafka.clients.admin.OffsetSpec;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
@@ -18,8 +14,6 @@ import org.jboss.logging.Logger;
 
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Collections;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
@@ -27,49 +21,50 @@ import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.function.Consumer;
 
 /**
- * Reads every {@code StopRun} on {@code launch.run-commands} (all partitions, from the beginning) so the
- * agent knows which runs were stopped, including runs still waiting in a queue.
+ * Reads every record of {@code launch.run-commands} (all partitions, from the beginning) into a
+ * {@link RunCommandLedger}: the stops, the takes of queue items by agents, and the moves of queued runs.
  *
- * <p>{@link #fence()} closes the race between a stop and a claim: it completes once this reader has caught
- * up with everything written to the topic before the call. The end offsets are read on a connection of their
- * own (an admin client): on the reader's connection they would queue behind its long-polling fetch. An agent claims a run, then fences, then checks
- * {@link #stopRequested}: a stop acknowledged before the claim is always seen, and a stop after it reaches
- * the running run through {@code onStop}. See the agent-service DESIGN.md.
+ * <p>{@link #fence} completes once this reader has read past a given record, so a caller that wrote a record
+ * and waited for its acknowledgement reads the ledger with that record and everything before it in the run's
+ * partition applied. The reader uses {@code read_committed}: a move is written in a transaction with its new
+ * queue item and counts only once committed. See the agent-service DESIGN.md.
  */
-public class StopCommands implements AutoCloseable {
-    private static final Logger LOG = Logger.getLogger(StopCommands.class);
-    private static final int REMEMBERED = 100_000;
+public class RunCommandsReader implements AutoCloseable {
+    private static final Logger LOG = Logger.getLogger(RunCommandsReader.class);
+    private static final int REMEMBERED = 200_000;
 
     private final KafkaConsumer<String, String> consumer;
     private final Consumer<StopRun> onStop;
     private final ConcurrentLinkedQueue<Fence> fences = new ConcurrentLinkedQueue<>();
-    private final Admin admin;
+    private final RunCommandLedger ledger = new RunCommandLedger(REMEMBERED);
 
     /** Completes {@code done} once the reader's positions reach {@code ends}. */
     private record Fence(Map<TopicPartition, Long> ends, CompletableFuture<Void> done) {
     }
-    private final Map<String, StopRun> stopped = Collections.synchronizedMap(new LinkedHashMap<>(1024, 0.75f, false) {
-        @Override
-        protected boolean removeEldestEntry(Map.Entry<String, StopRun> eldest) {
-            return size() > REMEMBERED;
-        }
-    });
     private final Thread thread;
     private volatile boolean running = true;
     private volatile List<TopicPartition> partitions;
 
-    public StopCommands(String bootstrap, String agentId, Consumer<StopRun> onStop) {
+    /**
+     * @param clientId names this reader's connections in the broker's view
+     * @param onStop   called once per run, on the reader's thread, with the first stop seen for it
+     */
+    public RunCommandsReader(String bootstrap, String clientId, Consumer<StopRun> onStop) {
         this.onStop = onStop;
         this.consumer = new KafkaConsumer<>(Map.of(
                 ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap,
-                ConsumerConfig.CLIENT_ID_CONFIG, agentId + "-commands",
+                ConsumerConfig.CLIENT_ID_CONFIG, clientId + "-commands",
                 ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false,
+                ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed",
                 ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class,
                 ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class));
-        this.admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap,
-                AdminClientConfig.CLIENT_ID_CONFIG, agentId + "-commands-ends"));
-        this.thread = new Thread(this::loop, "stop-commands");
+        this.thread = new Thread(this::loop, "run-commands-reader");
         this.thread.setDaemon(true);
+    }
+
+    /** What the records read so far decide. */
+    public RunCommandLedger ledger() {
+        return ledger;
     }
 
     public void start() {
@@ -78,29 +73,22 @@ public class StopCommands implements AutoCloseable {
 
     /** The stop command for {@code runId}, or null. */
     public StopRun stopRequested(String runId) {
-        return stopped.get(runId);
+        return ledger.stop(runId);
     }
 
-    /** Completes once every command written before this call has been read. */
-    public CompletableFuture<Void> fence() {
+    /**
+     * Completes once this reader has read past {@code offset} of {@code partition}: the caller's own record,
+     * acknowledged at that offset, and everything before it in the partition are then in the ledger. A
+     * run's records all lie in one partition (keyed by run id), so this is all a decision about one run needs.
+     */
+    public CompletableFuture<Void> fence(TopicPartition partition, long offset) {
         CompletableFuture<Void> done = new CompletableFuture<>();
-        List<TopicPartition> known = partitions;
-        if (known == null) {
-            done.completeExceptionally(new IllegalStateException("the stop-command reader has not started yet"));
+        if (partitions == null) {
+            done.completeExceptionally(new IllegalStateException("the run-command reader has not started yet"));
             return done;
         }
-        Map<TopicPartition, OffsetSpec> latest = new java.util.HashMap<>();
-        known.forEach(p -> latest.put(p, OffsetSpec.latest()));
-        admin.listOffsets(latest).all().whenComplete((offsets, error) -> {
-            if (error != null) {
-                done.completeExceptionally(error);
-                return;
-            }
-            Map<TopicPartition, Long> ends = new java.util.HashMap<>();
-            offsets.forEach((p, info) -> ends.put(p, info.offset()));
-            fences.add(new Fence(ends, done));
-            consumer.wakeup(); // do not wait out an idle poll
-        });
+        fences.add(new Fence(Map.of(partition, offset + 1), done));
+        consumer.wakeup(); // do not wait out an idle poll
         return done;
     }
 
@@ -127,18 +115,17 @@ public class StopCommands implements AutoCloseable {
         } catch (org.apache.kafka.common.errors.WakeupException e) {
             // closing
         } catch (RuntimeException e) {
-            LOG.error("the stop-command reader failed; stops will not reach this agent", e);
+            LOG.error("the run-command reader failed; stops and moves are no longer seen here", e);
             Fence f;
             while ((f = fences.poll()) != null) {
                 f.done().completeExceptionally(e);
             }
         } finally {
             consumer.close(Duration.ofSeconds(2));
-            admin.close(Duration.ofSeconds(2));
         }
     }
 
-    /** A poll that a {@link #fence()} may cut short (a wakeup with no fence waiting means we are closing). */
+    /** A poll that a {@link #fence} may cut short (a wakeup with no fence waiting means we are closing). */
     private Iterable<ConsumerRecord<String, String>> poll(long millis) {
         try {
             return consumer.poll(Duration.ofMillis(millis));
@@ -169,11 +156,9 @@ public class StopCommands implements AutoCloseable {
     private void apply(ConsumerRecord<String, String> record) {
         try {
             EventEnvelope envelope = Events.decode(record.value());
-            if (EventTypes.STOP_RUN.equals(envelope.type())) {
-                StopRun stop = envelope.payloadAs(StopRun.class);
-                if (stopped.putIfAbsent(stop.runId(), stop) == null) {
-                    onStop.accept(stop);
-                }
+            StopRun firstStop = ledger.apply(envelope);
+            if (firstStop != null) {
+                onStop.accept(firstStop);
             }
         } catch (RuntimeException e) {
             LOG.warnf("ignoring unreadable command at %s-%d@%d: %s", record.topic(), record.partition(),

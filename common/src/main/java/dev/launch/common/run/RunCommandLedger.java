@@ -1,0 +1,154 @@
+package dev.launch.common.run;
+
+import dev.launch.common.event.EventEnvelope;
+import dev.launch.common.event.EventTypes;
+import dev.launch.common.event.MoveRun;
+import dev.launch.common.event.RunTaken;
+import dev.launch.common.event.StopRun;
+
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+
+/**
+ * What the records of {@code launch.run-commands} decide about each run, applied in the order of the run's
+ * partition. That order is the one arbiter every reader agrees on, because stops, takes and moves of a run
+ * are all keyed by its id:
+ *
+ * <ul>
+ *   <li>{@code RunTaken(item)} holds if the item is still live: not moved away, not the void target of a lost
+ *       move. The first agent to take an item owns it; a later take of the same item by another agent is a
+ *       duplicate.</li>
+ *   <li>{@code MoveRun(from, to)} wins if {@code from} is live and nobody took it before; the run then waits
+ *       as {@code to}. Otherwise the move lost and {@code to} is void (never launched).</li>
+ *   <li>{@code StopRun} marks the run stopped, whatever item it waits as.</li>
+ * </ul>
+ *
+ * An agent writes {@code RunTaken}, reads up to it (a fence), then asks {@link #decide}; the status service
+ * writes {@code MoveRun}, reads up to it, then asks {@link #moveOutcome}. Both see the same prefix of the
+ * partition, so they reach the same verdict: a run is launched at most once per attempt, through exactly one
+ * item. Thread-safe; remembers the most recent {@code capacity} runs.
+ */
+public final class RunCommandLedger {
+
+    /** What an agent that took an item must do with it. */
+    public enum Decision {
+        /** launch it: the item is live and this agent took it first */
+        LAUNCH,
+        /** a stop was recorded for the run: report it stopped, do not launch */
+        STOPPED,
+        /** the run was moved to another item before this one was taken (or this is a lost move's item) */
+        MOVED,
+        /** another agent took this item first */
+        TAKEN_BY_ANOTHER
+    }
+
+    private static final class Entry {
+        StopRun stop;
+        final Map<String, String> takenBy = new HashMap<>();
+        final Set<String> movedAway = new HashSet<>();
+        final Set<String> voided = new HashSet<>();
+        final Map<String, Boolean> moves = new HashMap<>();
+
+        boolean live(String item) {
+            return !movedAway.contains(item) && !voided.contains(item);
+        }
+    }
+
+    private final Map<String, Entry> runs;
+
+    public RunCommandLedger(int capacity) {
+        this.runs = new LinkedHashMap<>(1024, 0.75f, false) {
+            @Override
+            protected boolean removeEldestEntry(Map.Entry<String, Entry> eldest) {
+                return size() > capacity;
+            }
+        };
+    }
+
+    /**
+     * Applies one record; returns the {@code StopRun} when it is the first stop seen for its run (so the
+     * caller can act on it once), else null. Types other than stops, takes and moves are ignored.
+     */
+    public synchronized StopRun apply(EventEnvelope envelope) {
+        switch (envelope.type()) {
+            case EventTypes.STOP_RUN -> {
+                StopRun stop = envelope.payloadAs(StopRun.class);
+                Entry entry = entry(stop.runId());
+                if (entry.stop == null) {
+                    entry.stop = stop;
+                    return stop;
+                }
+            }
+            case EventTypes.RUN_TAKEN -> {
+                RunTaken taken = envelope.payloadAs(RunTaken.class);
+                Entry entry = entry(taken.runId());
+                if (entry.live(taken.itemId())) {
+                    entry.takenBy.putIfAbsent(taken.itemId(), taken.agentId());
+                }
+            }
+            case EventTypes.MOVE_RUN -> {
+                MoveRun move = envelope.payloadAs(MoveRun.class);
+                Entry entry = entry(move.runId());
+                if (entry.moves.containsKey(move.toItem())) {
+                    return null; // the same record read twice
+                }
+                boolean won = entry.live(move.fromItem()) && !entry.takenBy.containsKey(move.fromItem());
+                entry.moves.put(move.toItem(), won);
+                if (won) {
+                    entry.movedAway.add(move.fromItem());
+                } else {
+                    entry.voided.add(move.toItem());
+                }
+            }
+            default -> {
+                // other records are not about who launches what
+            }
+        }
+        return null;
+    }
+
+    /** The stop recorded for {@code runId}, or null. */
+    public synchronized StopRun stop(String runId) {
+        Entry entry = runs.get(runId);
+        return entry == null ? null : entry.stop;
+    }
+
+    /**
+     * The verdict on {@code agentId}'s take of {@code itemId}; ask only after reading past that agent's own
+     * {@code RunTaken} record.
+     */
+    public synchronized Decision decide(String runId, String itemId, String agentId) {
+        Entry entry = runs.get(runId);
+        if (entry == null) {
+            return Decision.LAUNCH; // forgotten (older than the capacity): nothing recorded against it
+        }
+        if (entry.stop != null) {
+            return Decision.STOPPED;
+        }
+        if (!entry.live(itemId)) {
+            return Decision.MOVED;
+        }
+        String first = entry.takenBy.get(itemId);
+        return first == null || first.equals(agentId) ? Decision.LAUNCH : Decision.TAKEN_BY_ANOTHER;
+    }
+
+    /** Whether the move to {@code toItem} won; empty until its {@code MoveRun} has been applied. */
+    public synchronized Optional<Boolean> moveOutcome(String runId, String toItem) {
+        Entry entry = runs.get(runId);
+        return entry == null ? Optional.empty() : Optional.ofNullable(entry.moves.get(toItem));
+    }
+
+    /** The agent that took {@code itemId} first, or null. */
+    public synchronized String takenBy(String runId, String itemId) {
+        Entry entry = runs.get(runId);
+        return entry == null ? null : entry.takenBy.get(itemId);
+    }
+
+    private Entry entry(String runId) {
+        return runs.computeIfAbsent(runId, id -> new Entry());
+    }
+}

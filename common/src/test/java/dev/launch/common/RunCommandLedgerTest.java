@@ -1,0 +1,95 @@
+package dev.launch.common;
+
+import dev.launch.common.event.EventEnvelope;
+import dev.launch.common.event.EventTypes;
+import dev.launch.common.event.MoveRun;
+import dev.launch.common.event.RunTaken;
+import dev.launch.common.event.StopRun;
+import dev.launch.common.naming.RunIds;
+import dev.launch.common.run.RunCommandLedger;
+import dev.launch.common.run.RunCommandLedger.Decision;
+import org.junit.jupiter.api.Test;
+
+import java.util.Optional;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+/** The order of a run's records on launch.run-commands decides who launches it, and through which item. */
+class RunCommandLedgerTest {
+    private final RunCommandLedger ledger = new RunCommandLedger(1000);
+    private final String run = RunIds.next();
+
+    private void take(String item, String agent) {
+        ledger.apply(EventEnvelope.of(EventTypes.RUN_TAKEN, run, new RunTaken(run, "q", item, agent)));
+    }
+
+    private void move(String from, String to) {
+        ledger.apply(EventEnvelope.of(EventTypes.MOVE_RUN, run, new MoveRun(run, "q", from, to, "high", "api")));
+    }
+
+    @Test
+    void aMoveBeforeTheTakeWinsTheOldItemIsSkippedAndTheNewOneLaunched() {
+        String moved = RunIds.next();
+        move(run, moved);
+        take(run, "a");
+        assertEquals(Optional.of(true), ledger.moveOutcome(run, moved));
+        assertEquals(Decision.MOVED, ledger.decide(run, run, "a"));
+        take(moved, "a");
+        assertEquals(Decision.LAUNCH, ledger.decide(run, moved, "a"));
+    }
+
+    @Test
+    void aTakeBeforeTheMoveWinsTheNewItemIsVoid() {
+        String moved = RunIds.next();
+        take(run, "a");
+        move(run, moved);
+        assertEquals(Optional.of(false), ledger.moveOutcome(run, moved));
+        assertEquals(Decision.LAUNCH, ledger.decide(run, run, "a"));
+        take(moved, "b");
+        assertEquals(Decision.MOVED, ledger.decide(run, moved, "b"));
+    }
+
+    @Test
+    void movesChainAndAMoveFromADeadItemLoses() {
+        String second = RunIds.next();
+        String third = RunIds.next();
+        String stale = RunIds.next();
+        move(run, second);
+        move(second, third);
+        move(run, stale); // asked on a stale view: the original item was already moved away
+        assertEquals(Optional.of(true), ledger.moveOutcome(run, second));
+        assertEquals(Optional.of(true), ledger.moveOutcome(run, third));
+        assertEquals(Optional.of(false), ledger.moveOutcome(run, stale));
+        for (String dead : new String[] {run, second, stale}) {
+            take(dead, "a");
+            assertEquals(Decision.MOVED, ledger.decide(run, dead, "a"), dead);
+        }
+        take(third, "a");
+        assertEquals(Decision.LAUNCH, ledger.decide(run, third, "a"));
+    }
+
+    @Test
+    void theFirstAgentToTakeAnItemOwnsIt() {
+        take(run, "a");
+        take(run, "b");
+        take(run, "a"); // a retry of a's own take
+        assertEquals(Decision.LAUNCH, ledger.decide(run, run, "a"));
+        assertEquals(Decision.TAKEN_BY_ANOTHER, ledger.decide(run, run, "b"));
+        assertEquals("a", ledger.takenBy(run, run));
+    }
+
+    @Test
+    void aStopWinsOverEverythingAndIsReportedOnce() {
+        StopRun stop = new StopRun(run, "q", "by user", "api");
+        assertEquals(stop, ledger.apply(EventEnvelope.of(EventTypes.STOP_RUN, run, stop)));
+        assertNull(ledger.apply(EventEnvelope.of(EventTypes.STOP_RUN, run, stop)));
+        take(run, "a");
+        assertEquals(Decision.STOPPED, ledger.decide(run, run, "a"));
+    }
+
+    @Test
+    void anUnknownRunMayBeLaunchedAndHasNoMoveOutcome() {
+        assertEquals(Decision.LAUNCH, ledger.decide(run, run, "a"));
+        assertEquals(Optional.empty(), ledger.moveOutcome(run, RunIds.next()));
+    }
+}
