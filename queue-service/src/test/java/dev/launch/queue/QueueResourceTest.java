@@ -4,6 +4,7 @@ import dev.launch.common.event.EventEnvelope;
 import dev.launch.common.event.EventTypes;
 import dev.launch.common.event.Events;
 import dev.launch.common.event.Topics;
+import dev.launch.common.run.Priority;
 import dev.launch.devstack.LaunchTestInfra;
 import dev.launch.devstack.SharedInfra;
 import io.quarkus.test.common.QuarkusTestResource;
@@ -21,6 +22,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.TimeUnit;
 
@@ -109,6 +111,58 @@ class QueueResourceTest {
                 .body("items.name", hasItem(queue));
     }
 
+    private static int enqueueAt(String queue, String job, String priority) {
+        return given().contentType(ContentType.JSON)
+                .body("{\"job\":\"" + job + "\",\"inputs\":{\"epochs\":1}" + (priority == null ? ""
+                        : ",\"priority\":\"" + priority + "\"") + "}")
+                .when().post("/api/v1/queues/" + queue + "/runs").then().statusCode(202).extract().path("position");
+    }
+
+    @Test
+    void aQueueWithPrioritiesKeepsOneTopicPerLevelAndCountsHigherLevelsAhead() throws Exception {
+        String queue = localQueue(",\"prioritization\":true");
+        try (Admin admin = Admin.create(Map.of("bootstrap.servers", SharedInfra.kafkaBootstrap()))) {
+            Set<String> topics = admin.listTopics().names().get(10, TimeUnit.SECONDS);
+            for (Priority level : Priority.values()) {
+                String topic = Topics.queueLevel(queue, level);
+                assertTrue(topics.contains(topic), topic);
+                assertEquals(1, admin.describeTopics(List.of(topic)).allTopicNames().get(10, TimeUnit.SECONDS)
+                        .get(topic).partitions().size());
+            }
+            assertFalse(topics.contains(Topics.queue(queue)), "no level-less topic for a queue with priorities");
+        }
+        String job = codeJob(unique("train"));
+        // no agent has taken anything: ahead of a run are its level's earlier runs and all higher-level runs
+        assertEquals(0, enqueueAt(queue, job, "low"));
+        assertEquals(0, enqueueAt(queue, job, null)); // medium
+        assertEquals(0, enqueueAt(queue, job, "critical"));
+        assertEquals(3, enqueueAt(queue, job, "low"));
+        assertEquals(1, enqueueAt(queue, job, "high"));
+        assertEquals(3, enqueueAt(queue, job, "medium"));
+
+        List<ConsumerRecord<String, String>> low = read(Topics.queueLevel(queue, Priority.LOW), 1, null, 2);
+        assertEquals(2, low.size());
+        assertEquals("low", Events.decode(low.get(0).value()).payload().get("priority").asText());
+        assertEquals(2, read(Topics.queueLevel(queue, Priority.MEDIUM), 1, null, 2).size());
+        assertEquals(1, read(Topics.queueLevel(queue, Priority.CRITICAL), 1, null, 1).size());
+
+        given().contentType(ContentType.JSON).body("{\"job\":\"" + job + "\",\"inputs\":{\"epochs\":1},"
+                        + "\"priority\":\"urgent\"}").when().post("/api/v1/queues/" + queue + "/runs")
+                .then().statusCode(400).contentType("application/problem+json")
+                .body("errors[0].field", is("priority"))
+                .body("errors[0].message", containsString("critical, high, medium, low"));
+        given().contentType(ContentType.JSON).body("{\"prioritization\":false}")
+                .when().patch("/api/v1/queues/" + queue).then().statusCode(400)
+                .body("errors[0].field", is("prioritization"));
+        given().when().get("/api/v1/queues/" + queue).then().statusCode(200).body("prioritization", is(true));
+
+        String plain = localQueue("");
+        given().contentType(ContentType.JSON).body("{\"job\":\"" + job + "\",\"inputs\":{\"epochs\":1},"
+                        + "\"priority\":\"high\"}").when().post("/api/v1/queues/" + plain + "/runs")
+                .then().statusCode(400).body("errors[0].field", is("priority"))
+                .body("errors[0].message", containsString("does not enable prioritization"));
+    }
+
     @jakarta.inject.Inject
     io.smallrye.reactive.messaging.kafka.KafkaClientService kafkaClients;
 
@@ -133,8 +187,8 @@ class QueueResourceTest {
                 .when().post("/api/v1/queues").then().statusCode(400)
                 .body("errors[0].field", is("templateVariables.gpus.schema.type"));
         given().contentType(ContentType.JSON)
-                .body("{\"name\":\"" + name + "\",\"target\":{\"type\":\"local-process\"},\"prioritization\":true}")
-                .when().post("/api/v1/queues").then().statusCode(400).body("errors[0].field", is("prioritization"));
+                .body("{\"name\":\"" + name + "\",\"target\":{\"type\":\"local-process\"},\"prioritization\":\"yes\"}")
+                .when().post("/api/v1/queues").then().statusCode(400).contentType("application/problem+json");
         given().contentType(ContentType.JSON).body("{\"name\":\"UPPER\",\"target\":{\"type\":\"local-process\"}}")
                 .when().post("/api/v1/queues").then().statusCode(400).body("errors[0].field", is("name"));
         given().when().get("/api/v1/queues/" + name).then().statusCode(404).contentType("application/problem+json");

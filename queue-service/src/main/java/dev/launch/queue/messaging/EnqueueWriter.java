@@ -6,6 +6,7 @@ import dev.launch.common.event.Events;
 import dev.launch.common.event.RunLifecycle;
 import dev.launch.common.event.RunRequest;
 import dev.launch.common.event.Topics;
+import dev.launch.common.run.Priority;
 import io.quarkus.runtime.ShutdownEvent;
 import io.quarkus.runtime.StartupEvent;
 import jakarta.enterprise.context.ApplicationScoped;
@@ -35,8 +36,8 @@ import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 
 /**
- * Makes enqueued runs durable. Each run is two records: the item on {@code launch.queue.<name>} (what agents
- * take) and {@code RunQueued} on {@code launch.runs} (what the status service shows). Both go in one Kafka
+ * Makes enqueued runs durable. Each run is two records: the item on {@code launch.queue.<name>}, or on its
+ * level's topic on a queue with priorities (what agents take), and {@code RunQueued} on {@code launch.runs} (what the status service shows). Both go in one Kafka
  * transaction, so no run is ever queued without being visible, or visible without being queued; readers use
  * {@code isolation.level=read_committed}. A single writer thread batches whatever requests are waiting into
  * one transaction, so throughput does not pay one commit per run.
@@ -120,7 +121,8 @@ public class EnqueueWriter {
             List<Future<RecordMetadata>> items = new ArrayList<>(batch.size());
             for (Pending pending : batch) {
                 RunRequest r = pending.request();
-                items.add(p.send(new ProducerRecord<>(Topics.queue(r.queue()), r.runId(),
+                Priority level = Priority.parse(r.priority()).orElse(null);
+                items.add(p.send(new ProducerRecord<>(Topics.queueItems(r.queue(), level), r.runId(),
                         Events.encode(EventEnvelope.of(EventTypes.RUN_REQUESTED, r.runId(), r)))));
             }
             List<Long> offsets = new ArrayList<>(batch.size());

@@ -2,6 +2,7 @@ package dev.launch.queue.messaging;
 
 import dev.launch.common.event.TopicAdmin;
 import dev.launch.common.event.Topics;
+import dev.launch.common.run.Priority;
 import io.quarkus.runtime.ShutdownEvent;
 import io.quarkus.runtime.StartupEvent;
 import jakarta.enterprise.context.ApplicationScoped;
@@ -19,8 +20,9 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 
 /**
- * Kafka-side facts about queues: creating a queue's single-partition topic, and how far the agents of a
- * queue have got (their group's committed offset), from which a new run's position is counted.
+ * Kafka-side facts about queues: creating and deleting a queue's single-partition topics (one, or one per
+ * priority level), and how far the agents of a queue have got (their group's committed offsets), from which a
+ * new run's position is counted.
  */
 @ApplicationScoped
 public class QueuePositions {
@@ -39,40 +41,66 @@ public class QueuePositions {
         admin.close();
     }
 
-    /** Creates {@code launch.queue.<name>} with exactly one partition (blocking). */
-    public void createQueueTopic(String queue) {
-        TopicAdmin.ensure(admin, List.of(TopicAdmin.queueTopic(queue)));
+    /** Creates the queue's single-partition topics: one, or one per level with priorities (blocking). */
+    public void createQueueTopics(String queue, boolean prioritized) {
+        TopicAdmin.ensure(admin, TopicAdmin.queueTopics(queue, prioritized));
     }
 
-    /** Deletes {@code launch.queue.<name>} (blocking); a topic already gone is fine. */
-    public void deleteQueueTopic(String queue) {
-        try {
-            admin.deleteTopics(List.of(Topics.queue(queue))).all().get(30, java.util.concurrent.TimeUnit.SECONDS);
-        } catch (java.util.concurrent.ExecutionException e) {
-            if (!(e.getCause() instanceof org.apache.kafka.common.errors.UnknownTopicOrPartitionException)) {
-                throw new IllegalStateException("cannot delete topic " + Topics.queue(queue) + ": "
-                        + e.getCause().getMessage(), e.getCause());
+    /** Deletes the queue's topics, with or without levels (blocking); topics already gone are fine. */
+    public void deleteQueueTopics(String queue) {
+        List<String> topics = new java.util.ArrayList<>(Topics.queueTopics(queue, false));
+        topics.addAll(Topics.queueTopics(queue, true));
+        var results = admin.deleteTopics(topics).topicNameValues();
+        for (var entry : results.entrySet()) {
+            try {
+                entry.getValue().get(30, java.util.concurrent.TimeUnit.SECONDS);
+            } catch (java.util.concurrent.ExecutionException e) {
+                if (!(e.getCause() instanceof org.apache.kafka.common.errors.UnknownTopicOrPartitionException)) {
+                    throw new IllegalStateException("cannot delete topic " + entry.getKey() + ": "
+                            + e.getCause().getMessage(), e.getCause());
+                }
+            } catch (java.util.concurrent.TimeoutException e) {
+                throw new IllegalStateException("Kafka did not delete topic " + entry.getKey() + " in time", e);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException("interrupted while deleting a topic", e);
             }
-        } catch (java.util.concurrent.TimeoutException e) {
-            throw new IllegalStateException("Kafka did not delete topic " + Topics.queue(queue) + " in time", e);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IllegalStateException("interrupted while deleting a topic", e);
         }
     }
 
-    /** The offset of the next item the agents of {@code queue} will take (their group's committed offset). */
-    public CompletionStage<Long> nextToTake(String queue) {
-        TopicPartition partition = new TopicPartition(Topics.queue(queue), 0);
+    /**
+     * The offset of the next item the agents of {@code queue} will take, per level (the key null for a queue
+     * without levels): their group's committed offset, or the topic's start when they have none.
+     */
+    public CompletionStage<Map<Priority, Long>> nextToTake(String queue, boolean prioritized) {
+        Map<TopicPartition, Priority> partitions = new java.util.HashMap<>();
+        if (prioritized) {
+            for (Priority level : Priority.values()) {
+                partitions.put(new TopicPartition(Topics.queueLevel(queue, level), 0), level);
+            }
+        } else {
+            partitions.put(new TopicPartition(Topics.queue(queue), 0), null);
+        }
         return admin.listConsumerGroupOffsets(Topics.agentGroup(queue)).partitionsToOffsetAndMetadata()
                 .toCompletionStage()
                 .thenCompose(committed -> {
-                    OffsetAndMetadata mark = committed.get(partition);
-                    if (mark != null) {
-                        return CompletableFuture.completedFuture(mark.offset());
+                    Map<TopicPartition, OffsetSpec> unknown = new java.util.HashMap<>();
+                    Map<Priority, Long> next = new java.util.HashMap<>();
+                    partitions.forEach((partition, level) -> {
+                        OffsetAndMetadata mark = committed.get(partition);
+                        if (mark != null) {
+                            next.put(level, mark.offset());
+                        } else {
+                            unknown.put(partition, OffsetSpec.earliest());
+                        }
+                    });
+                    if (unknown.isEmpty()) {
+                        return CompletableFuture.completedFuture(next);
                     }
-                    return admin.listOffsets(Map.of(partition, OffsetSpec.earliest())).partitionResult(partition)
-                            .toCompletionStage().thenApply(info -> info.offset());
+                    return admin.listOffsets(unknown).all().toCompletionStage().thenApply(earliest -> {
+                        earliest.forEach((partition, info) -> next.put(partitions.get(partition), info.offset()));
+                        return next;
+                    });
                 });
     }
 }

@@ -30,6 +30,7 @@ import org.jboss.logging.Logger;
 
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
+import dev.launch.common.run.Priority;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
@@ -45,8 +46,6 @@ import java.util.concurrent.CompletionStage;
 @ApplicationScoped
 public class EnqueueService {
     private static final Logger LOG = Logger.getLogger(EnqueueService.class);
-    static final Set<String> PRIORITIES = Set.of("critical", "high", "medium", "low");
-
     @Inject
     JobClient jobs;
     @Inject
@@ -77,6 +76,7 @@ public class EnqueueService {
         entity.runId = run.runId();
         entity.queue = run.queue();
         entity.idempotencyKey = idempotencyKey;
+        entity.priority = run.priority();
         entity.createdAt = run.enqueuedAt();
         entity.response = "{}";
         // row first (a duplicate key fails here, before anything is published), then the Kafka transaction,
@@ -93,8 +93,9 @@ public class EnqueueService {
                         }))
                 .chain(offset -> {
                     entity.queueOffset = offset;
-                    return onContext(positions.nextToTake(run.queue()), context).onFailure().recoverWithItem(0L)
-                            .chain(next -> EnqueuedRunEntity.countBetween(run.queue(), next, offset));
+                    return onContext(positions.nextToTake(run.queue(), run.priority() != null), context)
+                            .onFailure().recoverWithItem(() -> new java.util.HashMap<>())
+                            .chain(next -> EnqueuedRunEntity.countAhead(run.queue(), run.priority(), offset, next));
                 })
                 .map(position -> {
                     EnqueueResponse response = new EnqueueResponse(run.runId(), run.queue(), run.jobRef(), "QUEUED",
@@ -141,8 +142,8 @@ public class EnqueueService {
             if (!queue.prioritization()) {
                 errors.add(new Problem.FieldError("priority", "queue '" + queue.name()
                         + "' does not enable prioritization; leave priority out"));
-            } else if (!PRIORITIES.contains(request.priority())) {
-                errors.add(new Problem.FieldError("priority", "must be one of critical, high, medium, low"));
+            } else if (Priority.parse(request.priority()).isEmpty()) {
+                errors.add(new Problem.FieldError("priority", "must be one of " + Priority.labels()));
             }
         }
         if (!errors.isEmpty()) {
@@ -160,7 +161,7 @@ public class EnqueueService {
             target.set("config", ConfigTemplate.fillVariables(queue.config(), values));
         }
         target.set("variables", variables);
-        String priority = queue.prioritization() ? (request.priority() == null ? "medium" : request.priority()) : null;
+        String priority = queue.prioritization() ? (request.priority() == null ? Priority.DEFAULT.label() : request.priority()) : null;
         return new RunRequest(RunIds.next(), queue.name(), job.name(), job.version(), job.digest(), job.source(),
                 command, inputs, target, 1, queue.maxAttempts(), priority,
                 Instant.now().truncatedTo(ChronoUnit.MICROS), null);

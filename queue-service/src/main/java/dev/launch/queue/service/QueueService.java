@@ -52,7 +52,7 @@ public class QueueService {
                     }
                 })
                 .chain(() -> vertx.executeBlocking(Uni.createFrom().item(() -> {
-                    kafka.createQueueTopic(queue.name());
+                    kafka.createQueueTopics(queue.name(), queue.prioritization());
                     return queue;
                 })))
                 .chain(() -> Panache.withTransaction(() -> {
@@ -87,6 +87,10 @@ public class QueueService {
             QueueChanged current = read(entity);
             if (change.target() != null && !change.target().equals(current.target())) {
                 throw ProblemException.invalidField("target", "a queue's target cannot change; create another queue");
+            }
+            if (change.prioritization() != null && change.prioritization() != current.prioritization()) {
+                throw ProblemException.invalidField("prioritization", "is fixed when a queue is created (its "
+                        + "runs wait in one topic, or one per level); create another queue to change it");
             }
             QueueChanged validated = validate(new CreateQueueRequest(name, current.target(),
                     change.config() != null ? change.config() : current.config(),
@@ -129,7 +133,7 @@ public class QueueService {
                             + "); nothing was deleted. Retry shortly.", 5)) : Uni.createFrom().voidItem();
             return stopped
                     .chain(() -> vertx.executeBlocking(Uni.createFrom().item(() -> {
-                        kafka.deleteQueueTopic(name);
+                        kafka.deleteQueueTopics(name);
                         return name;
                     })))
                     .chain(() -> Panache.withTransaction(() -> QueueEntity.deleteById(name)
@@ -178,10 +182,6 @@ public class QueueService {
                 errors.add(new Problem.FieldError("target.type", "'" + type + "' is not a target type; supported: "
                         + Targets.supported()));
             }
-        }
-        if (Boolean.TRUE.equals(request.prioritization())) {
-            errors.add(new Problem.FieldError("prioritization", "priorities are not supported yet; leave "
-                    + "prioritization out (runs are taken first in, first out)"));
         }
         if (request.maxAttempts() != null && (request.maxAttempts() < 1 || request.maxAttempts() > 100)) {
             errors.add(new Problem.FieldError("maxAttempts", "must be between 1 and 100"));
