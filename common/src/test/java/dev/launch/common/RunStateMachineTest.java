@@ -51,7 +51,7 @@ class RunStateMachineTest {
     @Test
     void terminalStatesNeverChange() {
         for (String type : new String[]{RUN_QUEUED, RUN_CLAIMED, RUN_STARTING, RUN_RUNNING, RUN_FINISHED, RUN_FAILED,
-                RUN_STOP_REQUESTED, RUN_STOPPING, RUN_STOPPED, RUN_PREEMPTED, RUN_REQUEUED}) {
+                RUN_STOP_REQUESTED, RUN_STOPPING, RUN_STOPPED, RUN_PREEMPTED, RUN_REQUEUED, RUN_REPRIORITIZED}) {
             for (RunState terminal : new RunState[]{FINISHED, FAILED, STOPPED}) {
                 assertEquals(Optional.empty(), RunStateMachine.next(terminal, type), terminal + " + " + type);
             }
@@ -69,6 +69,16 @@ class RunStateMachineTest {
     void preemptedRunIsRequeued() {
         assertEquals(QUEUED, walk(RUN_QUEUED, RUN_CLAIMED, RUN_RUNNING, RUN_PREEMPTED, RUN_REQUEUED));
         assertEquals(Optional.empty(), RunStateMachine.next(QUEUED, RUN_PREEMPTED));
+    }
+
+    @Test
+    void aReprioritizedRunWaitsAgainAndOneAlreadyStartedIsNotMoved() {
+        assertEquals(QUEUED, walk(RUN_QUEUED, RUN_REPRIORITIZED));
+        // a claim of the item moved away from, recorded before the move: the move still holds
+        assertEquals(QUEUED, walk(RUN_QUEUED, RUN_CLAIMED, RUN_REPRIORITIZED));
+        assertEquals(Optional.empty(), RunStateMachine.next(STARTING, RUN_REPRIORITIZED));
+        assertEquals(Optional.empty(), RunStateMachine.next(RUNNING, RUN_REPRIORITIZED));
+        assertEquals(Optional.empty(), RunStateMachine.next(STOPPING, RUN_REPRIORITIZED));
     }
 
     @Test

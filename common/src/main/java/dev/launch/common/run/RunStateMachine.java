@@ -26,6 +26,7 @@ import static dev.launch.common.run.RunState.*;
  *              RunFinished: CLAIMED | STARTING | RUNNING | STOPPING  --> FINISHED                     |
  *              RunFailed:   QUEUED | CLAIMED | STARTING | RUNNING | STOPPING --> FAILED  &lt;-----------+
  *              RunStopped:  QUEUED | CLAIMED | STARTING | RUNNING | STOPPING --> STOPPED
+ *              RunReprioritized: QUEUED | CLAIMED (of the item moved away from) --> QUEUED
  * </pre>
  *
  * A {@code RunStopRequested} is the one fact whose effect depends on the state: a QUEUED run goes straight to
@@ -46,7 +47,9 @@ public final class RunStateMachine {
             Map.entry(EventTypes.RUN_STOPPING, EnumSet.of(CLAIMED, STARTING, RUNNING)),
             Map.entry(EventTypes.RUN_STOPPED, EnumSet.of(QUEUED, CLAIMED, STARTING, RUNNING, STOPPING)),
             Map.entry(EventTypes.RUN_PREEMPTED, EnumSet.of(STARTING, RUNNING)),
-            Map.entry(EventTypes.RUN_REQUEUED, EnumSet.of(PREEMPTED)));
+            Map.entry(EventTypes.RUN_REQUEUED, EnumSet.of(PREEMPTED)),
+            // a claim of the item the run was moved away from comes to nothing (the agent skips it)
+            Map.entry(EventTypes.RUN_REPRIORITIZED, EnumSet.of(QUEUED, CLAIMED)));
 
     private static final Map<String, RunState> TARGETS = Map.ofEntries(
             Map.entry(EventTypes.RUN_CLAIMED, CLAIMED),
@@ -57,7 +60,8 @@ public final class RunStateMachine {
             Map.entry(EventTypes.RUN_STOPPING, STOPPING),
             Map.entry(EventTypes.RUN_STOPPED, STOPPED),
             Map.entry(EventTypes.RUN_PREEMPTED, PREEMPTED),
-            Map.entry(EventTypes.RUN_REQUEUED, QUEUED));
+            Map.entry(EventTypes.RUN_REQUEUED, QUEUED),
+            Map.entry(EventTypes.RUN_REPRIORITIZED, QUEUED));
 
     private RunStateMachine() {
     }

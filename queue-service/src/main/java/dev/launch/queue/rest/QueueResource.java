@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.launch.common.event.Events;
 import dev.launch.common.event.QueueChanged;
 import dev.launch.common.naming.Names;
+import dev.launch.common.run.Priority;
 import dev.launch.common.problem.ProblemException;
 import dev.launch.queue.client.StatusClient;
 import dev.launch.queue.repository.QueueEntity;
@@ -58,8 +59,9 @@ public class QueueResource {
     }
 
     /**
-     * The queue with what the status service knows of it: queued and running counts, the oldest queued
-     * run's age and the agents serving it (left out when the status service cannot tell).
+     * The queue with what the status service knows of it: queued (and, with priorities, queued per level) and
+     * running counts, the oldest queued run's age and the agents serving it (left out when the status service
+     * cannot tell).
      */
     @GET
     @Path("/{name}")
@@ -69,10 +71,16 @@ public class QueueResource {
         return QueueService.find(name).chain(queue -> status.stats(name).map(stats -> {
             ObjectNode view = view(queue);
             if (stats != null) {
-                for (String field : List.of("queued", "running", "oldestQueuedAt", "oldestQueuedAgeSeconds",
-                        "agents")) {
+                for (String field : List.of("queued", "queuedByPriority", "running", "oldestQueuedAt",
+                        "oldestQueuedAgeSeconds", "agents")) {
                     if (stats.has(field)) {
                         view.set(field, stats.get(field));
+                    }
+                }
+                if (queue.prioritization() && !view.has("queuedByPriority")) {
+                    ObjectNode levels = view.putObject("queuedByPriority");
+                    for (Priority level : Priority.values()) {
+                        levels.put(level.label(), 0);
                     }
                 }
             }

@@ -3,6 +3,7 @@ package dev.launch.status.repository;
 import dev.launch.common.event.EventEnvelope;
 import dev.launch.common.event.EventTypes;
 import dev.launch.common.event.RunLifecycle;
+import dev.launch.common.run.Priority;
 import dev.launch.common.run.RunState;
 import dev.launch.common.run.RunStateMachine;
 import io.smallrye.mutiny.Uni;
@@ -11,9 +12,11 @@ import io.vertx.mutiny.sqlclient.Row;
 import io.vertx.mutiny.sqlclient.SqlConnection;
 import io.vertx.mutiny.sqlclient.Tuple;
 import jakarta.enterprise.context.ApplicationScoped;
+import dev.launch.status.messaging.RunMoves;
 import jakarta.inject.Inject;
 import org.jboss.logging.Logger;
 
+import java.time.Duration;
 import java.time.OffsetDateTime;
 import java.time.ZoneOffset;
 import java.util.Optional;
@@ -28,19 +31,53 @@ public class RunReadModel {
 
     @Inject
     Pool pool;
+    @Inject
+    RunMoves moves;
 
-    /** The change applied, or empty when the event was a duplicate or a transition the machine refuses. */
+    /**
+     * The change applied, or empty when the event was a duplicate, a transition the machine refuses, a claim
+     * of an item the run no longer waits as, or a reprioritization that lost to an agent's take.
+     */
     public Uni<Optional<RunChange>> apply(EventEnvelope event) {
         RunLifecycle fact = event.payloadAs(RunLifecycle.class);
+        if (EventTypes.RUN_REPRIORITIZED.equals(event.type())) {
+            return moveOutcome(fact).chain(held -> held ? applyChecked(event, fact) : markSeen(event, fact));
+        }
+        return applyChecked(event, fact);
+    }
+
+    /** Waits (bounded) until this service has read the move's command; it is in the fact's transaction. */
+    private Uni<Boolean> moveOutcome(RunLifecycle fact) {
+        return Uni.createFrom().item(() -> moves.outcome(fact.runId(), fact.itemId()).orElse(null))
+                .onItem().ifNull().failWith(() -> new IllegalStateException("the MoveRun of run " + fact.runId()
+                        + " has not been read yet"))
+                .onFailure().retry().withBackOff(Duration.ofMillis(5), Duration.ofMillis(200)).expireIn(30_000);
+    }
+
+    private Uni<Optional<RunChange>> markSeen(EventEnvelope event, RunLifecycle fact) {
+        LOG.infof("run %s: the move to %s lost to an agent's take; the run keeps its place", fact.runId(),
+                fact.priority());
+        return pool.preparedQuery("INSERT INTO run_event_seen (event_id) VALUES ($1) ON CONFLICT DO NOTHING")
+                .execute(Tuple.of(event.eventId())).replaceWith(Optional.empty());
+    }
+
+    private Uni<Optional<RunChange>> applyChecked(EventEnvelope event, RunLifecycle fact) {
         return pool.withTransaction(conn -> conn
                 .preparedQuery("INSERT INTO run_event_seen (event_id) VALUES ($1) ON CONFLICT DO NOTHING")
                 .execute(Tuple.of(event.eventId()))
                 .chain(inserted -> inserted.rowCount() == 0 ? Uni.createFrom().item(Optional.<RunChange>empty())
-                        : conn.preparedQuery("SELECT state FROM run WHERE run_id = $1 FOR UPDATE")
+                        : conn.preparedQuery("SELECT state, item_id FROM run WHERE run_id = $1 FOR UPDATE")
                         .execute(Tuple.of(fact.runId()))
                         .chain(rows -> {
-                            RunState current = rows.iterator().hasNext()
-                                    ? RunState.valueOf(rows.iterator().next().getString("state")) : null;
+                            Row row = rows.iterator().hasNext() ? rows.iterator().next() : null;
+                            RunState current = row == null ? null : RunState.valueOf(row.getString("state"));
+                            String item = row == null ? null : row.getString("item_id");
+                            if (EventTypes.RUN_CLAIMED.equals(event.type()) && fact.itemId() != null
+                                    && item != null && !item.equals(fact.itemId())) {
+                                LOG.infof("ignoring a claim of run %s's item %s: the run was moved to item %s",
+                                        fact.runId(), fact.itemId(), item);
+                                return Uni.createFrom().item(Optional.<RunChange>empty());
+                            }
                             Optional<RunState> next = RunStateMachine.next(current, event.type());
                             if (next.isEmpty()) {
                                 LOG.infof("ignoring %s for run %s in state %s (not a transition the state machine "
@@ -57,8 +94,8 @@ public class RunReadModel {
         Uni<?> row;
         if (current == null) {
             row = conn.preparedQuery("INSERT INTO run (run_id, queue, job, job_version, state, attempt, queue_offset, "
-                            + "priority, created_at, updated_at, request) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, "
-                            + "$10, $11)")
+                            + "priority, created_at, updated_at, request, item_id, priority_rank) VALUES ($1, $2, $3, "
+                            + "$4, $5, $6, $7, $8, $9, $10, $11, $12, $13)")
                     .execute(Tuple.tuple()
                             .addString(fact.runId()).addString(fact.queue()).addString(fact.job())
                             .addInteger(fact.jobVersion()).addString(next.name())
@@ -68,7 +105,15 @@ public class RunReadModel {
                                     : fact.enqueuedAt().atOffset(ZoneOffset.UTC))
                             .addOffsetDateTime(at)
                             .addString(fact.request() == null ? null
-                                    : dev.launch.common.event.Events.MAPPER.valueToTree(fact.request()).toString()));
+                                    : dev.launch.common.event.Events.MAPPER.valueToTree(fact.request()).toString())
+                            .addString(fact.itemId() == null ? fact.runId() : fact.itemId())
+                            .addShort(rank(fact.priority())));
+        } else if (EventTypes.RUN_REPRIORITIZED.equals(event.type())) {
+            row = conn.preparedQuery("UPDATE run SET state = $2, item_id = $3, priority = $4, priority_rank = $5, "
+                            + "queue_offset = $6, agent_id = NULL, updated_at = $7 WHERE run_id = $1")
+                    .execute(Tuple.tuple().addString(fact.runId()).addString(next.name()).addString(fact.itemId())
+                            .addString(fact.priority()).addShort(rank(fact.priority())).addLong(fact.queueOffset())
+                            .addOffsetDateTime(at));
         } else {
             boolean stopRequest = EventTypes.RUN_STOP_REQUESTED.equals(event.type());
             row = conn.preparedQuery("UPDATE run SET state = $2, "
@@ -88,6 +133,11 @@ public class RunReadModel {
                         .execute(Tuple.tuple().addUUID(event.eventId()).addString(fact.runId()).addString(next.name())
                                 .addString(event.type()).addOffsetDateTime(at).addString(fact.reason())))
                 .replaceWith(Optional.of(new RunChange(fact.runId(), next.name(), event.occurredAt(), fact.reason())));
+    }
+
+    /** The rank of a level (0 = critical .. 3 = low); 0 for runs of queues without priorities. */
+    public static short rank(String priority) {
+        return (short) Priority.parse(priority).map(Priority::rank).orElse(0).intValue();
     }
 
     /** The run's current state, or null when unknown. */

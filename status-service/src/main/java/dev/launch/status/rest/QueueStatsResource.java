@@ -73,7 +73,16 @@ public class QueueStatsResource {
                     var at = rows.iterator().next().getOffsetDateTime("oldest");
                     return at == null ? null : at.toInstant();
                 });
-        return Uni.combine().all().unis(counts, oldest, agents.serving(queue)).asTuple().map(t -> {
+        Uni<Map<String, Long>> depth = pool.preparedQuery("SELECT priority, count(*) AS n FROM run WHERE queue = $1 "
+                + "AND state = 'QUEUED' AND priority IS NOT NULL GROUP BY priority").execute(Tuple.of(queue))
+                .map(rows -> {
+                    Map<String, Long> byLevel = new LinkedHashMap<>();
+                    for (Row row : rows) {
+                        byLevel.put(row.getString("priority"), row.getLong("n"));
+                    }
+                    return byLevel;
+                });
+        return Uni.combine().all().unis(counts, oldest, agents.serving(queue), depth).asTuple().map(t -> {
             Map<String, Long> byState = t.getItem1();
             Map<String, Object> stats = new LinkedHashMap<>();
             stats.put("queue", queue);
@@ -81,6 +90,14 @@ public class QueueStatsResource {
             stats.put("running", byState.getOrDefault("CLAIMED", 0L) + byState.getOrDefault("STARTING", 0L)
                     + byState.getOrDefault("RUNNING", 0L) + byState.getOrDefault("STOPPING", 0L));
             stats.put("states", byState);
+            if (!t.getItem4().isEmpty()) {
+                // queued runs per level, highest first, every level listed
+                Map<String, Long> levels = new LinkedHashMap<>();
+                for (dev.launch.common.run.Priority level : dev.launch.common.run.Priority.values()) {
+                    levels.put(level.label(), t.getItem4().getOrDefault(level.label(), 0L));
+                }
+                stats.put("queuedByPriority", levels);
+            }
             if (t.getItem2() != null) {
                 stats.put("oldestQueuedAt", t.getItem2());
                 stats.put("oldestQueuedAgeSeconds", Duration.between(t.getItem2(), Instant.now()).toSeconds());

@@ -1,10 +1,14 @@
 package dev.launch.status.rest;
 
+import dev.launch.common.event.Events;
+import dev.launch.common.event.RunRequest;
 import dev.launch.common.naming.Names;
 import dev.launch.common.naming.RunIds;
 import dev.launch.common.problem.ProblemException;
+import dev.launch.common.run.Priority;
 import dev.launch.common.run.RunState;
 import dev.launch.status.messaging.RunChanges;
+import dev.launch.status.messaging.RunMoves;
 import dev.launch.status.messaging.StopPublisher;
 import dev.launch.status.repository.LogStore;
 import dev.launch.status.repository.RunChange;
@@ -28,7 +32,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 
-/** Runs: list, detail with history, logs, live state changes, stop (design §5). */
+/** Runs: list, detail with history, logs, live state changes, stop, reprioritize (design §5). */
 @Path("/api/v1/runs")
 @Produces(MediaType.APPLICATION_JSON)
 public class RunResource {
@@ -46,6 +50,8 @@ public class RunResource {
     StopPublisher stops;
     @Inject
     dev.launch.status.service.PendingReasons pendingReasons;
+    @Inject
+    RunMoves moves;
 
     /** Runs, newest first; page with {@code after} = the last run id seen. */
     @GET
@@ -119,20 +125,27 @@ public class RunResource {
                         + "accepted)");
             }
             Map<String, Object> run = summary(row);
-            Uni<Long> position = RunState.QUEUED.name().equals(row.getString("state"))
-                    && row.getLong("queue_offset") != null
-                    ? pool.preparedQuery("SELECT count(*) AS n FROM run WHERE queue = $1 AND state = 'QUEUED' "
-                            + "AND queue_offset < $2")
-                    .execute(Tuple.of(row.getString("queue"), row.getLong("queue_offset")))
-                    .map(rows -> rows.iterator().next().getLong("n"))
+            boolean queued = RunState.QUEUED.name().equals(row.getString("state"))
+                    && row.getLong("queue_offset") != null;
+            // ahead of a queued run: every queued run of a higher level, and its own level's older runs
+            Uni<Row> ahead = queued
+                    ? pool.preparedQuery("SELECT count(*) FILTER (WHERE priority_rank < $2) AS higher, "
+                            + "count(*) FILTER (WHERE priority_rank = $2 AND queue_offset < $3) AS same FROM run "
+                            + "WHERE queue = $1 AND state = 'QUEUED' AND priority_rank <= $2")
+                    .execute(Tuple.of(row.getString("queue"), row.getShort("priority_rank"),
+                            row.getLong("queue_offset")))
+                    .map(rows -> rows.iterator().next())
                     : Uni.createFrom().nullItem();
-            return position.call(p -> {
-                if (p == null) {
+            return ahead.call(counts -> {
+                if (counts == null) {
                     return Uni.createFrom().voidItem();
                 }
-                run.put("position", p);
-                return pendingReasons.of(row.getString("queue"), p).invoke(reason -> run.put("pendingReason", reason));
-            }).chain(p -> {
+                long higher = counts.getLong("higher");
+                long same = counts.getLong("same");
+                run.put("position", higher + same);
+                return pendingReasons.of(row.getString("queue"), higher, same)
+                        .invoke(reason -> run.put("pendingReason", reason));
+            }).chain(counts -> {
                 return pool.preparedQuery("SELECT state, at, reason, event_type FROM run_history WHERE run_id = $1 "
                         + "ORDER BY seq").execute(Tuple.of(runId));
             }).map(rows -> {
@@ -207,13 +220,7 @@ public class RunResource {
     @Path("/{runId}/stop")
     public Uni<Response> stop(@PathParam("runId") String runId) {
         checkId(runId);
-        return model.find(runId)
-                .onItem().ifNull().failWith(() -> ProblemException.notFound("no run " + runId))
-                .onFailure(ProblemException.class).retry().withBackOff(Duration.ofMillis(20), Duration.ofMillis(200))
-                .expireIn(2000)
-                .onFailure(e -> !(e instanceof ProblemException) && hasCause(e, ProblemException.class))
-                .transform(e -> ProblemException.notFound("no run " + runId))
-                .chain(row -> {
+        return findSoon(runId).chain(row -> {
             RunState state = RunState.valueOf(row.getString("state"));
             if (state.isTerminal()) {
                 throw ProblemException.conflict("run " + runId + " has already ended (" + state + "); nothing to stop");
@@ -230,6 +237,95 @@ public class RunResource {
                             "Kafka did not accept the stop request; retry shortly.", 5))
                     .replaceWith(Response.accepted(body).build());
         });
+    }
+
+    /** The body of {@code PATCH /api/v1/runs/{runId}}. */
+    public record RunChangeRequest(String priority) {
+    }
+
+    /**
+     * Moves a QUEUED run to the tail of another priority level: 200 with the run's new priority; 409 when the run
+     * is no longer queued (an agent took it first: it keeps its place and is launched once), or its queue has no
+     * priorities. Asking for the level the run already has changes nothing.
+     */
+    @PATCH
+    @Path("/{runId}")
+    @Consumes(MediaType.APPLICATION_JSON)
+    public Uni<Map<String, Object>> change(@PathParam("runId") String runId, RunChangeRequest change) {
+        checkId(runId);
+        if (change == null || change.priority() == null) {
+            throw ProblemException.invalidField("priority", "required: one of " + Priority.labels()
+                    + " (the only field a run's PATCH changes)");
+        }
+        Priority level = Priority.parse(change.priority()).orElseThrow(() -> ProblemException.invalidField(
+                "priority", "'" + change.priority() + "' is not a priority; use one of " + Priority.labels()));
+        return findSoon(runId).chain(row -> {
+            RunState state = RunState.valueOf(row.getString("state"));
+            String previous = row.getString("priority");
+            if (previous == null) {
+                throw ProblemException.conflict("queue '" + row.getString("queue") + "' does not enable "
+                        + "prioritization; its runs are taken first in, first out");
+            }
+            if (state != RunState.QUEUED) {
+                throw ProblemException.conflict("run " + runId + " is " + state + "; only a QUEUED run can be "
+                        + "reprioritized");
+            }
+            if (level.label().equals(previous)) {
+                return Uni.createFrom().item(changed(runId, level.label(), previous, false));
+            }
+            if (row.getString("request") == null) {
+                throw ProblemException.conflict("run " + runId + " was queued by an older release that did not "
+                        + "record its request; it cannot be moved");
+            }
+            RunRequest queued = Events.MAPPER.convertValue(readTree(row.getString("request")), RunRequest.class);
+            RunRequest current = queued.movedTo(previous, row.getString("item_id"));
+            return moves.move(current, level, previous)
+                    .onFailure().transform(e -> ProblemException.unavailable(
+                            "Kafka did not take the change; nothing was changed. Retry shortly.", 5))
+                    .chain(outcome -> {
+                        if (!outcome.moved()) {
+                            throw ProblemException.conflict("run " + runId + " was taken by an agent before it "
+                                    + "could be moved; it keeps priority " + previous + " and is launched once");
+                        }
+                        // answer once the read model shows the move, so a GET right after agrees (bounded)
+                        return model.find(runId)
+                                .onItem().transform(r -> r != null && outcome.item().item().equals(
+                                        r.getString("item_id")) ? r : null)
+                                .onItem().ifNull().failWith(() -> new IllegalStateException("not applied yet"))
+                                .onFailure().retry().withBackOff(Duration.ofMillis(10), Duration.ofMillis(100))
+                                .expireIn(2000)
+                                .onFailure().recoverWithNull()
+                                .replaceWith(changed(runId, level.label(), previous, true));
+                    });
+        });
+    }
+
+    private static Map<String, Object> changed(String runId, String priority, String previous, boolean moved) {
+        Map<String, Object> body = new LinkedHashMap<>();
+        body.put("runId", runId);
+        body.put("state", RunState.QUEUED.name());
+        body.put("priority", priority);
+        body.put("previousPriority", previous);
+        body.put("moved", moved);
+        return body;
+    }
+
+    /** The run's row; a run accepted a moment ago may not be in the read model yet: looked up for up to 2 s. */
+    private Uni<Row> findSoon(String runId) {
+        return model.find(runId)
+                .onItem().ifNull().failWith(() -> ProblemException.notFound("no run " + runId))
+                .onFailure(ProblemException.class).retry().withBackOff(Duration.ofMillis(20), Duration.ofMillis(200))
+                .expireIn(2000)
+                .onFailure(e -> !(e instanceof ProblemException) && hasCause(e, ProblemException.class))
+                .transform(e -> ProblemException.notFound("no run " + runId));
+    }
+
+    private static com.fasterxml.jackson.databind.JsonNode readTree(String json) {
+        try {
+            return Events.MAPPER.readTree(json);
+        } catch (java.io.IOException e) {
+            throw new IllegalStateException("unreadable stored request: " + e.getMessage(), e);
+        }
     }
 
     /** What the run was queued with: command, inputs, source and the target's config. */

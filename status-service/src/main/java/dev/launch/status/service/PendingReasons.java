@@ -15,12 +15,24 @@ public class PendingReasons {
     @Inject
     AgentViews agents;
 
-    public Uni<String> of(String queue, long position) {
-        return agents.serving(queue).map(serving -> explain(queue, position, serving));
+    /**
+     * @param higher runs of higher priority levels queued ahead
+     * @param same   runs of the run's own level queued ahead
+     */
+    public Uni<String> of(String queue, long higher, long same) {
+        return agents.serving(queue).map(serving -> explain(queue, higher, same, serving));
     }
 
-    static String explain(String queue, long position, List<AgentViews.AgentView> serving) {
-        String behind = position == 1 ? "waiting behind 1 run" : "waiting behind " + position + " runs";
+    static String explain(String queue, long higher, long same, List<AgentViews.AgentView> serving) {
+        long position = higher + same;
+        String behind;
+        if (higher > 0) {
+            behind = "waiting for higher priorities: " + runs(higher) + " of higher priority "
+                    + (higher == 1 ? "goes" : "go") + " first" + (same > 0 ? ", then " + runs(same) + " of its own "
+                    + "priority" : "");
+        } else {
+            behind = "waiting behind " + runs(same);
+        }
         if (serving.isEmpty()) {
             return "no agent serves queue '" + queue + "'; start one with: ./launch agent --queue " + queue
                     + (position > 0 ? " (" + behind + ")" : "");
@@ -36,5 +48,9 @@ public class PendingReasons {
             return behind;
         }
         return "next in line; an agent with a free slot takes it in a moment";
+    }
+
+    private static String runs(long n) {
+        return n == 1 ? "1 run" : n + " runs";
     }
 }

@@ -1,0 +1,165 @@
+package dev.launch.status.messaging;
+
+import dev.launch.common.event.EventEnvelope;
+import dev.launch.common.event.EventTypes;
+import dev.launch.common.event.Events;
+import dev.launch.common.event.MoveRun;
+import dev.launch.common.event.RunLifecycle;
+import dev.launch.common.event.RunRequest;
+import dev.launch.common.event.Topics;
+import dev.launch.common.naming.RunIds;
+import dev.launch.common.run.Priority;
+import dev.launch.common.run.RunCommandsReader;
+import io.quarkus.runtime.ShutdownEvent;
+import io.quarkus.runtime.StartupEvent;
+import io.smallrye.mutiny.Uni;
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.enterprise.event.Observes;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.clients.producer.RecordMetadata;
+import org.apache.kafka.common.KafkaException;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.serialization.StringSerializer;
+import org.eclipse.microprofile.config.inject.ConfigProperty;
+import org.jboss.logging.Logger;
+
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.Optional;
+import java.util.UUID;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Reprioritizes queued runs. A move is one Kafka transaction of three records: the run's new item at the tail
+ * of its new level, the {@code MoveRun} command (old item → new item), and the {@code RunReprioritized} fact.
+ * Whether it took effect is decided by the order of the run's records on {@code launch.run-commands}: it did if
+ * no agent took the old item first (see {@link dev.launch.common.run.RunCommandLedger}). This service reads
+ * that topic itself ({@link RunCommandsReader}) to answer the request and to apply the fact to the read model
+ * only when the move held; agents reach the same verdict from the same records, so the run is launched once.
+ */
+@ApplicationScoped
+public class RunMoves {
+    private static final Logger LOG = Logger.getLogger(RunMoves.class);
+
+    @ConfigProperty(name = "kafka.bootstrap.servers")
+    String bootstrap;
+
+    private RunCommandsReader commands;
+    private KafkaProducer<String, String> producer;
+    private final ExecutorService writer = Executors.newSingleThreadExecutor(r -> {
+        Thread t = new Thread(r, "run-mover");
+        t.setDaemon(true);
+        return t;
+    });
+
+    /** How a move ended. */
+    public record Outcome(boolean moved, RunRequest item) {
+    }
+
+    void start(@Observes StartupEvent event) {
+        commands = new RunCommandsReader(bootstrap, "launch-status", stop -> { });
+        commands.start();
+    }
+
+    void stop(@Observes ShutdownEvent event) {
+        writer.shutdownNow();
+        if (commands != null) {
+            commands.close();
+        }
+        closeProducer();
+    }
+
+    /** Moves {@code queued} (the run's current item) to the tail of {@code level}. */
+    public Uni<Outcome> move(RunRequest queued, Priority level, String previous) {
+        RunRequest moved = queued.movedTo(level.label(), RunIds.next());
+        return Uni.createFrom().item(() -> write(queued, moved, previous)).runSubscriptionOn(writer)
+                .chain(at -> Uni.createFrom().completionStage(commands.fence(at.partition(), at.offset())))
+                .map(done -> new Outcome(commands.ledger().moveOutcome(moved.runId(), moved.item())
+                        .orElse(false), moved));
+    }
+
+    /**
+     * Whether the move to {@code toItem} held, once this service has read its {@code MoveRun} (it is committed
+     * in the same transaction as the fact being applied, so it arrives; an empty answer means not yet).
+     */
+    public Optional<Boolean> outcome(String runId, String toItem) {
+        return commands.ledger().moveOutcome(runId, toItem);
+    }
+
+    /** Where a {@code MoveRun} record was written. */
+    private record Written(TopicPartition partition, long offset) {
+    }
+
+    /** Writes the transaction (on the writer thread); returns where its MoveRun record lies. */
+    private Written write(RunRequest queued, RunRequest moved, String previous) {
+        KafkaProducer<String, String> p = producer();
+        try {
+            p.beginTransaction();
+            Priority level = Priority.parse(moved.priority()).orElseThrow();
+            RecordMetadata item = p.send(new ProducerRecord<>(Topics.queueLevel(moved.queue(), level), moved.runId(),
+                    Events.encode(EventEnvelope.of(EventTypes.RUN_REQUESTED, moved.runId(), moved))))
+                    .get(30, TimeUnit.SECONDS);
+            RecordMetadata command = p.send(new ProducerRecord<>(Topics.RUN_COMMANDS, moved.runId(),
+                    Events.encode(EventEnvelope.of(EventTypes.MOVE_RUN, moved.runId(), new MoveRun(moved.runId(),
+                            moved.queue(), queued.item(), moved.item(), level.label(), "api")))))
+                    .get(30, TimeUnit.SECONDS);
+            p.send(new ProducerRecord<>(Topics.RUNS, moved.runId(), Events.encode(EventEnvelope.of(
+                    EventTypes.RUN_REPRIORITIZED, moved.runId(), RunLifecycle.reprioritized(moved, item.offset(),
+                            "priority " + previous + " -> " + level.label())))))
+                    .get(30, TimeUnit.SECONDS);
+            p.commitTransaction();
+            return new Written(new TopicPartition(command.topic(), command.partition()), command.offset());
+        } catch (Exception e) {
+            try {
+                p.abortTransaction();
+            } catch (KafkaException abortFailed) {
+                closeProducer();
+            }
+            if (e instanceof InterruptedException) {
+                Thread.currentThread().interrupt();
+            }
+            LOG.warnf("moving run %s failed: %s", moved.runId(), e.toString());
+            throw new IllegalStateException("Kafka did not take the move: " + e.getMessage(), e);
+        }
+    }
+
+    private KafkaProducer<String, String> producer() {
+        if (producer == null) {
+            Map<String, Object> config = new HashMap<>();
+            config.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
+            config.put(ProducerConfig.TRANSACTIONAL_ID_CONFIG, "launch-status-moves-" + UUID.randomUUID());
+            config.put(ProducerConfig.ACKS_CONFIG, "all");
+            config.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true);
+            config.put(ProducerConfig.MAX_BLOCK_MS_CONFIG, 10_000);
+            config.put(ProducerConfig.DELIVERY_TIMEOUT_MS_CONFIG, 30_000);
+            config.put(ProducerConfig.REQUEST_TIMEOUT_MS_CONFIG, 5_000);
+            config.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, StringSerializer.class);
+            config.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, StringSerializer.class);
+            KafkaProducer<String, String> created = new KafkaProducer<>(config);
+            try {
+                created.initTransactions();
+            } catch (RuntimeException e) {
+                created.close(Duration.ZERO);
+                throw e;
+            }
+            producer = created;
+        }
+        return producer;
+    }
+
+    private void closeProducer() {
+        if (producer != null) {
+            try {
+                producer.close(Duration.ofSeconds(2));
+            } catch (RuntimeException e) {
+                LOG.debug("closing the move producer failed", e);
+            }
+            producer = null;
+        }
+    }
+}
