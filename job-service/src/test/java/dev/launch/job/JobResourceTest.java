@@ -167,6 +167,35 @@ class JobResourceTest {
     }
 
     @Test
+    void jobListsAreFilteredByNamePrefixAndSourceTypeAndPaged() throws IOException {
+        String family = "fam-" + UUID.randomUUID().toString().substring(0, 8);
+        for (int i = 0; i < 3; i++) {
+            given().contentType(ContentType.JSON).body(codeJob(family + "_code" + i, codeDir("echo " + i + "\n")))
+                    .when().post("/api/v1/jobs").then().statusCode(201);
+        }
+        given().contentType(ContentType.JSON)
+                .body("{\"name\":\"" + family + "_img\",\"source\":{\"type\":\"image\",\"image\":\"python:3.12\"}}")
+                .when().post("/api/v1/jobs").then().statusCode(201);
+        // '_' in the prefix is a character, not a wildcard
+        given().contentType(ContentType.JSON)
+                .body("{\"name\":\"" + family + "xcode9\",\"source\":{\"type\":\"image\",\"image\":\"x\"}}")
+                .when().post("/api/v1/jobs").then().statusCode(201);
+
+        given().when().get("/api/v1/jobs?prefix=" + family + "_").then().statusCode(200)
+                .body("items.name", contains(family + "_code0", family + "_code1", family + "_code2", family + "_img"));
+        given().when().get("/api/v1/jobs?prefix=" + family + "&sourceType=image").then().statusCode(200)
+                .body("items.name", contains(family + "_img", family + "xcode9"));
+        String next = given().when().get("/api/v1/jobs?prefix=" + family + "_code&limit=2").then().statusCode(200)
+                .body("items.name", contains(family + "_code0", family + "_code1")).extract().path("next");
+        given().when().get("/api/v1/jobs?prefix=" + family + "_code&limit=2&after=" + next).then().statusCode(200)
+                .body("items.name", contains(family + "_code2")).body("next", nullValue());
+
+        given().when().get("/api/v1/jobs?sourceType=docker").then().statusCode(400)
+                .contentType("application/problem+json").body("errors[0].field", is("sourceType"));
+        given().when().get("/api/v1/jobs?prefix=Bad%25").then().statusCode(400).body("errors[0].field", is("prefix"));
+    }
+
+    @Test
     void aNewVersionIsPublishedOnTheJobsTopic() throws IOException {
         String name = unique("published");
         given().contentType(ContentType.JSON).body(codeJob(name, codeDir("echo hi\n")))

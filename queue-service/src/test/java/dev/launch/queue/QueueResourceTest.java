@@ -163,6 +163,29 @@ class QueueResourceTest {
                 .body("errors[0].message", containsString("does not enable prioritization"));
     }
 
+    @Test
+    void queueListsAreFilteredAndPaged() {
+        String family = "fam-" + UUID.randomUUID().toString().substring(0, 8);
+        createQueue("{\"name\":\"" + family + "-a\",\"target\":{\"type\":\"local-process\"}}");
+        createQueue("{\"name\":\"" + family + "-b\",\"target\":{\"type\":\"noop\"},\"prioritization\":true}");
+        createQueue("{\"name\":\"" + family + "-c\",\"target\":{\"type\":\"local-process\"},"
+                + "\"prioritization\":true}");
+        given().when().get("/api/v1/queues?prefix=" + family).then().statusCode(200)
+                .body("items.name", contains(family + "-a", family + "-b", family + "-c"));
+        given().when().get("/api/v1/queues?prefix=" + family + "&targetType=local-process").then()
+                .body("items.name", contains(family + "-a", family + "-c"));
+        given().when().get("/api/v1/queues?prefix=" + family + "&prioritization=true&targetType=local-process")
+                .then().body("items.name", contains(family + "-c"));
+        String next = given().when().get("/api/v1/queues?prefix=" + family + "&limit=2").then()
+                .body("items.name", contains(family + "-a", family + "-b")).extract().path("next");
+        given().when().get("/api/v1/queues?prefix=" + family + "&limit=2&after=" + next).then()
+                .body("items.name", contains(family + "-c")).body("next", nullValue());
+        given().when().get("/api/v1/queues?targetType=slurm").then().statusCode(400)
+                .body("errors[0].field", is("targetType"));
+        given().when().get("/api/v1/queues?prioritization=maybe").then().statusCode(400)
+                .body("errors[0].field", is("prioritization"));
+    }
+
     @jakarta.inject.Inject
     io.smallrye.reactive.messaging.kafka.KafkaClientService kafkaClients;
 

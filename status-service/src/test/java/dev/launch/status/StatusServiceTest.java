@@ -103,6 +103,13 @@ class StatusServiceTest {
                 .body("history.state", contains("QUEUED", "CLAIMED", "STARTING", "RUNNING", "FAILED"));
         given().when().get("/api/v1/runs?queue=" + q + "&state=failed").then().statusCode(200)
                 .body("items.runId", contains(runId));
+        given().when().get("/api/v1/runs?queue=" + q + "&state=QUEUED,FAILED&job=train&agent=agent-a").then()
+                .statusCode(200).body("items.runId", contains(runId));
+        given().when().get("/api/v1/runs?queue=" + q + "&state=QUEUED,RUNNING").then().body("items", hasSize(0));
+        given().when().get("/api/v1/runs?queue=" + q + "&agent=agent-b").then().body("items", hasSize(0));
+        given().when().get("/api/v1/runs?queue=" + q + "&job=other").then().body("items", hasSize(0));
+        given().when().get("/api/v1/runs?priority=urgent").then().statusCode(400)
+                .body("errors[0].field", is("priority"));
         given().when().get("/api/v1/runs/counts?queue=" + q).then().statusCode(200)
                 .body("FAILED", is(1)).body("QUEUED", is(0));
     }
@@ -249,6 +256,13 @@ class StatusServiceTest {
         await().atMost(20, TimeUnit.SECONDS).untilAsserted(() -> given().when().get("/api/v1/agents").then()
                 .body("items.find { it.agentId == '" + id + "' }.state", is("POLLING"))
                 .body("items.find { it.agentId == '" + lost + "' }.state", is("LOST")));
+        given().when().get("/api/v1/agents?state=lost,stopped&limit=500").then().statusCode(200)
+                .body("items.agentId", hasItem(lost)).body("items.agentId", not(hasItem(id)));
+        String first = given().when().get("/api/v1/agents?limit=1").then().body("items", hasSize(1))
+                .extract().path("next");
+        given().when().get("/api/v1/agents?limit=500&after=" + first).then()
+                .body("items.agentId", not(hasItem(first)));
+        given().when().get("/api/v1/agents?state=sleepy").then().statusCode(400).body("errors[0].field", is("state"));
         send(Topics.AGENTS, id, EventEnvelope.of(EventTypes.AGENT_STOPPED, id, idle));
         await().atMost(20, TimeUnit.SECONDS).untilAsserted(() -> given().when().get("/api/v1/agents").then()
                 .body("items.find { it.agentId == '" + id + "' }.state", is("STOPPED"))

@@ -20,6 +20,9 @@ public class JobVersionEntity extends PanacheEntity {
     /** the {@link dev.launch.common.job.JobVersion} as JSON */
     @Column(nullable = false, columnDefinition = "text")
     public String document;
+    /** {@code code}, {@code git} or {@code image} */
+    @Column(name = "source_type", nullable = false)
+    public String sourceType;
     @Column(name = "created_at", nullable = false)
     public Instant createdAt;
 }

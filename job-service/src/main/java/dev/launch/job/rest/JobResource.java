@@ -1,6 +1,7 @@
 package dev.launch.job.rest;
 
 import dev.launch.common.job.JobVersion;
+import dev.launch.common.job.JobSource;
 import dev.launch.common.naming.Names;
 import dev.launch.common.problem.ProblemException;
 import dev.launch.job.repository.JobAliasEntity;
@@ -41,13 +42,25 @@ public class JobResource {
                 .build());
     }
 
-    /** The latest version of each job, by name; page with {@code after} = the last name seen. */
+    /**
+     * The latest version of each job, by name; page with {@code after} = the last name seen ({@code next}).
+     * Filters: {@code prefix} (names starting with it), {@code sourceType} ({@code code}, {@code git},
+     * {@code image}: jobs whose latest version has that source).
+     */
     @GET
     @WithSession
     public Uni<Map<String, Object>> list(@QueryParam("limit") @DefaultValue("100") int limit,
-                                         @QueryParam("after") String after) {
+                                         @QueryParam("after") String after, @QueryParam("prefix") String prefix,
+                                         @QueryParam("sourceType") String sourceType) {
         int bounded = checkLimit(limit);
-        return repository.latestOfEachJob(after, bounded).map(rows -> {
+        if (prefix != null && (prefix.isEmpty() || prefix.length() > 63 || !prefix.matches("[a-z0-9._-]+"))) {
+            throw ProblemException.invalidField("prefix", "must be the start of a job name: 1 to 63 lower-case "
+                    + "letters, digits, '.', '_' or '-'");
+        }
+        if (sourceType != null && !List.of(JobSource.CODE, JobSource.GIT, JobSource.IMAGE).contains(sourceType)) {
+            throw ProblemException.invalidField("sourceType", "must be one of code, git, image");
+        }
+        return repository.latestOfEachJob(after, prefix, sourceType, bounded).map(rows -> {
             List<JobVersion> items = rows.stream().map(JobService::read).toList();
             String next = items.size() == bounded ? items.get(items.size() - 1).name() : null;
             return page(items, next);

@@ -77,6 +77,7 @@ public class JobService {
                         entity.name = created.name();
                         entity.version = created.version();
                         entity.digest = digest;
+                        entity.sourceType = created.source().type();
                         entity.createdAt = created.createdAt();
                         entity.document = Events.MAPPER.valueToTree(created).toString();
                         // store, publish (awaiting the broker's ack), then commit: a failed publish rolls

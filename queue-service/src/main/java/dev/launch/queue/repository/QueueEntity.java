@@ -16,6 +16,12 @@ public class QueueEntity extends PanacheEntityBase {
     public String name;
     @Column(nullable = false, columnDefinition = "text")
     public String document;
+    /** the target's type, for filtering lists */
+    @Column(name = "target_type", nullable = false)
+    public String targetType;
+    /** whether runs carry a priority, for filtering lists (fixed at creation) */
+    @Column(nullable = false)
+    public boolean prioritization;
     @Column(name = "created_at", nullable = false)
     public Instant createdAt;
     @Column(name = "updated_at", nullable = false)

@@ -10,7 +10,9 @@ import dev.launch.queue.client.StatusClient;
 import dev.launch.queue.repository.QueueEntity;
 import dev.launch.queue.service.EnqueueService;
 import dev.launch.queue.service.QueueService;
+import dev.launch.queue.service.Targets;
 import io.quarkus.hibernate.reactive.panache.common.WithSession;
+import io.quarkus.panache.common.Parameters;
 import io.quarkus.panache.common.Sort;
 import io.smallrye.mutiny.Uni;
 import jakarta.inject.Inject;
@@ -42,15 +44,46 @@ public class QueueResource {
                 .entity(view(queue)).build());
     }
 
-    /** Queues by name; page with {@code after} = the last name seen. */
+    /**
+     * Queues by name; page with {@code after} = the last name seen ({@code next}). Filters: {@code prefix}
+     * (names starting with it), {@code targetType}, {@code prioritization} ({@code true}/{@code false}).
+     */
     @GET
     @WithSession
     public Uni<Map<String, Object>> list(@QueryParam("limit") @DefaultValue("100") int limit,
-                                         @QueryParam("after") @DefaultValue("") String after) {
+                                         @QueryParam("after") @DefaultValue("") String after,
+                                         @QueryParam("prefix") String prefix,
+                                         @QueryParam("targetType") String targetType,
+                                         @QueryParam("prioritization") String prioritization) {
         if (limit < 1 || limit > MAX_LIMIT) {
             throw ProblemException.invalidField("limit", "must be between 1 and " + MAX_LIMIT);
         }
-        return QueueEntity.<QueueEntity>find("name > ?1", Sort.ascending("name"), after).page(0, limit).list()
+        StringBuilder query = new StringBuilder("name > :after");
+        Parameters params = Parameters.with("after", after);
+        if (prefix != null) {
+            if (prefix.isEmpty() || prefix.length() > 63 || !prefix.matches("[a-z0-9._-]+")) {
+                throw ProblemException.invalidField("prefix", "must be the start of a queue name: 1 to 63 "
+                        + "lower-case letters, digits, '.', '_' or '-'");
+            }
+            query.append(" and name like :prefix escape '!'");
+            params.and("prefix", prefix.replace("_", "!_") + "%");
+        }
+        if (targetType != null) {
+            if (!Targets.isSupported(targetType) && !Targets.isPlanned(targetType)) {
+                throw ProblemException.invalidField("targetType", "'" + targetType + "' is not a target type; "
+                        + "supported: " + Targets.supported());
+            }
+            query.append(" and targetType = :targetType");
+            params.and("targetType", targetType);
+        }
+        if (prioritization != null) {
+            if (!prioritization.equals("true") && !prioritization.equals("false")) {
+                throw ProblemException.invalidField("prioritization", "must be true or false");
+            }
+            query.append(" and prioritization = :prioritization");
+            params.and("prioritization", Boolean.parseBoolean(prioritization));
+        }
+        return QueueEntity.<QueueEntity>find(query.toString(), Sort.ascending("name"), params).page(0, limit).list()
                 .map(rows -> {
                     List<ObjectNode> items = rows.stream().map(QueueService::read).map(QueueResource::view).toList();
                     return rows.size() == limit ? Map.of("items", items, "next", rows.get(rows.size() - 1).name)

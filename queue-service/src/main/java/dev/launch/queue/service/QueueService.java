@@ -59,6 +59,8 @@ public class QueueService {
                     QueueEntity entity = new QueueEntity();
                     entity.name = queue.name();
                     entity.document = Events.MAPPER.valueToTree(queue).toString();
+                    entity.targetType = queue.target().path("type").asText();
+                    entity.prioritization = queue.prioritization();
                     entity.createdAt = queue.changedAt();
                     entity.updatedAt = queue.changedAt();
                     return entity.persistAndFlush()

@@ -53,9 +53,15 @@ public class RunResource {
     @Inject
     RunMoves moves;
 
-    /** Runs, newest first; page with {@code after} = the last run id seen. */
+    /**
+     * Runs, newest first; page with {@code after} = the last run id seen ({@code next}). Filters, all optional
+     * and combined: {@code queue}, {@code state} (one or several, comma-separated), {@code job},
+     * {@code priority}, {@code agent}.
+     */
     @GET
     public Uni<Map<String, Object>> list(@QueryParam("queue") String queue, @QueryParam("state") String state,
+                                         @QueryParam("job") String job, @QueryParam("priority") String priority,
+                                         @QueryParam("agent") String agent,
                                          @QueryParam("limit") @DefaultValue("100") int limit,
                                          @QueryParam("after") String after) {
         if (limit < 1 || limit > MAX_LIMIT) {
@@ -69,8 +75,28 @@ public class RunResource {
             where.add("queue = $" + args.size());
         }
         if (state != null) {
-            args.addString(parseState(state).name());
-            where.add("state = $" + args.size());
+            List<String> states = new ArrayList<>();
+            for (String one : state.split(",", -1)) {
+                states.add(parseState(one.trim()).name());
+            }
+            args.addArrayOfString(states.toArray(String[]::new));
+            where.add("state = ANY($" + args.size() + ")");
+        }
+        if (job != null) {
+            args.addString(Names.require("job", job));
+            where.add("job = $" + args.size());
+        }
+        if (priority != null) {
+            args.addString(Priority.parse(priority).orElseThrow(() -> ProblemException.invalidField("priority",
+                    "must be one of " + Priority.labels())).label());
+            where.add("priority = $" + args.size());
+        }
+        if (agent != null) {
+            if (agent.isBlank() || agent.length() > 200) {
+                throw ProblemException.invalidField("agent", "must be an agent id (1 to 200 characters)");
+            }
+            args.addString(agent);
+            where.add("agent_id = $" + args.size());
         }
         if (after != null) {
             if (!RunIds.isValid(after)) {
