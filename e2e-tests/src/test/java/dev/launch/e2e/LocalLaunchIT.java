@@ -10,10 +10,12 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
 
 import static io.restassured.RestAssured.given;
 import static org.awaitility.Awaitility.await;
@@ -120,6 +122,74 @@ class LocalLaunchIT {
         await().atMost(20, TimeUnit.SECONDS).untilAsserted(() -> given().baseUri(stack.status.url())
                 .when().get("/api/v1/agents").then()
                 .body("items.find { it.agentId == '" + other + "-agent' }.state", is("STOPPED")));
+    }
+
+    @Test
+    void aQueueWithABoundedGpusVariableAndPriorities() {
+        String prio = queue + "-prio";
+        given().baseUri(stack.queues.url()).contentType(ContentType.JSON).body("""
+                {"name":"%s","target":{"type":"local-process"},"prioritization":true,
+                 "config":{"resources":{"gpus":"{{gpus}}"}},
+                 "templateVariables":{"gpus":{"schema":{"type":"integer","minimum":0,"maximum":4},"default":1}}}"""
+                        .formatted(prio))
+                .when().post("/api/v1/queues").then().statusCode(201);
+        ServiceProcess prioAgent = stack.agent(prio + "-agent", 1, prio);
+        try {
+            String blocker = enqueue(prio, "sleep");
+            awaitState(blocker, "RUNNING");
+            String low1 = enqueueAt(prio, "low", null);
+            String medium = enqueueAt(prio, null, null);
+            String high = enqueueAt(prio, "high", 2);
+            String low2 = enqueueAt(prio, "low", null);
+            given().baseUri(stack.queues.url()).contentType(ContentType.JSON)
+                    .body("{\"job\":\"" + job + "\",\"templateVariables\":{\"gpus\":9}}")
+                    .when().post("/api/v1/queues/" + prio + "/runs").then().statusCode(400)
+                    .body("errors[0].field", is("templateVariables.gpus"))
+                    .body("errors[0].message", containsString("4"));
+            for (String id : List.of(low1, medium, high, low2)) {
+                awaitState(id, "QUEUED");
+            }
+
+            given().baseUri(stack.status.url()).when().get("/api/v1/runs/" + low2).then()
+                    .body("position", is(3))
+                    .body("pendingReason", is("the 1 agent serving queue '" + prio + "' is at max-jobs (1 of 1 "
+                            + "slots busy); waiting for higher priorities: 2 runs of higher priority go first, then "
+                            + "1 run of its own priority"));
+            given().baseUri(stack.queues.url()).when().get("/api/v1/queues/" + prio).then().statusCode(200)
+                    .body("queued", is(4)).body("running", is(1))
+                    .body("queuedByPriority.critical", is(0)).body("queuedByPriority.high", is(1))
+                    .body("queuedByPriority.medium", is(1)).body("queuedByPriority.low", is(2))
+                    .body("agents[0].agentId", is(prio + "-agent"));
+
+            given().baseUri(stack.status.url()).contentType(ContentType.JSON).body("{\"priority\":\"critical\"}")
+                    .when().patch("/api/v1/runs/" + low2).then().statusCode(200).body("moved", is(true));
+            given().baseUri(stack.status.url()).when().get("/api/v1/runs/" + low2).then()
+                    .body("position", is(0)).body("priority", is("critical"));
+
+            given().baseUri(stack.status.url()).when().post("/api/v1/runs/" + blocker + "/stop").then()
+                    .statusCode(202);
+            for (String id : List.of(low2, high, medium, low1)) {
+                awaitState(id, "FINISHED");
+            }
+            List<String> order = Stream.of(low1, medium, high, low2)
+                    .sorted(Comparator.comparing(id -> at(run(id), "RUNNING"))).toList();
+            assertEquals(List.of(low2, high, medium, low1), order);
+            assertEquals(2, run(high).getInt("resolved.config.resources.gpus"));
+            assertEquals(1, run(low1).getInt("resolved.config.resources.gpus"));
+            assertEquals(1, run(low2).getList("history.findAll { it.state == 'RUNNING' }").size(),
+                    "the moved run ran once");
+        } finally {
+            prioAgent.close();
+        }
+    }
+
+    private static String enqueueAt(String onQueue, String priority, Integer gpus) {
+        return given().baseUri(stack.queues.url()).contentType(ContentType.JSON)
+                .body("{\"job\":\"" + job + "\",\"inputs\":{\"mode\":\"quick\"}"
+                        + (priority == null ? "" : ",\"priority\":\"" + priority + "\"")
+                        + (gpus == null ? "" : ",\"templateVariables\":{\"gpus\":" + gpus + "}") + "}")
+                .when().post("/api/v1/queues/" + onQueue + "/runs")
+                .then().statusCode(202).extract().path("runId");
     }
 
     @Test
