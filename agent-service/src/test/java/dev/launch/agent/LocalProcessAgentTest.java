@@ -212,7 +212,7 @@ class LocalProcessAgentTest {
             await().atMost(20, TimeUnit.SECONDS).until(() -> agents.all().stream()
                     .anyMatch(e -> e.type().equals(EventTypes.AGENT_HEARTBEAT)));
             AgentStatus status = agents.all().get(0).payloadAs(AgentStatus.class);
-            assertEquals(List.of(AgentTestInfra.QUEUE), status.queues());
+            assertEquals(List.of(AgentTestInfra.QUEUE, AgentTestInfra.PRIORITY_QUEUE), status.queues());
         }
     }
 }

@@ -34,6 +34,7 @@ import java.util.concurrent.TimeUnit;
 
 import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * A queue with priorities on the real broker: items are written the way the queue service writes them (each
@@ -64,17 +65,23 @@ class PriorityDispatchTest {
     }
 
     private static RunRequest request(String targetType, Priority level, List<String> command, Path code) {
+        return request(QUEUE, targetType, level, command, code);
+    }
+
+    private static RunRequest request(String queue, String targetType, Priority level, List<String> command,
+                                      Path code) {
         String runId = RunIds.next();
-        return new RunRequest(runId, QUEUE, "job", 1, "sha256:x",
+        return new RunRequest(runId, queue, "job", 1, "sha256:x",
                 new JobSource(JobSource.CODE, null, null, null, null, code.toString(), code.toString()), command,
                 JsonNodeFactory.instance.objectNode(), JsonNodeFactory.instance.objectNode().put("type", targetType),
-                1, 1, level.label(), Instant.now(), null);
+                1, 1, level == null ? null : level.label(), Instant.now(), null);
     }
 
     /** One enqueue: the item on its level's topic, in a transaction of its own (as the queue service does). */
     private static void write(RunRequest request, MoveRun move) {
         producer.beginTransaction();
-        producer.send(new ProducerRecord<>(Topics.queueLevel(QUEUE, Priority.parse(request.priority()).orElseThrow()),
+        producer.send(new ProducerRecord<>(Topics.queueItems(request.queue(),
+                        Priority.parse(request.priority()).orElse(null)),
                 request.runId(), Events.encode(EventEnvelope.of(EventTypes.RUN_REQUESTED, request.runId(), request))));
         if (move != null) {
             producer.send(new ProducerRecord<>(Topics.RUN_COMMANDS, move.runId(),
@@ -166,6 +173,34 @@ class PriorityDispatchTest {
         assertEquals(List.of(low2, high, low1, marker), launchOrder(List.of(low1, high, low2, marker)));
         assertEquals(1, count(low2, EventTypes.RUN_STARTING));
         assertEquals(1, count(low2, EventTypes.RUN_FINISHED));
+    }
+
+    @Test
+    void queuesWithWorkTakeTurnsForTheAgentsSlotsSoADeepQueueDoesNotStarveAShallowOne() throws Exception {
+        Path gate = blockAgent();
+        List<String> deep = new ArrayList<>();
+        for (int i = 0; i < 30; i++) {
+            deep.add(noop(Priority.MEDIUM));
+        }
+        List<String> shallow = new ArrayList<>();
+        for (int i = 0; i < 3; i++) {
+            RunRequest r = request(AgentTestInfra.QUEUE, "noop", null, List.of("true"),
+                    Files.createTempDirectory("noop"));
+            write(r, null);
+            shallow.add(r.runId());
+        }
+        Files.createFile(gate);
+        List<String> all = new ArrayList<>(deep);
+        all.addAll(shallow);
+        for (String id : all) {
+            awaitType(id, EventTypes.RUN_FINISHED);
+        }
+        List<String> order = launchOrder(all);
+        // turns: the shallow queue's runs start among the first few, not after the 30 deep ones
+        for (String id : shallow) {
+            assertTrue(order.indexOf(id) < 8, "shallow run started at " + order.indexOf(id) + " of " + order.size());
+        }
+        assertEquals(deep, order.stream().filter(deep::contains).toList(), "each queue stays in order");
     }
 
     @Test

@@ -183,6 +183,48 @@ class LocalLaunchIT {
         }
     }
 
+    @Test
+    void twoHundredRunsOfMixedPrioritiesEnqueuedThroughTheApiStartInPriorityOrder() {
+        String blocking = queue + "-block";
+        String many = queue + "-many";
+        given().baseUri(stack.queues.url()).contentType(ContentType.JSON)
+                .body("{\"name\":\"" + blocking + "\",\"target\":{\"type\":\"local-process\"}}")
+                .when().post("/api/v1/queues").then().statusCode(201);
+        given().baseUri(stack.queues.url()).contentType(ContentType.JSON)
+                .body("{\"name\":\"" + many + "\",\"target\":{\"type\":\"noop\"},\"prioritization\":true}")
+                .when().post("/api/v1/queues").then().statusCode(201);
+        // one agent, one slot, both queues: a sleeping run on the first keeps the second waiting
+        ServiceProcess busyAgent = stack.agent(many + "-agent", 1, blocking, many);
+        try {
+            String blocker = enqueue(blocking, "sleep");
+            awaitState(blocker, "RUNNING");
+            String[] levels = {"critical", "high", "medium", "low"};
+            java.util.Random random = new java.util.Random(11);
+            List<String> ids = new ArrayList<>();
+            Map<String, Integer> rank = new java.util.HashMap<>();
+            for (int i = 0; i < 200; i++) {
+                int level = random.nextInt(4);
+                String id = enqueueAt(many, levels[level], null);
+                ids.add(id);
+                rank.put(id, level);
+            }
+            given().baseUri(stack.status.url()).when().post("/api/v1/runs/" + blocker + "/stop").then()
+                    .statusCode(202);
+            await().atMost(120, TimeUnit.SECONDS).pollInterval(200, TimeUnit.MILLISECONDS).untilAsserted(() ->
+                    given().baseUri(stack.status.url()).when().get("/api/v1/runs/counts?queue=" + many).then()
+                            .body("FINISHED", is(200)));
+            Map<String, Instant> started = new java.util.HashMap<>();
+            ids.forEach(id -> started.put(id, at(run(id), "RUNNING")));
+            java.util.function.Function<List<String>, List<String>> named = order -> order.stream()
+                    .map(id -> levels[rank.get(id)] + "#" + ids.indexOf(id)).toList();
+            List<String> expected = ids.stream().sorted(Comparator.comparingInt(rank::get)).toList();
+            List<String> actual = ids.stream().sorted(Comparator.comparing(started::get)).toList();
+            assertEquals(named.apply(expected), named.apply(actual));
+        } finally {
+            busyAgent.close();
+        }
+    }
+
     private static String enqueueAt(String onQueue, String priority, Integer gpus) {
         return given().baseUri(stack.queues.url()).contentType(ContentType.JSON)
                 .body("{\"job\":\"" + job + "\",\"inputs\":{\"mode\":\"quick\"}"

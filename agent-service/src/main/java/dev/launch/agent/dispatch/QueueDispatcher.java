@@ -95,29 +95,35 @@ public class QueueDispatcher implements AutoCloseable {
         thread.start();
     }
 
+    /**
+     * Reads without holding a slot; only a dispatcher with an item in hand waits for one, in the fair
+     * (first come, first served) line of the agent's slots, so a queue with nothing to do never holds a slot
+     * from one that has work, and queues with work take turns.
+     */
     private void loop() {
-        boolean paused = false;
+        ConsumerRecord<String, String> pending = null;
         try {
             while (running) {
-                if (!slots.tryAcquire(0, TimeUnit.MILLISECONDS)) {
-                    if (!paused) {
-                        consumer.pause(consumer.assignment());
-                        paused = true;
-                    }
-                    // paused: this poll only serves the consumer's own duties (rebalances, commits)
-                    consumer.poll(Duration.ZERO);
-                    // wait on the slot itself, so a freed slot is used at once rather than after a poll
-                    if (!slots.tryAcquire(200, TimeUnit.MILLISECONDS)) {
+                if (pending == null) {
+                    consumer.resume(consumer.paused());
+                    pending = first(consumer.poll(Duration.ofMillis(200)));
+                    if (pending == null) {
                         continue;
                     }
                 }
+                if (!awaitSlot()) {
+                    continue;
+                }
+                TopicPartition from = new TopicPartition(pending.topic(), pending.partition());
+                if (!consumer.assignment().contains(from)) {
+                    pending = null; // a rebalance while waiting gave the queue to another agent
+                    slots.release();
+                    continue;
+                }
                 boolean slotUsed = false;
                 try {
-                    if (paused) {
-                        consumer.resume(consumer.paused());
-                        paused = false;
-                    }
-                    ConsumerRecord<String, String> record = next();
+                    ConsumerRecord<String, String> record = choose(pending);
+                    pending = null;
                     if (record != null) {
                         slotUsed = take(record);
                     }
@@ -139,38 +145,55 @@ public class QueueDispatcher implements AutoCloseable {
     }
 
     /**
-     * The next item to take, or null when none came within a short wait. A queue without levels is read as
-     * it comes. With levels, only the highest level that has a committed item is read (the others are
-     * paused); when every level is empty, any level may wake us, and an item of a lower level is put back
-     * until the levels have been checked again, so a lower level never passes a higher one.
+     * Waits for a free slot; false when stopping. While waiting the partitions are paused and polled now and
+     * then, which keeps the agent in the group (rebalances are served) without reading further.
      */
-    private ConsumerRecord<String, String> next() throws InterruptedException {
+    private boolean awaitSlot() throws InterruptedException {
+        if (slots.tryAcquire(0, TimeUnit.MILLISECONDS)) {
+            return true;
+        }
+        consumer.pause(consumer.assignment());
+        while (running) {
+            if (slots.tryAcquire(200, TimeUnit.MILLISECONDS)) {
+                return true;
+            }
+            consumer.poll(Duration.ZERO);
+        }
+        return false;
+    }
+
+    /**
+     * The item to take now, given {@code read}, the first item read. A queue without levels takes it. With
+     * levels, the levels' last stable offsets are checked: if a higher level than {@code read}'s has an
+     * item, {@code read} is put back and the higher level is read alone (null when only transaction markers
+     * were there: the caller reads again). So a lower level never passes a higher one.
+     */
+    private ConsumerRecord<String, String> choose(ConsumerRecord<String, String> read) throws InterruptedException {
         List<TopicPartition> levels = new ArrayList<>(consumer.assignment());
-        if (levels.size() <= 1) {
-            return first(consumer.poll(Duration.ofMillis(100)));
+        TopicPartition readFrom = new TopicPartition(read.topic(), read.partition());
+        if (levels.size() <= 1 || rank(readFrom) == 0) {
+            return read;
         }
         levels.sort(Comparator.comparingInt(QueueDispatcher::rank));
         Map<TopicPartition, Long> ends = committedEnds(levels);
         if (ends == null) {
+            consumer.seek(readFrom, read.offset());
             return null;
         }
         for (TopicPartition level : levels) {
+            if (level.equals(readFrom)) {
+                return read;
+            }
             if (consumer.position(level) < ends.get(level)) {
+                consumer.seek(readFrom, read.offset());
                 List<TopicPartition> others = new ArrayList<>(levels);
                 others.remove(level);
                 consumer.pause(others);
                 consumer.resume(List.of(level));
-                // null when only transaction markers were left: the position moved past them; look again
                 return first(consumer.poll(Duration.ofMillis(100)));
             }
         }
-        consumer.resume(levels);
-        ConsumerRecord<String, String> woke = first(consumer.poll(Duration.ofMillis(100)));
-        if (woke == null || rank(new TopicPartition(woke.topic(), woke.partition())) == 0) {
-            return woke;
-        }
-        consumer.seek(new TopicPartition(woke.topic(), woke.partition()), woke.offset());
-        return null;
+        return read;
     }
 
     private static ConsumerRecord<String, String> first(ConsumerRecords<String, String> records) {
