@@ -207,6 +207,54 @@ class LocalProcessAgentTest {
 
 
     @Test
+    void anItemThatIsNotARunRequestGoesToTheDeadLetterTopicAndTheQueueMovesOn() throws Exception {
+        String key = "not-a-run-" + RunIds.next();
+        producer.send(new ProducerRecord<>(Topics.queue(AgentTestInfra.QUEUE), key, "{\"hello\":")).get(10,
+                TimeUnit.SECONDS);
+        String next = enqueue(code("echo after the bad item\n"));
+        awaitType(next, EventTypes.RUN_FINISHED);
+        try (RunEventsRecorderRaw dead = new RunEventsRecorderRaw(SharedInfra.kafkaBootstrap(), Topics.DEAD_LETTER)) {
+            await().atMost(20, TimeUnit.SECONDS).until(() -> dead.withKey(key).isPresent());
+            var record = dead.withKey(key).orElseThrow();
+            assertEquals("{\"hello\":", record.value());
+            assertEquals(Topics.queue(AgentTestInfra.QUEUE), header(record, "dead-letter-topic"));
+            assertTrue(header(record, "dead-letter-reason").contains("not a Launch event envelope"),
+                    header(record, "dead-letter-reason"));
+        }
+        given().when().get("/q/metrics").then().statusCode(200).body(org.hamcrest.Matchers.containsString(
+                "launch_agent_dead_letters_total{queue=\"" + AgentTestInfra.QUEUE + "\"} 1.0"));
+    }
+
+    private static String header(org.apache.kafka.clients.consumer.ConsumerRecord<String, String> record, String name) {
+        return new String(record.headers().lastHeader(name).value(), java.nio.charset.StandardCharsets.UTF_8);
+    }
+
+    /** Raw records of one partition-0 topic, with their headers. */
+    private static final class RunEventsRecorderRaw implements AutoCloseable {
+        private final org.apache.kafka.clients.consumer.KafkaConsumer<String, String> consumer;
+        private final List<org.apache.kafka.clients.consumer.ConsumerRecord<String, String>> seen = new ArrayList<>();
+
+        RunEventsRecorderRaw(String bootstrap, String topic) {
+            consumer = new org.apache.kafka.clients.consumer.KafkaConsumer<>(Map.of("bootstrap.servers", bootstrap,
+                    "key.deserializer", org.apache.kafka.common.serialization.StringDeserializer.class.getName(),
+                    "value.deserializer", org.apache.kafka.common.serialization.StringDeserializer.class.getName()));
+            var partition = new org.apache.kafka.common.TopicPartition(topic, 0);
+            consumer.assign(List.of(partition));
+            consumer.seekToBeginning(List.of(partition));
+        }
+
+        java.util.Optional<org.apache.kafka.clients.consumer.ConsumerRecord<String, String>> withKey(String key) {
+            consumer.poll(java.time.Duration.ofMillis(200)).forEach(seen::add);
+            return seen.stream().filter(r -> key.equals(r.key())).findFirst();
+        }
+
+        @Override
+        public void close() {
+            consumer.close();
+        }
+    }
+
+    @Test
     void theAgentHeartbeats() {
         try (RunEventsRecorder agents = new RunEventsRecorder(SharedInfra.kafkaBootstrap(), Topics.AGENTS)) {
             await().atMost(20, TimeUnit.SECONDS).until(() -> agents.all().stream()

@@ -290,11 +290,39 @@ class StatusServiceTest {
     }
 
     @Test
-    void anInvalidRecordIsSkippedAndConsumptionGoesOn() throws Exception {
+    void anInvalidRecordGoesToTheDeadLetterTopicWithItsReasonAndConsumptionGoesOn() throws Exception {
         String q = queue();
-        producer.send(new ProducerRecord<>(Topics.RUNS, "garbage", "{not an event")).get(10, TimeUnit.SECONDS);
-        String runId = queued(q, 0);
+        String runId = RunIds.next();
+        // same key, so the same partition: the run after it is only seen if the consumer got past it
+        producer.send(new ProducerRecord<>(Topics.RUNS, runId, "{not an event")).get(10, TimeUnit.SECONDS);
+        producer.send(new ProducerRecord<>(Topics.RUNS, runId, Events.encode(EventEnvelope.of(EventTypes.RUN_QUEUED,
+                runId, new RunLifecycle(runId, q, "train", 1, 1, null, null, null, null, null, null, 0L, null,
+                        Instant.now(), null, null))))).get(10, TimeUnit.SECONDS);
         awaitState(runId, "QUEUED");
+        try (KafkaConsumer<String, String> consumer = new KafkaConsumer<>(Map.of(
+                "bootstrap.servers", SharedInfra.kafkaBootstrap(),
+                "key.deserializer", StringDeserializer.class.getName(),
+                "value.deserializer", StringDeserializer.class.getName()))) {
+            TopicPartition dead = new TopicPartition(Topics.DEAD_LETTER, 0);
+            consumer.assign(List.of(dead));
+            consumer.seekToBeginning(List.of(dead));
+            List<org.apache.kafka.clients.consumer.ConsumerRecord<String, String>> found = new ArrayList<>();
+            await().atMost(20, TimeUnit.SECONDS).until(() -> {
+                consumer.poll(Duration.ofMillis(200)).forEach(r -> {
+                    if (runId.equals(r.key())) {
+                        found.add(r);
+                    }
+                });
+                return !found.isEmpty();
+            });
+            var record = found.get(0);
+            assertEquals("{not an event", record.value());
+            assertTrue(new String(record.headers().lastHeader("dead-letter-reason").value()).contains("not a Launch event envelope"),
+                    new String(record.headers().lastHeader("dead-letter-reason").value()));
+            assertEquals(Topics.RUNS, new String(record.headers().lastHeader("dead-letter-topic").value()));
+        }
+        given().when().get("/q/metrics").then().statusCode(200)
+                .body(containsString("launch_status_invalid_events_total{topic=\"launch.runs\"}"));
     }
 
     @jakarta.inject.Inject

@@ -6,6 +6,7 @@ import dev.launch.agent.messaging.EventPublisher;
 import dev.launch.common.event.AgentStatus;
 import dev.launch.common.event.EventTypes;
 import dev.launch.common.run.RunCommandsReader;
+import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.quarkus.runtime.ShutdownEvent;
@@ -70,7 +71,9 @@ public class Agent {
                 AdminClientConfig.REQUEST_TIMEOUT_MS_CONFIG, 5_000));
         for (String queue : identity.queues()) {
             QueueDispatcher dispatcher = new QueueDispatcher(queue, bootstrap, identity.id(), slots, events,
-                    commands, supervisor, admin);
+                    commands, supervisor, admin, Counter.builder("launch_agent_dead_letters_total")
+                    .description("queue items that were not run requests, sent to launch.dead-letter")
+                    .tag("queue", queue).register(metrics));
             dispatchers.add(dispatcher);
             dispatcher.start();
         }

@@ -12,6 +12,7 @@ import dev.launch.common.event.Topics;
 import dev.launch.common.run.Priority;
 import dev.launch.common.run.RunCommandLedger;
 import dev.launch.common.run.RunCommandsReader;
+import io.micrometer.core.instrument.Counter;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.ListOffsetsOptions;
 import org.apache.kafka.clients.admin.OffsetSpec;
@@ -57,12 +58,13 @@ public class QueueDispatcher implements AutoCloseable {
     private final RunCommandsReader commands;
     private final RunSupervisor supervisor;
     private final Admin admin;
+    private final Counter deadLetters;
     private final KafkaConsumer<String, String> consumer;
     private final Thread thread;
     private volatile boolean running = true;
 
     public QueueDispatcher(String queue, String bootstrap, String agentId, Slots slots, EventPublisher events,
-                           RunCommandsReader commands, RunSupervisor supervisor, Admin admin) {
+                           RunCommandsReader commands, RunSupervisor supervisor, Admin admin, Counter deadLetters) {
         this.queue = queue;
         this.agentId = agentId;
         this.slots = slots;
@@ -70,6 +72,7 @@ public class QueueDispatcher implements AutoCloseable {
         this.commands = commands;
         this.supervisor = supervisor;
         this.admin = admin;
+        this.deadLetters = deadLetters;
         this.consumer = new KafkaConsumer<>(Map.ofEntries(
                 Map.entry(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, (Object) bootstrap),
                 Map.entry(ConsumerConfig.GROUP_ID_CONFIG, (Object) Topics.agentGroup(queue)),
@@ -237,7 +240,21 @@ public class QueueDispatcher implements AutoCloseable {
             }
             request = envelope.payloadAs(RunRequest.class);
         } catch (RuntimeException e) {
-            LOG.errorf("skipping undecodable item %s@%d: %s", Topics.queue(queue), record.offset(), e.getMessage());
+            LOG.errorf("item %s@%d is not a run request; it goes to %s: %s", record.topic(), record.offset(),
+                    Topics.DEAD_LETTER, e.getMessage());
+            try {
+                events.deadLetter(record, e.getMessage()).get(30, TimeUnit.SECONDS);
+                deadLetters.increment();
+            } catch (Exception failed) {
+                if (failed instanceof InterruptedException ie) {
+                    throw ie;
+                }
+                LOG.warnf("could not dead-letter item %s@%d (%s); it stays first in the queue", record.topic(),
+                        record.offset(), failed.toString());
+                consumer.seek(partition, record.offset());
+                Thread.sleep(1000);
+                return false;
+            }
             commit(partition, record.offset() + 1);
             return false;
         }

@@ -17,6 +17,9 @@ import org.apache.kafka.clients.producer.RecordMetadata;
 import org.apache.kafka.common.serialization.StringSerializer;
 import org.eclipse.microprofile.config.inject.ConfigProperty;
 
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
@@ -57,10 +60,27 @@ public class EventPublisher {
         return send(Topics.AGENTS, agentId, EventEnvelope.of(type, agentId, status));
     }
 
+    /**
+     * Sends a record this agent cannot use to {@code launch.dead-letter}, as it was, with the reason and where it
+     * came from in headers ({@code dead-letter-reason}, {@code -topic}, {@code -partition}, {@code -offset}).
+     */
+    public CompletableFuture<RecordMetadata> deadLetter(ConsumerRecord<String, String> record, String reason) {
+        ProducerRecord<String, String> dead = new ProducerRecord<>(Topics.DEAD_LETTER, record.key(), record.value());
+        dead.headers().add("dead-letter-reason", reason.getBytes(StandardCharsets.UTF_8))
+                .add("dead-letter-topic", record.topic().getBytes(StandardCharsets.UTF_8))
+                .add("dead-letter-partition", String.valueOf(record.partition()).getBytes(StandardCharsets.UTF_8))
+                .add("dead-letter-offset", String.valueOf(record.offset()).getBytes(StandardCharsets.UTF_8));
+        return send(dead);
+    }
+
     public CompletableFuture<RecordMetadata> send(String topic, String key, EventEnvelope envelope) {
+        return send(new ProducerRecord<>(topic, key, Events.encode(envelope)));
+    }
+
+    private CompletableFuture<RecordMetadata> send(ProducerRecord<String, String> record) {
         CompletableFuture<RecordMetadata> done = new CompletableFuture<>();
         try {
-            producer.send(new ProducerRecord<>(topic, key, Events.encode(envelope)), (metadata, error) -> {
+            producer.send(record, (metadata, error) -> {
                 if (error != null) {
                     done.completeExceptionally(error);
                 } else {

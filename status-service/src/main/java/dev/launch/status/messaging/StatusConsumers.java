@@ -5,6 +5,7 @@ import dev.launch.common.event.EventEnvelope;
 import dev.launch.common.event.EventTypes;
 import dev.launch.common.event.Events;
 import dev.launch.common.event.RunLogBatch;
+import dev.launch.common.event.Topics;
 import dev.launch.common.run.RunStateMachine;
 import dev.launch.status.repository.AgentStore;
 import dev.launch.status.repository.LogStore;
@@ -23,7 +24,9 @@ import java.util.function.Function;
  * Builds the read model from {@code launch.runs}, {@code launch.run-logs} and {@code launch.agents}. Store,
  * then ack: a message is acknowledged (its offset committed) only after its effect is in PostgreSQL; while the
  * database is unreachable the consumer retries the same message and goes no further. A record that is not a
- * valid event is logged, counted and skipped.
+ * valid event is logged, counted ({@code launch_status_invalid_events_total}) and refused: the channel's
+ * failure strategy sends it to {@code launch.dead-letter} with the reason in the {@code dead-letter-reason}
+ * header (and its topic, partition and offset), and consumption goes on.
  */
 @ApplicationScoped
 public class StatusConsumers {
@@ -80,8 +83,15 @@ public class StatusConsumers {
     }
 
     private Uni<Void> skip(String topic, String reason) {
-        LOG.errorf("skipping an invalid record on %s: %s", topic, reason);
+        LOG.errorf("an invalid record on %s goes to %s: %s", topic, Topics.DEAD_LETTER, reason);
         metrics.counter("launch_status_invalid_events_total", "topic", topic).increment();
-        return Uni.createFrom().voidItem();
+        return Uni.createFrom().failure(new InvalidEventException(reason));
+    }
+
+    /** A record that is not a valid event; its message is the dead letter's reason. */
+    static final class InvalidEventException extends RuntimeException {
+        InvalidEventException(String reason) {
+            super(reason, null, false, false);
+        }
     }
 }
