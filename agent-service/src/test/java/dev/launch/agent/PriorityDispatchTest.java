@@ -196,9 +196,11 @@ class PriorityDispatchTest {
             awaitType(id, EventTypes.RUN_FINISHED);
         }
         List<String> order = launchOrder(all);
-        // turns: the shallow queue's runs start among the first few, not after the 30 deep ones
-        for (String id : shallow) {
-            assertTrue(order.indexOf(id) < 8, "shallow run started at " + order.indexOf(id) + " of " + order.size());
+        // turns: deep, shallow, deep, shallow ... (give or take the first turn), not 30 deep runs first
+        List<Integer> at = shallow.stream().map(order::indexOf).toList();
+        System.out.println("shallow runs started at " + at + " of " + order.size());
+        for (int i = 0; i < at.size(); i++) {
+            assertTrue(at.get(i) <= 2 * i + 2, "shallow runs started at " + at + " of " + order.size());
         }
         assertEquals(deep, order.stream().filter(deep::contains).toList(), "each queue stays in order");
     }

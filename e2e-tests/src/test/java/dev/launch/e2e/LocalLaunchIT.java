@@ -35,6 +35,7 @@ class LocalLaunchIT {
             case "$LAUNCH_INPUTS" in
               *'"mode":"sleep"'*) echo "pid $$"; sleep 120 ;;
               *'"mode":"fail"'*) echo "failing on purpose" >&2; exit 3 ;;
+              *'"mode":"two"'*) sleep 2 ;;
               *) sleep 0.2 ;;
             esac
             """;
@@ -55,7 +56,7 @@ class LocalLaunchIT {
         queue = "e2e-" + suffix;
         given().baseUri(stack.jobs.url()).contentType(ContentType.JSON).body("""
                 {"name":"%s","source":{"type":"code","artifact":"%s"},"entrypoint":["sh","train.sh"],
-                 "inputs":{"schema":{"type":"object","properties":{"mode":{"enum":["quick","sleep","fail"]}}},
+                 "inputs":{"schema":{"type":"object","properties":{"mode":{"enum":["quick","sleep","fail","two"]}}},
                            "defaults":{"mode":"quick"}}}""".formatted(job, code))
                 .when().post("/api/v1/jobs").then().statusCode(201).body("version", is(1));
         given().baseUri(stack.queues.url()).contentType(ContentType.JSON)
@@ -222,6 +223,43 @@ class LocalLaunchIT {
             assertEquals(named.apply(expected), named.apply(actual));
         } finally {
             busyAgent.close();
+        }
+    }
+
+    @Test
+    void threeAgentsShareOneQueueAndItsOrderHolds() {
+        String shared = queue + "-shared";
+        given().baseUri(stack.queues.url()).contentType(ContentType.JSON)
+                .body("{\"name\":\"" + shared + "\",\"target\":{\"type\":\"local-process\"}}")
+                .when().post("/api/v1/queues").then().statusCode(201);
+        List<ServiceProcess> agents = new ArrayList<>();
+        try {
+            for (int i = 1; i <= 3; i++) {
+                agents.add(stack.agent(shared + "-agent-" + i, 1, shared));
+            }
+            List<String> ids = new ArrayList<>();
+            for (int i = 0; i < 9; i++) {
+                ids.add(enqueue(shared, "two"));
+            }
+            for (String id : ids) {
+                awaitState(id, "FINISHED");
+            }
+            Map<String, JsonPath> runs = new java.util.HashMap<>();
+            ids.forEach(id -> runs.put(id, run(id)));
+            assertEquals(3, ids.stream().map(id -> runs.get(id).getString("agentId")).distinct().count(),
+                    "the runs spread over all three agents");
+            assertEquals(ids, ids.stream().sorted(Comparator.comparing(id -> at(runs.get(id), "RUNNING"))).toList(),
+                    "starts keep queue order");
+            for (String id : ids) {
+                assertEquals(1, runs.get(id).getList("history.findAll { it.state == 'RUNNING' }").size(), id);
+            }
+            Instant first = at(runs.get(ids.get(0)), "RUNNING");
+            Instant last = runs.get(ids.get(8)).getList("history.findAll { it.state == 'FINISHED' }.at").stream()
+                    .map(at -> Instant.parse((String) at)).findFirst().orElseThrow();
+            System.out.printf("9 runs of 2 s on 3 agents at max-jobs 1: first start to last end %d ms%n",
+                    java.time.Duration.between(first, last).toMillis());
+        } finally {
+            agents.forEach(ServiceProcess::close);
         }
     }
 

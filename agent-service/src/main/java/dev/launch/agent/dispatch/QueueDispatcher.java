@@ -21,7 +21,7 @@ import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.ConsumerRecords;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.consumer.OffsetAndMetadata;
-import org.apache.kafka.clients.consumer.RangeAssignor;
+import org.apache.kafka.clients.consumer.ConsumerRebalanceListener;
 import org.apache.kafka.clients.producer.RecordMetadata;
 import org.apache.kafka.common.IsolationLevel;
 import org.apache.kafka.common.TopicPartition;
@@ -62,6 +62,9 @@ public class QueueDispatcher implements AutoCloseable {
     private final KafkaConsumer<String, String> consumer;
     private final Thread thread;
     private volatile boolean running = true;
+    /** this agent's free slots as of its last join of the queue's group (what the assignor saw) */
+    private int freeWhenJoined;
+    private long lastGroupCheck;
 
     public QueueDispatcher(String queue, String bootstrap, String agentId, Slots slots, EventPublisher events,
                            RunCommandsReader commands, RunSupervisor supervisor, Admin admin, Counter deadLetters) {
@@ -82,9 +85,13 @@ public class QueueDispatcher implements AutoCloseable {
                 Map.entry(ConsumerConfig.ISOLATION_LEVEL_CONFIG, (Object) "read_committed"),
                 Map.entry(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, (Object) 1),
                 Map.entry(ConsumerConfig.SESSION_TIMEOUT_MS_CONFIG, (Object) 10_000),
-                Map.entry(ConsumerConfig.HEARTBEAT_INTERVAL_MS_CONFIG, (Object) 2_000),
-                // all of a queue's single-partition topics (its levels) go to the same member
-                Map.entry(ConsumerConfig.PARTITION_ASSIGNMENT_STRATEGY_CONFIG, (Object) RangeAssignor.class.getName()),
+                // a rebalance asked for by another agent reaches this one within half a second
+                Map.entry(ConsumerConfig.HEARTBEAT_INTERVAL_MS_CONFIG, (Object) 500),
+                // all of a queue's single-partition topics (its levels) go to one member: the one with the most
+                // free slots
+                Map.entry(ConsumerConfig.PARTITION_ASSIGNMENT_STRATEGY_CONFIG,
+                        (Object) FreeSlotsAssignor.class.getName()),
+                Map.entry(FreeSlotsAssignor.SLOTS_CONFIG, (Object) slots),
                 // the queue's topics are found by pattern: a queue created after the agent starts is seen
                 // within this time
                 Map.entry(ConsumerConfig.METADATA_MAX_AGE_CONFIG, (Object) 5_000),
@@ -94,7 +101,17 @@ public class QueueDispatcher implements AutoCloseable {
     }
 
     public void start() {
-        consumer.subscribe(Topics.queueTopicPattern(queue));
+        consumer.subscribe(Topics.queueTopicPattern(queue), new ConsumerRebalanceListener() {
+            @Override
+            public void onPartitionsRevoked(java.util.Collection<TopicPartition> partitions) {
+                // the committed offset is where the next owner starts; nothing else to hand over
+            }
+
+            @Override
+            public void onPartitionsAssigned(java.util.Collection<TopicPartition> partitions) {
+                freeWhenJoined = slots.free();
+            }
+        });
         thread.start();
     }
 
@@ -108,19 +125,20 @@ public class QueueDispatcher implements AutoCloseable {
         try {
             while (running) {
                 if (pending == null) {
+                    if (consumer.assignment().isEmpty() && freeWhenJoined == 0 && slots.free() > 0) {
+                        // another agent holds the queue and we told the group we were full: say we are not
+                        freeWhenJoined = slots.free();
+                        consumer.enforceRebalance("agent " + agentId + " has a free slot again");
+                    }
                     consumer.resume(consumer.paused());
                     pending = first(consumer.poll(Duration.ofMillis(200)));
                     if (pending == null) {
                         continue;
                     }
                 }
-                if (!awaitSlot()) {
-                    continue;
-                }
                 TopicPartition from = new TopicPartition(pending.topic(), pending.partition());
-                if (!consumer.assignment().contains(from)) {
-                    pending = null; // a rebalance while waiting gave the queue to another agent
-                    slots.release();
+                if (!awaitSlot(from)) {
+                    pending = null; // stopping, or a rebalance gave the queue to an agent with a free slot
                     continue;
                 }
                 boolean slotUsed = false;
@@ -148,21 +166,57 @@ public class QueueDispatcher implements AutoCloseable {
     }
 
     /**
-     * Waits for a free slot; false when stopping. While waiting the partitions are paused and polled now and
-     * then, which keeps the agent in the group (rebalances are served) without reading further.
+     * Waits for a free slot while holding an item of {@code from}; false when stopping or when the queue went
+     * to another agent meanwhile. While waiting the partitions are paused and polled now and then, which keeps
+     * the agent in the group without reading further; if other agents serve the queue, it asks the group to
+     * rebalance, so the queue goes to an agent with a free slot (work sharing, see DESIGN.md).
      */
-    private boolean awaitSlot() throws InterruptedException {
-        if (slots.tryAcquire(0, TimeUnit.MILLISECONDS)) {
+    private boolean awaitSlot(TopicPartition from) throws InterruptedException {
+        Slots.Ticket ticket = slots.line();
+        if (ticket.await(0, TimeUnit.MILLISECONDS)) {
             return true;
         }
-        consumer.pause(consumer.assignment());
-        while (running) {
-            if (slots.tryAcquire(200, TimeUnit.MILLISECONDS)) {
-                return true;
+        boolean got = false;
+        try {
+            consumer.pause(consumer.assignment());
+            while (running) {
+                if (System.nanoTime() - lastGroupCheck > 1_000_000_000L) {
+                    lastGroupCheck = System.nanoTime();
+                    if (othersInGroup()) {
+                        freeWhenJoined = 0;
+                        consumer.enforceRebalance("agent " + agentId + " has work but no free slot");
+                    }
+                }
+                if (ticket.await(200, TimeUnit.MILLISECONDS)) {
+                    got = true;
+                    if (consumer.assignment().contains(from)) {
+                        return true;
+                    }
+                    slots.release();
+                    return false;
+                }
+                consumer.poll(Duration.ZERO);
+                if (!consumer.assignment().contains(from)) {
+                    return false;
+                }
             }
-            consumer.poll(Duration.ZERO);
+            return false;
+        } finally {
+            if (!got) {
+                ticket.leave();
+            }
         }
-        return false;
+    }
+
+    /** Whether other agents are in this queue's group (an admin request on its own connection). */
+    private boolean othersInGroup() throws InterruptedException {
+        try {
+            return admin.describeConsumerGroups(List.of(Topics.agentGroup(queue))).all().get(5, TimeUnit.SECONDS)
+                    .get(Topics.agentGroup(queue)).members().size() > 1;
+        } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
+            LOG.debugf("cannot describe the group of queue %s: %s", queue, e.toString());
+            return false;
+        }
     }
 
     /**
@@ -269,7 +323,6 @@ public class QueueDispatcher implements AutoCloseable {
                             agentId))).get(30, TimeUnit.SECONDS);
             commands.fence(new TopicPartition(taken.topic(), taken.partition()), taken.offset())
                     .get(30, TimeUnit.SECONDS);
-            commit(partition, record.offset() + 1);
         } catch (Exception e) {
             if (e instanceof InterruptedException ie) {
                 throw ie;
@@ -278,6 +331,14 @@ public class QueueDispatcher implements AutoCloseable {
             consumer.seek(partition, record.offset());
             Thread.sleep(1000);
             return false;
+        }
+        try {
+            commit(partition, record.offset() + 1);
+        } catch (RuntimeException e) {
+            // the take is recorded, so the verdict below stands: whoever reads the item again is told it
+            // was taken first by this agent and skips it
+            LOG.warnf("could not commit past run %s in queue %s (%s); the item will be read again and skipped",
+                    request.runId(), queue, e.toString());
         }
         RunCommandLedger.Decision decision = commands.ledger().decide(request.runId(), item, agentId);
         switch (decision) {

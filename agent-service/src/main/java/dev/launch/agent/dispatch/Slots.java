@@ -1,21 +1,98 @@
 package dev.launch.agent.dispatch;
 
-import java.util.concurrent.Semaphore;
+import java.util.ArrayDeque;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.ReentrantLock;
 
-/** The agent's max-jobs: a run holds a slot from the moment its item is taken until it has ended. */
+/**
+ * The agent's max-jobs: a run holds a slot from the moment its item is taken until it has ended. Queues that
+ * have an item in hand wait in one line ({@link #line()}) and get slots strictly in the order they joined it,
+ * keeping their place while they step away to serve their consumer; so queues with work take turns and a deep
+ * queue cannot starve a shallow one.
+ */
 public class Slots {
-    private final Semaphore free;
+    private final int max;
+    private final ReentrantLock lock = new ReentrantLock();
+    private final Condition changed = lock.newCondition();
+    private final ArrayDeque<Ticket> line = new ArrayDeque<>();
+    private int used;
 
     public Slots(int max) {
-        this.free = new Semaphore(max, true);
+        this.max = max;
     }
 
-    public boolean tryAcquire(long timeout, TimeUnit unit) throws InterruptedException {
-        return free.tryAcquire(timeout, unit);
+    /** A place at the end of the line. */
+    public Ticket line() {
+        Ticket ticket = new Ticket();
+        lock.lock();
+        try {
+            line.addLast(ticket);
+        } finally {
+            lock.unlock();
+        }
+        return ticket;
     }
 
+    /** A slot is free again. */
     public void release() {
-        free.release();
+        lock.lock();
+        try {
+            used--;
+            changed.signalAll();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Slots free now (what the agent offers its queues' groups). */
+    public int free() {
+        lock.lock();
+        try {
+            return max - used;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** One queue's place in the line for a slot. */
+    public final class Ticket {
+        private Ticket() {
+        }
+
+        /**
+         * Waits up to {@code timeout} for a slot; true when this ticket got one (and left the line), false
+         * when the time is up (it keeps its place).
+         */
+        public boolean await(long timeout, TimeUnit unit) throws InterruptedException {
+            long nanos = unit.toNanos(timeout);
+            lock.lock();
+            try {
+                while (used >= max || line.peekFirst() != this) {
+                    if (nanos <= 0) {
+                        return false;
+                    }
+                    nanos = changed.awaitNanos(nanos);
+                }
+                line.removeFirst();
+                used++;
+                changed.signalAll();
+                return true;
+            } finally {
+                lock.unlock();
+            }
+        }
+
+        /** Gives up the place (the queue no longer has an item in hand). */
+        public void leave() {
+            lock.lock();
+            try {
+                if (line.remove(this)) {
+                    changed.signalAll();
+                }
+            } finally {
+                lock.unlock();
+            }
+        }
     }
 }
