@@ -40,8 +40,8 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * Takes one queue's runs in order. A queue is one single-partition topic, or one per priority level, and every
- * agent serving it is in the queue's consumer group; the range assignor gives all of a queue's topics to one
- * member, so exactly one agent reads the queue at a time. With levels, the item taken is the oldest of the
+ * agent serving it is in the queue's consumer group; {@link FreeSlotsAssignor} gives all of a queue's topics to
+ * one member (the agent with the most free slots), so exactly one agent reads the queue at a time. With levels, the item taken is the oldest of the
  * highest level that has one (checked against the levels' end offsets before each take). For each item: hold a
  * slot, claim the run ({@code RunClaimed}, acknowledged), record the take ({@code RunTaken} on
  * {@code launch.run-commands}), read the run's commands up to that record, commit the offset, then launch it,
