@@ -18,8 +18,8 @@ import java.util.TreeSet;
 /**
  * Gives all of a queue's partitions (its one topic, or its level topics) to one member of the queue's group:
  * the agent with the most free slots, so work goes where it can run. Each member states its free slots when it
- * joins (the subscription's user data); on a tie the smallest member id wins (the eager protocol revokes
- * everything before a rebalance, so "who held it" is not known here). An agent asks for a new assignment when its slots change in a way that should move the queue (see
+ * joins (the subscription's user data), and when it last took a run; on a tie the agent idle longest wins,
+ * which spreads a shared queue's runs over its agents (then the smallest member id). An agent asks for a new assignment when its slots change in a way that should move the queue (see
  * {@link QueueDispatcher}). Only one member ever holds a queue, so its order holds.
  */
 public class FreeSlotsAssignor implements ConsumerPartitionAssignor, Configurable {
@@ -36,8 +36,9 @@ public class FreeSlotsAssignor implements ConsumerPartitionAssignor, Configurabl
 
     @Override
     public ByteBuffer subscriptionUserData(Set<String> topics) {
-        ByteBuffer data = ByteBuffer.allocate(Integer.BYTES);
+        ByteBuffer data = ByteBuffer.allocate(Integer.BYTES + Long.BYTES);
         data.putInt(slots == null ? 0 : slots.free());
+        data.putLong(slots == null ? 0 : slots.lastTakenAt());
         data.flip();
         return data;
     }
@@ -47,11 +48,20 @@ public class FreeSlotsAssignor implements ConsumerPartitionAssignor, Configurabl
         Map<String, Subscription> members = group.groupSubscription();
         String owner = null;
         int best = -1;
+        long bestTakenAt = Long.MAX_VALUE;
         for (String member : new TreeSet<>(members.keySet())) {
-            int free = free(members.get(member));
-            if (free > best) {
+            ByteBuffer data = members.get(member).userData();
+            int free = 0;
+            long takenAt = Long.MAX_VALUE;
+            if (data != null && data.remaining() >= Integer.BYTES + Long.BYTES) {
+                ByteBuffer read = data.duplicate();
+                free = read.getInt();
+                takenAt = read.getLong();
+            }
+            if (free > best || (free == best && takenAt < bestTakenAt)) {
                 owner = member;
                 best = free;
+                bestTakenAt = takenAt;
             }
         }
         Map<String, Assignment> assignments = new HashMap<>();
@@ -67,11 +77,6 @@ public class FreeSlotsAssignor implements ConsumerPartitionAssignor, Configurabl
             assignments.put(member.getKey(), new Assignment(partitions));
         }
         return new GroupAssignment(assignments);
-    }
-
-    private static int free(Subscription subscription) {
-        ByteBuffer data = subscription.userData();
-        return data == null || data.remaining() < Integer.BYTES ? 0 : data.duplicate().getInt();
     }
 
     @Override

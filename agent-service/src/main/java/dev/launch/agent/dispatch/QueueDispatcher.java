@@ -110,6 +110,9 @@ public class QueueDispatcher implements AutoCloseable {
             @Override
             public void onPartitionsAssigned(java.util.Collection<TopicPartition> partitions) {
                 freeWhenJoined = slots.free();
+                if (!partitions.isEmpty()) {
+                    LOG.infof("agent %s now takes queue %s's runs (%d free slots)", agentId, queue, freeWhenJoined);
+                }
             }
         });
         thread.start();
@@ -128,6 +131,7 @@ public class QueueDispatcher implements AutoCloseable {
                     if (consumer.assignment().isEmpty() && freeWhenJoined == 0 && slots.free() > 0) {
                         // another agent holds the queue and we told the group we were full: say we are not
                         freeWhenJoined = slots.free();
+                        LOG.debugf("agent %s asks for queue %s: a slot is free again", agentId, queue);
                         consumer.enforceRebalance("agent " + agentId + " has a free slot again");
                     }
                     consumer.resume(consumer.paused());
@@ -183,11 +187,14 @@ public class QueueDispatcher implements AutoCloseable {
                 if (System.nanoTime() - lastGroupCheck > 1_000_000_000L) {
                     lastGroupCheck = System.nanoTime();
                     if (othersInGroup()) {
+                        LOG.debugf("agent %s hands queue %s on: work waits and no slot is free", agentId, queue);
                         freeWhenJoined = 0;
                         consumer.enforceRebalance("agent " + agentId + " has work but no free slot");
+                        consumer.poll(Duration.ZERO); // start the rebalance now
                     }
                 }
-                if (ticket.await(200, TimeUnit.MILLISECONDS)) {
+                // short waits: while a rebalance runs, every member's poll moves it on
+                if (ticket.await(50, TimeUnit.MILLISECONDS)) {
                     got = true;
                     if (consumer.assignment().contains(from)) {
                         return true;

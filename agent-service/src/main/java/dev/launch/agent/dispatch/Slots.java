@@ -17,6 +17,7 @@ public class Slots {
     private final Condition changed = lock.newCondition();
     private final ArrayDeque<Ticket> line = new ArrayDeque<>();
     private int used;
+    private long lastTakenAt;
 
     public Slots(int max) {
         this.max = max;
@@ -55,6 +56,16 @@ public class Slots {
         }
     }
 
+    /** When a slot was last taken (epoch millis; 0 = never): agents idle longest get shared queues first. */
+    public long lastTakenAt() {
+        lock.lock();
+        try {
+            return lastTakenAt;
+        } finally {
+            lock.unlock();
+        }
+    }
+
     /** One queue's place in the line for a slot. */
     public final class Ticket {
         private Ticket() {
@@ -76,6 +87,7 @@ public class Slots {
                 }
                 line.removeFirst();
                 used++;
+                lastTakenAt = System.currentTimeMillis();
                 changed.signalAll();
                 return true;
             } finally {
