@@ -47,6 +47,7 @@ class PriorityDispatchTest {
     private static final String QUEUE = AgentTestInfra.PRIORITY_QUEUE;
     private static RunEventsRecorder runs;
     private static KafkaProducer<String, String> producer;
+    private static org.apache.kafka.clients.admin.Admin admin;
 
     @BeforeAll
     static void connect() {
@@ -56,12 +57,14 @@ class PriorityDispatchTest {
                 "key.serializer", StringSerializer.class.getName(),
                 "value.serializer", StringSerializer.class.getName()));
         producer.initTransactions();
+        admin = org.apache.kafka.clients.admin.Admin.create(Map.of("bootstrap.servers", SharedInfra.kafkaBootstrap()));
     }
 
     @AfterAll
     static void disconnect() {
         runs.close();
         producer.close();
+        admin.close();
     }
 
     private static RunRequest request(String targetType, Priority level, List<String> command, Path code) {
@@ -78,9 +81,9 @@ class PriorityDispatchTest {
     }
 
     /** One enqueue: the item on its level's topic, in a transaction of its own (as the queue service does). */
-    private static void write(RunRequest request, MoveRun move) {
+    private static void write(RunRequest request, MoveRun move) throws Exception {
         producer.beginTransaction();
-        producer.send(new ProducerRecord<>(Topics.queueItems(request.queue(),
+        var item = producer.send(new ProducerRecord<>(Topics.queueItems(request.queue(),
                         Priority.parse(request.priority()).orElse(null)),
                 request.runId(), Events.encode(EventEnvelope.of(EventTypes.RUN_REQUESTED, request.runId(), request))));
         if (move != null) {
@@ -88,6 +91,21 @@ class PriorityDispatchTest {
                     Events.encode(EventEnvelope.of(EventTypes.MOVE_RUN, move.runId(), move))));
         }
         producer.commitTransaction();
+        awaitVisible(item.get());
+    }
+
+    /**
+     * Until a read_committed reader can see the record: a commit returns before the coordinator has written
+     * the commit marker to every partition, and a test that opens the gate at once would race it.
+     */
+    private static void awaitVisible(org.apache.kafka.clients.producer.RecordMetadata written) {
+        var partition = new org.apache.kafka.common.TopicPartition(written.topic(), written.partition());
+        await().atMost(10, TimeUnit.SECONDS).pollDelay(java.time.Duration.ZERO)
+                .pollInterval(java.time.Duration.ofMillis(5)).until(() -> admin.listOffsets(
+                        Map.of(partition, org.apache.kafka.clients.admin.OffsetSpec.latest()),
+                        new org.apache.kafka.clients.admin.ListOffsetsOptions(
+                                org.apache.kafka.common.IsolationLevel.READ_COMMITTED))
+                .partitionResult(partition).get(10, TimeUnit.SECONDS).offset() > written.offset());
     }
 
     private static String noop(Priority level) throws Exception {

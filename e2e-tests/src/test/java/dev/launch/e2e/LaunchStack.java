@@ -53,8 +53,13 @@ public final class LaunchStack implements AutoCloseable {
 
     /** Starts an agent serving {@code queues} and waits until it is ready. */
     public ServiceProcess agent(String name, int maxJobs, String... queues) {
+        return agent(name, maxJobs, Map.of(), queues);
+    }
+
+    /** An agent with extra settings ({@code LAUNCH_AGENT_DRAIN} ...). */
+    public ServiceProcess agent(String name, int maxJobs, Map<String, String> settings, String... queues) {
         int port = Ports.free();
-        Map<String, String> env = new HashMap<>();
+        Map<String, String> env = new HashMap<>(settings);
         env.put("LAUNCH_AGENT_HTTP_PORT", String.valueOf(port));
         env.put("LAUNCH_KAFKA_BOOTSTRAP", kafka);
         env.put("LAUNCH_AGENT_QUEUES", String.join(",", queues));

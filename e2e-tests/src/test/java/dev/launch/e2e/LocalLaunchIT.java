@@ -227,6 +227,29 @@ class LocalLaunchIT {
     }
 
     @Test
+    void aDrainingAgentLetsItsRunFinishTakesNothingNewAndAnotherAgentTakesOver() {
+        String drained = queue + "-drain";
+        given().baseUri(stack.queues.url()).contentType(ContentType.JSON)
+                .body("{\"name\":\"" + drained + "\",\"target\":{\"type\":\"local-process\"}}")
+                .when().post("/api/v1/queues").then().statusCode(201);
+        ServiceProcess draining = stack.agent(drained + "-agent-1", 1, Map.of("LAUNCH_AGENT_DRAIN", "PT60S"), drained);
+        String running = enqueue(drained, "two");
+        awaitState(running, "RUNNING");
+        draining.terminate();
+        String later = enqueue(drained, "quick");
+        awaitState(running, "FINISHED");
+        await().atMost(30, TimeUnit.SECONDS).until(() -> !draining.isAlive());
+        given().baseUri(stack.status.url()).when().get("/api/v1/agents?queue=" + drained).then()
+                .body("items.find { it.agentId == '" + drained + "-agent-1' }.state", is("STOPPED"));
+        assertEquals("QUEUED", run(later).getString("state"), "a draining agent takes nothing new");
+        try (ServiceProcess next = stack.agent(drained + "-agent-2", 1, drained)) {
+            awaitState(later, "FINISHED");
+            assertEquals(drained + "-agent-2", run(later).getString("agentId"));
+        }
+        assertEquals(0, run(running).getInt("exitCode"));
+    }
+
+    @Test
     void threeAgentsShareOneQueueAndItsOrderHolds() {
         String shared = queue + "-shared";
         given().baseUri(stack.queues.url()).contentType(ContentType.JSON)

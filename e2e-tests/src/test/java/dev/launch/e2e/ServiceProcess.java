@@ -88,6 +88,16 @@ public final class ServiceProcess implements AutoCloseable {
         throw new IllegalStateException(name + " not ready within " + timeout + "; see " + log);
     }
 
+    /** Sends SIGTERM and returns at once (the process shuts down by itself; {@link #close} waits for it). */
+    public void terminate() {
+        process.destroy();
+    }
+
+    /** Whether the process is still there. */
+    public boolean isAlive() {
+        return process.isAlive();
+    }
+
     /** SIGTERM, as {@code ./launch down} does; SIGKILL if it has not exited within 30 s. */
     @Override
     public void close() {

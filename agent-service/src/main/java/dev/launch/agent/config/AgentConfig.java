@@ -28,6 +28,12 @@ public interface AgentConfig {
     @WithName("stop-grace")
     Duration stopGrace();
 
+    /**
+     * On SIGTERM: how long the runs the agent holds may go on to finish by themselves (the agent has left its
+     * queues and takes nothing new); what still runs after that is stopped and FAILED in stage {@code agent}.
+     */
+    Duration drain();
+
     @WithName("heartbeat-interval")
     Duration heartbeatInterval();
 

@@ -91,16 +91,19 @@ public class Agent {
     }
 
     /**
-     * Stops taking work first (a dispatcher interrupted between claim and commit leaves the item to the
-     * next owner; a run handed over after that is refused and reported), then stops the runs held without
-     * waiting for Kafka, then closes the consumers and the run-command reader their fences needed.
+     * Stops taking work first and leaves the queues' groups (so other agents take their runs; a take in
+     * progress still ends in a launch or a redelivery), then lets the held runs finish for up to the drain
+     * time while heartbeats go on, then stops what still runs (FAILED in stage {@code agent}) without waiting
+     * for Kafka, then closes the run-command reader and says goodbye.
      */
     void stop(@Observes ShutdownEvent event) {
+        state = "DRAINING";
+        dispatchers.forEach(QueueDispatcher::stopTaking);
+        dispatchers.forEach(QueueDispatcher::close);
+        drain(config.drain());
         state = "STOPPED";
         heartbeat.shutdownNow();
-        dispatchers.forEach(QueueDispatcher::stopTaking);
         supervisor.stopAll(config.stopGrace());
-        dispatchers.forEach(QueueDispatcher::close);
         if (commands != null) {
             commands.close();
         }
@@ -111,6 +114,23 @@ public class Agent {
             events.agent(EventTypes.AGENT_STOPPED, identity.id(), status()).get(5, TimeUnit.SECONDS);
         } catch (Exception e) {
             LOG.warnf("could not announce the agent's stop: %s", e.toString());
+        }
+    }
+
+    private void drain(Duration within) {
+        if (within.isZero() || supervisor.heldRuns().isEmpty()) {
+            return;
+        }
+        LOG.infof("agent %s drains: %d run(s) may finish within %s", identity.id(), supervisor.heldRuns().size(),
+                within);
+        long deadline = System.nanoTime() + within.toNanos();
+        while (!supervisor.heldRuns().isEmpty() && System.nanoTime() < deadline) {
+            try {
+                supervisor.awaitChange(Duration.ofMillis(Math.min(500, (deadline - System.nanoTime()) / 1_000_000 + 1)));
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            }
         }
     }
 

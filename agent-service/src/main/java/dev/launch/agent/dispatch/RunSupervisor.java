@@ -51,6 +51,7 @@ public class RunSupervisor {
     MeterRegistry metrics;
 
     private final Map<String, RunRequest> held = new ConcurrentHashMap<>();
+    private final Object ended = new Object();
     private final ExecutorService workers = Executors.newCachedThreadPool(r -> {
         Thread t = new Thread(r, "run-worker");
         t.setDaemon(true);
@@ -107,6 +108,9 @@ public class RunSupervisor {
                 shippers.remove(request.runId());
                 held.remove(request.runId());
                 done.run();
+                synchronized (ended) {
+                    ended.notifyAll();
+                }
             }
         });
     }
@@ -122,6 +126,15 @@ public class RunSupervisor {
                 "job", r.job(), "job_version", String.valueOf(r.jobVersion()), "attempt", String.valueOf(r.attempt()))));
         return new RunRequest(r.runId(), r.queue(), r.job(), r.jobVersion(), r.jobDigest(), r.source(), r.command(),
                 r.inputs(), target, r.attempt(), r.maxAttempts(), r.priority(), r.enqueuedAt(), r.itemId());
+    }
+
+    /** Waits until a held run ends, or {@code atMost}. */
+    public void awaitChange(Duration atMost) throws InterruptedException {
+        synchronized (ended) {
+            if (!held.isEmpty()) {
+                ended.wait(Math.max(1, atMost.toMillis()));
+            }
+        }
     }
 
     /** A stop for a run this agent holds; other runs are none of its business. */

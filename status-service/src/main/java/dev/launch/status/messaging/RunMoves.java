@@ -15,10 +15,15 @@ import io.quarkus.runtime.StartupEvent;
 import io.smallrye.mutiny.Uni;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.event.Observes;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.AdminClientConfig;
+import org.apache.kafka.clients.admin.ListOffsetsOptions;
+import org.apache.kafka.clients.admin.OffsetSpec;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.clients.producer.RecordMetadata;
+import org.apache.kafka.common.IsolationLevel;
 import org.apache.kafka.common.KafkaException;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.serialization.StringSerializer;
@@ -51,6 +56,7 @@ public class RunMoves {
 
     private RunCommandsReader commands;
     private KafkaProducer<String, String> producer;
+    private Admin admin;
     private final ExecutorService writer = Executors.newSingleThreadExecutor(r -> {
         Thread t = new Thread(r, "run-mover");
         t.setDaemon(true);
@@ -72,6 +78,9 @@ public class RunMoves {
             commands.close();
         }
         closeProducer();
+        if (admin != null) {
+            admin.close(Duration.ofSeconds(2));
+        }
     }
 
     /** Moves {@code queued} (the run's current item) to the tail of {@code level}. */
@@ -98,6 +107,9 @@ public class RunMoves {
     /** Writes the transaction (on the writer thread); returns where its MoveRun record lies. */
     private Written write(RunRequest queued, RunRequest moved, String previous) {
         KafkaProducer<String, String> p = producer();
+        TopicPartition itemAt;
+        long itemOffset;
+        Written written;
         try {
             p.beginTransaction();
             Priority level = Priority.parse(moved.priority()).orElseThrow();
@@ -113,7 +125,9 @@ public class RunMoves {
                             "priority " + previous + " -> " + level.label())))))
                     .get(30, TimeUnit.SECONDS);
             p.commitTransaction();
-            return new Written(new TopicPartition(command.topic(), command.partition()), command.offset());
+            itemAt = new TopicPartition(item.topic(), item.partition());
+            itemOffset = item.offset();
+            written = new Written(new TopicPartition(command.topic(), command.partition()), command.offset());
         } catch (Exception e) {
             try {
                 p.abortTransaction();
@@ -126,6 +140,39 @@ public class RunMoves {
             LOG.warnf("moving run %s failed: %s", moved.runId(), e.toString());
             throw new IllegalStateException("Kafka did not take the move: " + e.getMessage(), e);
         }
+        try {
+            awaitVisible(itemAt, itemOffset);
+        } catch (Exception e) {
+            LOG.warnf("could not check that the moved item of run %s is visible: %s", moved.runId(), e.toString());
+        }
+        return written;
+    }
+
+    /**
+     * Waits (bounded) until agents reading {@code read_committed} can see the new item: a commit returns before
+     * the coordinator has written its marker to every partition, and the answer should mean "now first in its
+     * level" to anyone who asks after it.
+     */
+    private void awaitVisible(TopicPartition partition, long offset) throws Exception {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+        while (System.nanoTime() < deadline) {
+            long stable = admin().listOffsets(Map.of(partition, OffsetSpec.latest()),
+                            new ListOffsetsOptions(IsolationLevel.READ_COMMITTED))
+                    .partitionResult(partition).get(5, TimeUnit.SECONDS).offset();
+            if (stable > offset) {
+                return;
+            }
+            Thread.sleep(2);
+        }
+        LOG.warnf("the moved item at %s@%d is not visible after 5 s; answering anyway", partition, offset);
+    }
+
+    private Admin admin() {
+        if (admin == null) {
+            admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap,
+                    AdminClientConfig.CLIENT_ID_CONFIG, "launch-status-moves"));
+        }
+        return admin;
     }
 
     private KafkaProducer<String, String> producer() {
