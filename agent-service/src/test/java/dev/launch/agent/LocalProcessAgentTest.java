@@ -255,6 +255,35 @@ class LocalProcessAgentTest {
     }
 
     @Test
+    void aRunThatDoesNotStartWithinTheQueuesStartTimeoutFailsInStageTarget() throws Exception {
+        // the code snapshot holds a named pipe: copying it into the workspace blocks until someone writes to it
+        Path snapshot = Files.createTempDirectory("stuck");
+        Path pipe = snapshot.resolve("pipe");
+        assertEquals(0, new ProcessBuilder("mkfifo", pipe.toString()).start().waitFor());
+        String runId = RunIds.next();
+        RunRequest request = new RunRequest(runId, AgentTestInfra.QUEUE, "job", 1, "sha256:x",
+                new JobSource(JobSource.CODE, null, null, null, null, snapshot.toString(), snapshot.toString()),
+                List.of("sh", "-c", "echo should never run"), JsonNodeFactory.instance.objectNode(),
+                JsonNodeFactory.instance.objectNode().put("type", "local-process"), 1, 1, null, Instant.now(), null,
+                "PT1S");
+        producer.send(new ProducerRecord<>(Topics.queue(AgentTestInfra.QUEUE), runId,
+                Events.encode(EventEnvelope.of(EventTypes.RUN_REQUESTED, runId, request)))).get(10, TimeUnit.SECONDS);
+        awaitType(runId, EventTypes.RUN_FAILED);
+        RunLifecycle failed = runs.of(runId).stream().filter(e -> e.type().equals(EventTypes.RUN_FAILED)).findFirst()
+                .orElseThrow().payloadAs(RunLifecycle.class);
+        assertEquals("target", failed.stage());
+        assertTrue(failed.reason().contains("did not start within PT1S"), failed.reason());
+        // unblock the copy: the runner finds the run stopped and never starts it; its late report is dropped
+        try (var writer = Files.newOutputStream(pipe)) {
+            writer.write('x');
+        }
+        String next = enqueue(code("echo next\n"));
+        awaitType(next, EventTypes.RUN_FINISHED);
+        assertEquals(List.of(EventTypes.RUN_CLAIMED, EventTypes.RUN_STARTING, EventTypes.RUN_FAILED),
+                runs.typesOf(runId));
+    }
+
+    @Test
     void theAgentHeartbeats() {
         try (RunEventsRecorder agents = new RunEventsRecorder(SharedInfra.kafkaBootstrap(), Topics.AGENTS)) {
             await().atMost(20, TimeUnit.SECONDS).until(() -> agents.all().stream()

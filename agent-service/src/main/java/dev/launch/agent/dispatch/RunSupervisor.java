@@ -87,6 +87,7 @@ public class RunSupervisor {
         held.put(request.runId(), request);
         metrics.counter("launch_agent_runs_launched_total", "queue", request.queue()).increment();
         workers.execute(() -> {
+            java.util.concurrent.ScheduledFuture<?> startDeadline = null;
             RunLifecycle base = RunLifecycle.of(request.runId(), request.queue())
                     .withAgent(agent.id(), request.attempt());
             LogShipper logs = new LogShipper(events, request.runId(), request.attempt(), agent.id(),
@@ -99,12 +100,17 @@ public class RunSupervisor {
                             + "target " + request.target().path("type").asText()), null);
                     return;
                 }
-                runner.launch(request, new Reporter(base.withTarget(runner.targetType(), null), logs));
+                Reporter reporter = new Reporter(base.withTarget(runner.targetType(), null), logs);
+                startDeadline = scheduleStartTimeout(request, runner, reporter);
+                runner.launch(request, reporter);
             } catch (RuntimeException e) {
                 LOG.errorf(e, "run %s failed inside the agent", request.runId());
                 report(EventTypes.RUN_FAILED, base.withFailure(FailureStage.AGENT.wire(),
                         "the agent failed while running it: " + e), logs);
             } finally {
+                if (startDeadline != null) {
+                    startDeadline.cancel(false);
+                }
                 shippers.remove(request.runId());
                 held.remove(request.runId());
                 done.run();
@@ -113,6 +119,28 @@ public class RunSupervisor {
                 }
             }
         });
+    }
+
+    /**
+     * With a start timeout: if the run has not reached RUNNING by then, it is stopped and FAILED in stage
+     * {@code target} ("did not start within ..."); what the runner reports after that is ignored.
+     */
+    private java.util.concurrent.ScheduledFuture<?> scheduleStartTimeout(RunRequest request, Runner runner,
+                                                                         Reporter reporter) {
+        if (request.startTimeout() == null) {
+            return null;
+        }
+        Duration timeout;
+        try {
+            timeout = Duration.parse(request.startTimeout());
+        } catch (java.time.format.DateTimeParseException e) {
+            LOG.warnf("run %s has an unreadable start timeout '%s'; none applies", request.runId(),
+                    request.startTimeout());
+            return null;
+        }
+        startFlusher();
+        return flusher.schedule(() -> workers.execute(() -> reporter.startTimedOut(runner, request.runId(),
+                request.startTimeout())), timeout.toMillis(), TimeUnit.MILLISECONDS);
     }
 
     /** The target config with {@code ${run_id}}, {@code ${queue}}, {@code ${job}} ... filled in. */
@@ -125,7 +153,8 @@ public class RunSupervisor {
         target.set("config", ConfigTemplate.expandMacros(config, Map.of("run_id", r.runId(), "queue", r.queue(),
                 "job", r.job(), "job_version", String.valueOf(r.jobVersion()), "attempt", String.valueOf(r.attempt()))));
         return new RunRequest(r.runId(), r.queue(), r.job(), r.jobVersion(), r.jobDigest(), r.source(), r.command(),
-                r.inputs(), target, r.attempt(), r.maxAttempts(), r.priority(), r.enqueuedAt(), r.itemId());
+                r.inputs(), target, r.attempt(), r.maxAttempts(), r.priority(), r.enqueuedAt(), r.itemId(),
+                r.startTimeout());
     }
 
     /** Waits until a held run ends, or {@code atMost}. */
@@ -222,6 +251,8 @@ public class RunSupervisor {
     private final class Reporter implements RunReporter {
         private final RunLifecycle base;
         private final LogShipper logs;
+        private volatile boolean running;
+        private final java.util.concurrent.atomic.AtomicBoolean ended = new java.util.concurrent.atomic.AtomicBoolean();
 
         Reporter(RunLifecycle base, LogShipper logs) {
             this.base = base;
@@ -234,8 +265,34 @@ public class RunSupervisor {
         }
 
         @Override
-        public void running(String handle) {
+        public synchronized void running(String handle) {
+            if (ended.get()) {
+                return; // timed out while starting: being stopped
+            }
+            running = true;
             events.run(EventTypes.RUN_RUNNING, base.withTarget(base.targetType(), handle));
+        }
+
+        /** The start timeout passed: unless the run is RUNNING by now, stop it and fail it in stage target. */
+        void startTimedOut(Runner runner, String runId, String timeout) {
+            synchronized (this) {
+                if (running || !ended.compareAndSet(false, true)) {
+                    return;
+                }
+            }
+            LOG.infof("run %s did not start within %s; stopping it", runId, timeout);
+            runner.stop(runId);
+            report(EventTypes.RUN_FAILED, base.withFailure(FailureStage.TARGET.wire(), "the run did not start within "
+                    + timeout + " (the queue's startTimeout); it was stopped"), logs);
+        }
+
+        /** Reports a final fact once; a runner's report after a start timeout is dropped. */
+        private void end(String type, RunLifecycle fact) {
+            if (ended.compareAndSet(false, true)) {
+                report(type, fact, logs);
+            } else {
+                LOG.debugf("run %s already ended; not reporting %s", fact.runId(), type);
+            }
         }
 
         @Override
@@ -246,29 +303,29 @@ public class RunSupervisor {
         @Override
         public void exited(int exitCode) {
             if (exitCode == 0) {
-                report(EventTypes.RUN_FINISHED, base.withExit(0), logs);
+                end(EventTypes.RUN_FINISHED, base.withExit(0));
             } else if (shuttingDown) {
-                report(EventTypes.RUN_FAILED, base.withExit(exitCode).withFailure(FailureStage.AGENT.wire(),
-                        "the agent shut down while the run was running"), logs);
+                end(EventTypes.RUN_FAILED, base.withExit(exitCode).withFailure(FailureStage.AGENT.wire(),
+                        "the agent shut down while the run was running"));
             } else {
-                report(EventTypes.RUN_FAILED, base.withExit(exitCode).withFailure(FailureStage.RUN.wire(),
-                        "the process exited with code " + exitCode), logs);
+                end(EventTypes.RUN_FAILED, base.withExit(exitCode).withFailure(FailureStage.RUN.wire(),
+                        "the process exited with code " + exitCode));
             }
         }
 
         @Override
         public void stopped(Integer exitCode) {
             if (shuttingDown) {
-                report(EventTypes.RUN_FAILED, base.withExit(exitCode).withFailure(FailureStage.AGENT.wire(),
-                        "the agent shut down while the run was running"), logs);
+                end(EventTypes.RUN_FAILED, base.withExit(exitCode).withFailure(FailureStage.AGENT.wire(),
+                        "the agent shut down while the run was running"));
             } else {
-                report(EventTypes.RUN_STOPPED, base.withExit(exitCode).withReason("stopped on request"), logs);
+                end(EventTypes.RUN_STOPPED, base.withExit(exitCode).withReason("stopped on request"));
             }
         }
 
         @Override
         public void failed(String stage, String reason, Integer exitCode) {
-            report(EventTypes.RUN_FAILED, base.withExit(exitCode).withFailure(stage, reason), logs);
+            end(EventTypes.RUN_FAILED, base.withExit(exitCode).withFailure(stage, reason));
         }
     }
 }

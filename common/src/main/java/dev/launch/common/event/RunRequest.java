@@ -26,11 +26,21 @@ import java.util.List;
  * @param enqueuedAt     when the queue accepted the run
  * @param itemId         this item's id: the run id for the item written at enqueue, a new id for the item a
  *                       reprioritization writes ({@code MoveRun}); absent means the run id
+ * @param startTimeout   ISO-8601 duration the run may stay STARTING (the queue's at enqueue), or null for none
  */
 @JsonInclude(JsonInclude.Include.NON_NULL)
 public record RunRequest(String runId, String queue, String job, int jobVersion, String jobDigest,
                          JobSource source, List<String> command, ObjectNode inputs, ObjectNode target,
-                         int attempt, int maxAttempts, String priority, Instant enqueuedAt, String itemId) {
+                         int attempt, int maxAttempts, String priority, Instant enqueuedAt, String itemId,
+                         String startTimeout) {
+
+    /** A request without a start timeout. */
+    public RunRequest(String runId, String queue, String job, int jobVersion, String jobDigest, JobSource source,
+                      List<String> command, ObjectNode inputs, ObjectNode target, int attempt, int maxAttempts,
+                      String priority, Instant enqueuedAt, String itemId) {
+        this(runId, queue, job, jobVersion, jobDigest, source, command, inputs, target, attempt, maxAttempts,
+                priority, enqueuedAt, itemId, null);
+    }
 
     /** The item id (the run id when the record names none). */
     public String item() {
@@ -40,7 +50,7 @@ public record RunRequest(String runId, String queue, String job, int jobVersion,
     /** The same run as another item, at {@code priority}: what a reprioritization queues. */
     public RunRequest movedTo(String newPriority, String newItemId) {
         return new RunRequest(runId, queue, job, jobVersion, jobDigest, source, command, inputs, target, attempt,
-                maxAttempts, newPriority, enqueuedAt, newItemId);
+                maxAttempts, newPriority, enqueuedAt, newItemId, startTimeout);
     }
 
     /** {@code name:version}, as {@code LAUNCH_JOB} shows it. */

@@ -164,7 +164,7 @@ public class EnqueueService {
         String priority = queue.prioritization() ? (request.priority() == null ? Priority.DEFAULT.label() : request.priority()) : null;
         return new RunRequest(RunIds.next(), queue.name(), job.name(), job.version(), job.digest(), job.source(),
                 command, inputs, target, 1, queue.maxAttempts(), priority,
-                Instant.now().truncatedTo(ChronoUnit.MICROS), null);
+                Instant.now().truncatedTo(ChronoUnit.MICROS), null, queue.startTimeout());
     }
 
     private static void checkArgv(String field, List<String> argv, List<Problem.FieldError> errors) {
