@@ -7,19 +7,15 @@ import dev.launch.common.event.Topics;
 import dev.launch.common.run.Priority;
 import dev.launch.devstack.LaunchTestInfra;
 import dev.launch.devstack.SharedInfra;
+import dev.launch.devstack.TopicReader;
 import io.quarkus.test.common.QuarkusTestResource;
 import io.quarkus.test.common.ResourceArg;
 import io.quarkus.test.junit.QuarkusTest;
 import io.restassured.http.ContentType;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
-import org.apache.kafka.clients.consumer.KafkaConsumer;
-import org.apache.kafka.common.TopicPartition;
-import org.apache.kafka.common.serialization.StringDeserializer;
 import org.junit.jupiter.api.Test;
 
-import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -65,34 +61,8 @@ class QueueResourceTest {
         return createQueue("{\"name\":\"" + name + "\",\"target\":{\"type\":\"local-process\"}" + extra + "}");
     }
 
-    private static List<ConsumerRecord<String, String>> read(String topic, int partitions, String key, int atLeast) {
-        try (KafkaConsumer<String, String> consumer = new KafkaConsumer<>(Map.of(
-                "bootstrap.servers", SharedInfra.kafkaBootstrap(), "isolation.level", "read_committed",
-                "key.deserializer", StringDeserializer.class.getName(),
-                "value.deserializer", StringDeserializer.class.getName()))) {
-            List<TopicPartition> all = new ArrayList<>();
-            for (int p = 0; p < partitions; p++) {
-                all.add(new TopicPartition(topic, p));
-            }
-            consumer.assign(all);
-            consumer.seekToBeginning(all);
-            List<ConsumerRecord<String, String>> found = new ArrayList<>();
-            await().atMost(20, TimeUnit.SECONDS).until(() -> {
-                consumer.poll(Duration.ofMillis(200)).forEach(r -> {
-                    if (key == null || key.equals(r.key())) {
-                        found.add(r);
-                    }
-                });
-                return found.size() >= atLeast;
-            });
-            // drain anything else already there, so callers can assert on exact counts
-            consumer.poll(Duration.ofMillis(300)).forEach(r -> {
-                if (key == null || key.equals(r.key())) {
-                    found.add(r);
-                }
-            });
-            return found;
-        }
+    private static List<ConsumerRecord<String, String>> read(String topic, String key, int atLeast) {
+        return TopicReader.read(SharedInfra.kafkaBootstrap(), topic, key, atLeast);
     }
 
     @Test
@@ -140,11 +110,11 @@ class QueueResourceTest {
         assertEquals(1, enqueueAt(queue, job, "high"));
         assertEquals(3, enqueueAt(queue, job, "medium"));
 
-        List<ConsumerRecord<String, String>> low = read(Topics.queueLevel(queue, Priority.LOW), 1, null, 2);
+        List<ConsumerRecord<String, String>> low = read(Topics.queueLevel(queue, Priority.LOW), null, 2);
         assertEquals(2, low.size());
         assertEquals("low", Events.decode(low.get(0).value()).payload().get("priority").asText());
-        assertEquals(2, read(Topics.queueLevel(queue, Priority.MEDIUM), 1, null, 2).size());
-        assertEquals(1, read(Topics.queueLevel(queue, Priority.CRITICAL), 1, null, 1).size());
+        assertEquals(2, read(Topics.queueLevel(queue, Priority.MEDIUM), null, 2).size());
+        assertEquals(1, read(Topics.queueLevel(queue, Priority.CRITICAL), null, 1).size());
 
         given().contentType(ContentType.JSON).body("{\"job\":\"" + job + "\",\"inputs\":{\"epochs\":1},"
                         + "\"priority\":\"urgent\"}").when().post("/api/v1/queues/" + queue + "/runs")
@@ -228,7 +198,7 @@ class QueueResourceTest {
                 .body("job", is(job + ":1")).body("position", is(0))
                 .extract().path("runId");
 
-        List<ConsumerRecord<String, String>> items = read(Topics.queue(queue), 1, runId, 1);
+        List<ConsumerRecord<String, String>> items = read(Topics.queue(queue), runId, 1);
         assertEquals(1, items.size());
         EventEnvelope item = Events.decode(items.get(0).value());
         assertEquals(EventTypes.RUN_REQUESTED, item.type());
@@ -241,13 +211,13 @@ class QueueResourceTest {
                 .body("{\"job\":\"" + job + "\",\"entrypoint\":[\"bash\",\"other.sh\"],\"args\":[\"-v\"],"
                         + "\"inputs\":{\"nested\":{\"a\":1}}}")
                 .when().post("/api/v1/queues/" + queue + "/runs").then().statusCode(202).extract().path("runId");
-        EventEnvelope second = Events.decode(read(Topics.queue(queue), 1, overridden, 1).get(0).value());
+        EventEnvelope second = Events.decode(read(Topics.queue(queue), overridden, 1).get(0).value());
         assertEquals(List.of("bash", "other.sh", "-v"),
                 Events.MAPPER.convertValue(second.payload().get("command"), List.class));
         assertEquals(2, second.payload().at("/inputs/epochs").asInt(), "the job's default");
         assertEquals(1, second.payload().at("/inputs/nested/a").asInt());
 
-        List<ConsumerRecord<String, String>> facts = read(Topics.RUNS, 6, runId, 1);
+        List<ConsumerRecord<String, String>> facts = read(Topics.RUNS, runId, 1);
         EventEnvelope queued = Events.decode(facts.get(0).value());
         assertEquals(EventTypes.RUN_QUEUED, queued.type());
         assertEquals(items.get(0).offset(), queued.payload().get("queueOffset").asLong());
@@ -263,7 +233,7 @@ class QueueResourceTest {
         String runId = given().contentType(ContentType.JSON)
                 .body("{\"job\":\"" + job + "\",\"templateVariables\":{\"gpus\":2}}")
                 .when().post("/api/v1/queues/" + queue + "/runs").then().statusCode(202).extract().path("runId");
-        EventEnvelope item = Events.decode(read(Topics.queue(queue), 1, runId, 1).get(0).value());
+        EventEnvelope item = Events.decode(read(Topics.queue(queue), runId, 1).get(0).value());
         var config = item.payload().get("target").get("config");
         assertEquals(2, config.at("/resources/gpus").asInt());
         assertEquals(true, config.at("/resources/gpus").isInt());
@@ -292,7 +262,7 @@ class QueueResourceTest {
                 .body("lockdown", is(true)).body("config.tier", is("gold"));
         String after = given().contentType(ContentType.JSON).body("{\"job\":\"" + job + "\"}")
                 .when().post("/api/v1/queues/" + queue + "/runs").then().statusCode(202).extract().path("runId");
-        List<ConsumerRecord<String, String>> items = read(Topics.queue(queue), 1, null, 2);
+        List<ConsumerRecord<String, String>> items = read(Topics.queue(queue), null, 2);
         assertEquals(1, Events.decode(items.get(0).value()).payload().at("/target/config/gpus").asInt());
         assertEquals(before, items.get(0).key());
         assertEquals(8, Events.decode(items.get(1).value()).payload().at("/target/config/gpus").asInt());
@@ -331,7 +301,7 @@ class QueueResourceTest {
             await().atMost(20, TimeUnit.SECONDS).until(() -> !admin.listTopics().names().get(10, TimeUnit.SECONDS)
                     .contains(Topics.queue(queue)));
         }
-        List<ConsumerRecord<String, String>> changes = read(Topics.QUEUES, 1, queue, 2);
+        List<ConsumerRecord<String, String>> changes = read(Topics.QUEUES, queue, 2);
         assertEquals(List.of(EventTypes.QUEUE_CREATED, EventTypes.QUEUE_DELETED),
                 changes.stream().map(r -> Events.decode(r.value()).type()).toList());
 
@@ -340,7 +310,7 @@ class QueueResourceTest {
         createQueue("{\"name\":\"" + queue + "\",\"target\":{\"type\":\"local-process\"}}");
         String runId = given().contentType(ContentType.JSON).body("{\"job\":\"" + job + "\"}")
                 .when().post("/api/v1/queues/" + queue + "/runs").then().statusCode(202).extract().path("runId");
-        List<ConsumerRecord<String, String>> items = read(Topics.queue(queue), 1, null, 1);
+        List<ConsumerRecord<String, String>> items = read(Topics.queue(queue), null, 1);
         assertEquals(List.of(runId), items.stream().map(ConsumerRecord::key).toList());
         given().when().delete("/api/v1/queues/" + queue).then().statusCode(204);
         given().when().delete("/api/v1/queues/" + queue).then().statusCode(404);
@@ -370,7 +340,7 @@ class QueueResourceTest {
         String second = given().contentType(ContentType.JSON).body("{\"job\":\"" + job + "\"}")
                 .when().post("/api/v1/queues/" + queue + "/runs")
                 .then().statusCode(202).body("position", is(1)).extract().path("runId");
-        List<ConsumerRecord<String, String>> items = read(Topics.queue(queue), 1, null, 2);
+        List<ConsumerRecord<String, String>> items = read(Topics.queue(queue), null, 2);
         assertEquals(List.of(first, second), items.stream().map(ConsumerRecord::key).toList());
     }
 
@@ -422,7 +392,7 @@ class QueueResourceTest {
         // the one valid run lands at offset 0: none of the refused ones was published
         String runId = given().contentType(ContentType.JSON).body("{\"job\":\"" + job + "\"}")
                 .when().post(runs).then().statusCode(202).extract().path("runId");
-        List<ConsumerRecord<String, String>> items = read(Topics.queue(queue), 1, null, 1);
+        List<ConsumerRecord<String, String>> items = read(Topics.queue(queue), null, 1);
         assertEquals(1, items.size());
         assertEquals(runId, items.get(0).key());
         assertEquals(0, items.get(0).offset());

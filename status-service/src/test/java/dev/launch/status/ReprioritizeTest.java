@@ -14,25 +14,20 @@ import dev.launch.common.naming.RunIds;
 import dev.launch.common.run.Priority;
 import dev.launch.devstack.LaunchTestInfra;
 import dev.launch.devstack.SharedInfra;
+import dev.launch.devstack.TopicReader;
 import io.quarkus.test.common.QuarkusTestResource;
 import io.quarkus.test.common.ResourceArg;
 import io.quarkus.test.junit.QuarkusTest;
 import io.restassured.http.ContentType;
 import org.apache.kafka.clients.admin.Admin;
-import org.apache.kafka.clients.consumer.ConsumerRecord;
-import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
-import org.apache.kafka.common.TopicPartition;
-import org.apache.kafka.common.serialization.StringDeserializer;
 import org.apache.kafka.common.serialization.StringSerializer;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
-import java.time.Duration;
 import java.time.Instant;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
@@ -85,33 +80,9 @@ class ReprioritizeTest {
         return runId;
     }
 
-    /** The records of {@code key}: waits for {@code atLeast}, then takes whatever else is already there. */
-    private static List<EventEnvelope> read(String topic, int partitions, String key, int atLeast) {
-        try (KafkaConsumer<String, String> consumer = new KafkaConsumer<>(Map.of(
-                "bootstrap.servers", SharedInfra.kafkaBootstrap(), "isolation.level", "read_committed",
-                "key.deserializer", StringDeserializer.class.getName(),
-                "value.deserializer", StringDeserializer.class.getName()))) {
-            List<TopicPartition> all = new ArrayList<>();
-            for (int p = 0; p < partitions; p++) {
-                all.add(new TopicPartition(topic, p));
-            }
-            consumer.assign(all);
-            consumer.seekToBeginning(all);
-            List<EventEnvelope> found = new ArrayList<>();
-            java.util.function.Consumer<Duration> poll = wait -> {
-                for (ConsumerRecord<String, String> r : consumer.poll(wait)) {
-                    if (key.equals(r.key())) {
-                        found.add(Events.decode(r.value()));
-                    }
-                }
-            };
-            await().atMost(20, TimeUnit.SECONDS).until(() -> {
-                poll.accept(Duration.ofMillis(100));
-                return found.size() >= atLeast;
-            });
-            poll.accept(Duration.ofMillis(300));
-            return found;
-        }
+    private static List<EventEnvelope> read(String topic, String key, int atLeast) {
+        return TopicReader.read(SharedInfra.kafkaBootstrap(), topic, key, atLeast).stream()
+                .map(r -> Events.decode(r.value())).toList();
     }
 
     private static io.restassured.response.ValidatableResponse patch(String runId, String body) {
@@ -139,18 +110,18 @@ class ReprioritizeTest {
                 .body("queuedByPriority.critical", is(0)).body("queuedByPriority.high", is(2))
                 .body("queuedByPriority.medium", is(0)).body("queuedByPriority.low", is(1));
 
-        List<EventEnvelope> items = read(Topics.queueLevel(queue, Priority.HIGH), 1, lowSecond, 1);
+        List<EventEnvelope> items = read(Topics.queueLevel(queue, Priority.HIGH), lowSecond, 1);
         assertEquals(1, items.size());
         RunRequest item = items.get(0).payloadAs(RunRequest.class);
         assertEquals("high", item.priority());
-        List<EventEnvelope> commands = read(Topics.RUN_COMMANDS, TopicAdmin.RUN_PARTITIONS, lowSecond, 1);
+        List<EventEnvelope> commands = read(Topics.RUN_COMMANDS, lowSecond, 1);
         assertEquals(List.of(EventTypes.MOVE_RUN), commands.stream().map(EventEnvelope::type).toList());
         assertEquals(item.itemId(), commands.get(0).payload().get("toItem").asText());
         assertEquals(lowSecond, commands.get(0).payload().get("fromItem").asText());
 
         // asking for the level it has changes nothing
         patch(lowSecond, "{\"priority\":\"high\"}").statusCode(200).body("moved", is(false));
-        assertEquals(1, read(Topics.queueLevel(queue, Priority.HIGH), 1, lowSecond, 1).size());
+        assertEquals(1, read(Topics.queueLevel(queue, Priority.HIGH), lowSecond, 1).size());
         // and it can move on from there: to critical, first in the queue
         patch(lowSecond, "{\"priority\":\"critical\"}").statusCode(200).body("previousPriority", is("high"));
         given().get("/api/v1/runs/" + lowSecond).then().body("position", is(0)).body("priority", is("critical"));

@@ -7,6 +7,7 @@ import dev.launch.common.event.MoveRun;
 import dev.launch.common.event.RunLifecycle;
 import dev.launch.common.event.RunRequest;
 import dev.launch.common.event.Topics;
+import dev.launch.common.event.TransactionalProducers;
 import dev.launch.common.naming.RunIds;
 import dev.launch.common.run.Priority;
 import dev.launch.common.run.RunCommandsReader;
@@ -20,21 +21,17 @@ import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.admin.ListOffsetsOptions;
 import org.apache.kafka.clients.admin.OffsetSpec;
 import org.apache.kafka.clients.producer.KafkaProducer;
-import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.clients.producer.RecordMetadata;
 import org.apache.kafka.common.IsolationLevel;
 import org.apache.kafka.common.KafkaException;
 import org.apache.kafka.common.TopicPartition;
-import org.apache.kafka.common.serialization.StringSerializer;
 import org.eclipse.microprofile.config.inject.ConfigProperty;
 import org.jboss.logging.Logger;
 
 import java.time.Duration;
-import java.util.HashMap;
 import java.util.Map;
 import java.util.Optional;
-import java.util.UUID;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
@@ -177,36 +174,12 @@ public class RunMoves {
 
     private KafkaProducer<String, String> producer() {
         if (producer == null) {
-            Map<String, Object> config = new HashMap<>();
-            config.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
-            config.put(ProducerConfig.TRANSACTIONAL_ID_CONFIG, "launch-status-moves-" + UUID.randomUUID());
-            config.put(ProducerConfig.ACKS_CONFIG, "all");
-            config.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true);
-            config.put(ProducerConfig.MAX_BLOCK_MS_CONFIG, 10_000);
-            config.put(ProducerConfig.DELIVERY_TIMEOUT_MS_CONFIG, 30_000);
-            config.put(ProducerConfig.REQUEST_TIMEOUT_MS_CONFIG, 5_000);
-            config.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, StringSerializer.class);
-            config.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, StringSerializer.class);
-            KafkaProducer<String, String> created = new KafkaProducer<>(config);
-            try {
-                created.initTransactions();
-            } catch (RuntimeException e) {
-                created.close(Duration.ZERO);
-                throw e;
-            }
-            producer = created;
+            producer = TransactionalProducers.open(bootstrap, "launch-status-moves", Duration.ofSeconds(30));
         }
         return producer;
     }
 
     private void closeProducer() {
-        if (producer != null) {
-            try {
-                producer.close(Duration.ofSeconds(2));
-            } catch (RuntimeException e) {
-                LOG.debug("closing the move producer failed", e);
-            }
-            producer = null;
-        }
+        producer = TransactionalProducers.close(producer);
     }
 }

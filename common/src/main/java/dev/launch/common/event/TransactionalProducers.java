@@ -1,0 +1,63 @@
+package dev.launch.common.event;
+
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.common.serialization.StringSerializer;
+import org.jboss.logging.Logger;
+
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.UUID;
+
+/**
+ * The transactional producers of the services that write several records as one fact (an enqueue, a move):
+ * acks=all, idempotent, a transactional id unique to the process, transactions initialised. Not shared:
+ * each writer owns one and replaces it after a fatal error.
+ */
+public final class TransactionalProducers {
+    private static final Logger LOG = Logger.getLogger(TransactionalProducers.class);
+
+    private TransactionalProducers() {
+    }
+
+    /**
+     * A producer ready for {@code beginTransaction}; sends give up after {@code deliveryTimeout}.
+     *
+     * @param idPrefix names the writer, e.g. {@code launch-queue-service}; a random suffix keeps ids unique
+     */
+    public static KafkaProducer<String, String> open(String bootstrap, String idPrefix, Duration deliveryTimeout) {
+        Map<String, Object> config = new HashMap<>();
+        config.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
+        config.put(ProducerConfig.TRANSACTIONAL_ID_CONFIG, idPrefix + "-" + UUID.randomUUID());
+        config.put(ProducerConfig.ACKS_CONFIG, "all");
+        config.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true);
+        config.put(ProducerConfig.LINGER_MS_CONFIG, 0);
+        config.put(ProducerConfig.DELIVERY_TIMEOUT_MS_CONFIG, (int) deliveryTimeout.toMillis());
+        config.put(ProducerConfig.REQUEST_TIMEOUT_MS_CONFIG, (int) Math.min(5000, deliveryTimeout.toMillis()));
+        config.put(ProducerConfig.MAX_BLOCK_MS_CONFIG, deliveryTimeout.toMillis());
+        config.put(ProducerConfig.TRANSACTION_TIMEOUT_CONFIG, 60_000);
+        config.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, StringSerializer.class);
+        config.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, StringSerializer.class);
+        KafkaProducer<String, String> created = new KafkaProducer<>(config);
+        try {
+            created.initTransactions();
+        } catch (RuntimeException e) {
+            created.close(Duration.ZERO);
+            throw e;
+        }
+        return created;
+    }
+
+    /** Closes {@code producer} (null is fine), logging rather than throwing; returns null to clear the field. */
+    public static KafkaProducer<String, String> close(KafkaProducer<String, String> producer) {
+        if (producer != null) {
+            try {
+                producer.close(Duration.ofSeconds(2));
+            } catch (RuntimeException e) {
+                LOG.debug("closing a transactional producer failed", e);
+            }
+        }
+        return null;
+    }
+}
