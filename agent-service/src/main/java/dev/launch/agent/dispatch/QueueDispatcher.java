@@ -127,46 +127,74 @@ public class QueueDispatcher implements AutoCloseable {
         ConsumerRecord<String, String> pending = null;
         try {
             while (running) {
-                if (pending == null) {
-                    if (consumer.assignment().isEmpty() && freeWhenJoined == 0 && slots.free() > 0) {
-                        // another agent holds the queue and we told the group we were full: say we are not
-                        freeWhenJoined = slots.free();
-                        LOG.debugf("agent %s asks for queue %s: a slot is free again", agentId, queue);
-                        consumer.enforceRebalance("agent " + agentId + " has a free slot again");
-                    }
-                    consumer.resume(consumer.paused());
-                    pending = first(consumer.poll(Duration.ofMillis(200)));
-                    if (pending == null) {
-                        continue;
-                    }
-                }
-                TopicPartition from = new TopicPartition(pending.topic(), pending.partition());
-                if (!awaitSlot(from)) {
-                    pending = null; // stopping, or a rebalance gave the queue to an agent with a free slot
-                    continue;
-                }
-                boolean slotUsed = false;
                 try {
-                    ConsumerRecord<String, String> record = choose(pending);
+                    pending = step(pending);
+                } catch (WakeupException e) {
+                    throw e;
+                } catch (RuntimeException e) {
+                    LOG.errorf(e, "dispatching queue %s failed; carrying on in a second", queue);
                     pending = null;
-                    if (record != null) {
-                        slotUsed = take(record);
-                    }
-                } finally {
-                    if (!slotUsed) {
-                        slots.release();
-                    }
+                    Thread.sleep(1000);
+                    rewindToCommitted();
                 }
             }
         } catch (WakeupException e) {
             // closing
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-        } catch (RuntimeException e) {
-            LOG.errorf(e, "dispatching queue %s failed; the agent no longer takes its runs", queue);
         } finally {
             consumer.close(Duration.ofSeconds(5));
         }
+    }
+
+    /**
+     * After an unexpected failure: read again from the committed offsets, so an item read but not taken is not
+     * skipped (a take already recorded is recognised as this agent's own when it comes round again).
+     */
+    private void rewindToCommitted() {
+        try {
+            var assigned = consumer.assignment();
+            consumer.committed(assigned, Duration.ofSeconds(10)).forEach((partition, mark) -> {
+                if (mark != null) {
+                    consumer.seek(partition, mark.offset());
+                } else {
+                    consumer.seekToBeginning(List.of(partition));
+                }
+            });
+        } catch (RuntimeException e) {
+            LOG.warnf("cannot rewind queue %s to its committed offsets (%s); the next rebalance will", queue,
+                    e.toString());
+        }
+    }
+
+    /** One turn of the loop: returns the item read and not yet taken (null when none). */
+    private ConsumerRecord<String, String> step(ConsumerRecord<String, String> pending) throws InterruptedException {
+        if (pending == null) {
+            if (consumer.assignment().isEmpty() && freeWhenJoined == 0 && slots.free() > 0) {
+                // another agent holds the queue and we told the group we were full: say we are not
+                freeWhenJoined = slots.free();
+                LOG.debugf("agent %s asks for queue %s: a slot is free again", agentId, queue);
+                consumer.enforceRebalance("agent " + agentId + " has a free slot again");
+            }
+            consumer.resume(consumer.paused());
+            return first(consumer.poll(Duration.ofMillis(200)));
+        }
+        TopicPartition from = new TopicPartition(pending.topic(), pending.partition());
+        if (!awaitSlot(from)) {
+            return null; // stopping, or a rebalance gave the queue to an agent with a free slot
+        }
+        boolean slotUsed = false;
+        try {
+            ConsumerRecord<String, String> record = choose(pending);
+            if (record != null) {
+                slotUsed = take(record);
+            }
+        } finally {
+            if (!slotUsed) {
+                slots.release();
+            }
+        }
+        return null;
     }
 
     /**
@@ -367,6 +395,12 @@ public class QueueDispatcher implements AutoCloseable {
                 return false;
             }
             default -> {
+                if (!supervisor.firstLaunch(request.runId(), item)) {
+                    // read again after a failed commit (a rebalance gave the queue back): already launched here
+                    LOG.warnf("item %s of run %s was launched by this agent already; not again", item,
+                            request.runId());
+                    return false;
+                }
                 supervisor.launch(request, slots::release);
                 return true;
             }

@@ -52,6 +52,14 @@ public class RunSupervisor {
 
     private final Map<String, RunRequest> held = new ConcurrentHashMap<>();
     private final Object ended = new Object();
+    /** items this agent process has launched (run id + item id), the most recent 100,000 */
+    private final Map<String, Boolean> launched = java.util.Collections.synchronizedMap(
+            new java.util.LinkedHashMap<>(1024, 0.75f, false) {
+                @Override
+                protected boolean removeEldestEntry(Map.Entry<String, Boolean> eldest) {
+                    return size() > 100_000;
+                }
+            });
     private final ExecutorService workers = Executors.newCachedThreadPool(r -> {
         Thread t = new Thread(r, "run-worker");
         t.setDaemon(true);
@@ -155,6 +163,15 @@ public class RunSupervisor {
         return new RunRequest(r.runId(), r.queue(), r.job(), r.jobVersion(), r.jobDigest(), r.source(), r.command(),
                 r.inputs(), target, r.attempt(), r.maxAttempts(), r.priority(), r.enqueuedAt(), r.itemId(),
                 r.startTimeout());
+    }
+
+    /**
+     * True the first time this agent process is about to launch {@code itemId} of {@code runId}: an item read
+     * again after a failed offset commit is taken again by the same agent, and the ledger cannot tell that
+     * from a retried take that never launched.
+     */
+    public boolean firstLaunch(String runId, String itemId) {
+        return launched.putIfAbsent(runId + "/" + itemId, Boolean.TRUE) == null;
     }
 
     /** Waits until a held run ends, or {@code atMost}. */

@@ -92,36 +92,63 @@ public class RunCommandsReader implements AutoCloseable {
         return done;
     }
 
+    /**
+     * Reads until closed. Kafka being away is waited out: the first look-up of the partitions is retried, and a
+     * failed poll fails the fences waiting (their callers retry) and the reader carries on from where it was.
+     */
     private void loop() {
         try {
-            List<PartitionInfo> infos = consumer.partitionsFor(Topics.RUN_COMMANDS, Duration.ofSeconds(60));
-            List<TopicPartition> all = new ArrayList<>();
-            infos.forEach(info -> all.add(new TopicPartition(info.topic(), info.partition())));
-            consumer.assign(all);
-            consumer.seekToBeginning(all);
-            partitions = List.copyOf(all);
-            while (running) {
-                for (ConsumerRecord<String, String> record : poll(fences.isEmpty() ? 200 : 5)) {
-                    apply(record);
+            while (running && partitions == null) {
+                try {
+                    List<PartitionInfo> infos = consumer.partitionsFor(Topics.RUN_COMMANDS, Duration.ofSeconds(30));
+                    List<TopicPartition> all = new ArrayList<>();
+                    infos.forEach(info -> all.add(new TopicPartition(info.topic(), info.partition())));
+                    consumer.assign(all);
+                    consumer.seekToBeginning(all);
+                    partitions = List.copyOf(all);
+                } catch (org.apache.kafka.common.errors.WakeupException e) {
+                    throw e;
+                } catch (RuntimeException e) {
+                    LOG.warnf("cannot find %s yet (%s); trying again", Topics.RUN_COMMANDS, e.toString());
+                    pause();
                 }
-                fences.removeIf(fence -> {
-                    if (caughtUp(fence.ends())) {
-                        fence.done().complete(null);
-                        return true;
+            }
+            while (running) {
+                try {
+                    for (ConsumerRecord<String, String> record : poll(fences.isEmpty() ? 200 : 5)) {
+                        apply(record);
                     }
-                    return false;
-                });
+                    fences.removeIf(fence -> {
+                        if (caughtUp(fence.ends())) {
+                            fence.done().complete(null);
+                            return true;
+                        }
+                        return false;
+                    });
+                } catch (org.apache.kafka.common.errors.WakeupException e) {
+                    throw e;
+                } catch (RuntimeException e) {
+                    LOG.warnf("reading %s failed (%s); carrying on", Topics.RUN_COMMANDS, e.toString());
+                    Fence f;
+                    while ((f = fences.poll()) != null) {
+                        f.done().completeExceptionally(e);
+                    }
+                    pause();
+                }
             }
         } catch (org.apache.kafka.common.errors.WakeupException e) {
             // closing
-        } catch (RuntimeException e) {
-            LOG.error("the run-command reader failed; stops and moves are no longer seen here", e);
-            Fence f;
-            while ((f = fences.poll()) != null) {
-                f.done().completeExceptionally(e);
-            }
         } finally {
             consumer.close(Duration.ofSeconds(2));
+        }
+    }
+
+    private void pause() {
+        try {
+            Thread.sleep(1000);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            running = false;
         }
     }
 
