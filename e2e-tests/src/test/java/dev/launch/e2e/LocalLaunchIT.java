@@ -250,6 +250,22 @@ class LocalLaunchIT {
     }
 
     @Test
+    void theProcessOfARunEndsWhenItsAgentIsKilled() {
+        String crashing = queue + "-crash";
+        given().baseUri(stack.queues.url()).contentType(ContentType.JSON)
+                .body("{\"name\":\"" + crashing + "\",\"target\":{\"type\":\"local-process\"}}")
+                .when().post("/api/v1/queues").then().statusCode(201);
+        ServiceProcess doomed = stack.agent(crashing + "-agent", 1, crashing);
+        String sleeper = enqueue(crashing, "sleep");
+        awaitState(sleeper, "RUNNING");
+        long pid = Long.parseLong(run(sleeper).getString("target.handle").substring("pid:".length()));
+        assertTrue(ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false));
+        doomed.kill();
+        // the agent's watchdog ends the run's process group once the agent's process is gone
+        await().atMost(20, TimeUnit.SECONDS).until(() -> ProcessHandle.of(pid).map(p -> !p.isAlive()).orElse(true));
+    }
+
+    @Test
     void threeAgentsShareOneQueueAndItsOrderHolds() {
         String shared = queue + "-shared";
         given().baseUri(stack.queues.url()).contentType(ContentType.JSON)

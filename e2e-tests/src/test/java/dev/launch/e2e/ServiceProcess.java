@@ -93,6 +93,16 @@ public final class ServiceProcess implements AutoCloseable {
         process.destroy();
     }
 
+    /** SIGKILL, as a crash would: the process gets no chance to clean up. */
+    public void kill() {
+        process.destroyForcibly();
+        try {
+            process.waitFor(10, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
     /** Whether the process is still there. */
     public boolean isAlive() {
         return process.isAlive();

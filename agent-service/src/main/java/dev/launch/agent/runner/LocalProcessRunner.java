@@ -42,6 +42,7 @@ public class LocalProcessRunner implements Runner {
     AgentConfig config;
 
     private final Map<String, Running> running = new ConcurrentHashMap<>();
+    private volatile ProcessWatchdog watchdog;
     private final ScheduledExecutorService killer = Executors.newSingleThreadScheduledExecutor(r -> {
         Thread t = new Thread(r, "process-killer");
         t.setDaemon(true);
@@ -84,6 +85,9 @@ public class LocalProcessRunner implements Runner {
                 return;
             }
             state.process = process;
+            if (HAS_SETSID) {
+                watchdog().watch(process.pid());
+            }
             if (state.stopRequested) {
                 terminate(process);
             }
@@ -99,8 +103,30 @@ public class LocalProcessRunner implements Runner {
                 reporter.exited(exit);
             }
         } finally {
-            running.remove(request.runId());
+            Running ended = running.remove(request.runId());
+            if (HAS_SETSID && ended != null && ended.process != null && !ended.process.isAlive()) {
+                watchdog().forget(ended.process.pid());
+            }
         }
+    }
+
+    /** Started with the first run: it ends this agent's processes if the agent dies without stopping them. */
+    private ProcessWatchdog watchdog() {
+        ProcessWatchdog w = watchdog;
+        if (w == null) {
+            synchronized (this) {
+                if (watchdog == null) {
+                    watchdog = ProcessWatchdog.start(config.workspace().toAbsolutePath(), agentId(),
+                            config.stopGrace());
+                }
+                w = watchdog;
+            }
+        }
+        return w;
+    }
+
+    private String agentId() {
+        return config.id().orElse("agent-" + ProcessHandle.current().pid());
     }
 
     private Path prepareWorkspace(RunRequest request) throws IOException {
