@@ -250,7 +250,7 @@ class LocalLaunchIT {
     }
 
     @Test
-    void theProcessOfARunEndsWhenItsAgentIsKilled() {
+    void aRunWhoseAgentIsKilledEndsItsProcessAndFailsInStageAgent() {
         String crashing = queue + "-crash";
         given().baseUri(stack.queues.url()).contentType(ContentType.JSON)
                 .body("{\"name\":\"" + crashing + "\",\"target\":{\"type\":\"local-process\"}}")
@@ -263,6 +263,13 @@ class LocalLaunchIT {
         doomed.kill();
         // the agent's watchdog ends the run's process group once the agent's process is gone
         await().atMost(20, TimeUnit.SECONDS).until(() -> ProcessHandle.of(pid).map(p -> !p.isAlive()).orElse(true));
+        // three missed heartbeats later the agent is LOST and the status service fails its run
+        await().atMost(60, TimeUnit.SECONDS).pollInterval(500, TimeUnit.MILLISECONDS).untilAsserted(() ->
+                given().baseUri(stack.status.url()).when().get("/api/v1/runs/" + sleeper).then()
+                        .body("state", is("FAILED")).body("failure.stage", is("agent"))
+                        .body("failure.reason", containsString("was lost")));
+        given().baseUri(stack.status.url()).when().get("/api/v1/agents?queue=" + crashing).then()
+                .body("items.find { it.agentId == '" + crashing + "-agent' }.state", is("LOST"));
     }
 
     @Test

@@ -270,6 +270,46 @@ class StatusServiceTest {
     }
 
     @Test
+    void theRunsOfALostAgentAreStoppedAndFailedInStageAgent() throws Exception {
+        String q = queue();
+        String agentId = "agent-" + UUID.randomUUID();
+        String runId = queued(q, 0);
+        RunLifecycle held = RunLifecycle.of(runId, q).withAgent(agentId, 1);
+        fact(EventTypes.RUN_CLAIMED, held);
+        fact(EventTypes.RUN_RUNNING, held.withTarget("local-process", "pid:4242"));
+        awaitState(runId, "RUNNING");
+        // its last heartbeat, a minute old with a 1 s interval: LOST
+        send(Topics.AGENTS, agentId, new EventEnvelope(UUID.randomUUID(), EventTypes.AGENT_HEARTBEAT, 1,
+                Instant.now().minusSeconds(60), agentId, Events.MAPPER.valueToTree(new AgentStatus(agentId, List.of(q),
+                1, List.of(runId), "h", 1, 1000, Instant.now().minusSeconds(120)))));
+        awaitState(runId, "FAILED");
+        given().when().get("/api/v1/runs/" + runId).then().body("failure.stage", is("agent"))
+                .body("failure.reason", containsString("agent " + agentId + " was lost"))
+                .body("agentId", is(agentId));
+        try (KafkaConsumer<String, String> consumer = new KafkaConsumer<>(Map.of(
+                "bootstrap.servers", SharedInfra.kafkaBootstrap(),
+                "key.deserializer", StringDeserializer.class.getName(),
+                "value.deserializer", StringDeserializer.class.getName()))) {
+            List<TopicPartition> all = new ArrayList<>();
+            for (int p = 0; p < TopicAdmin.RUN_PARTITIONS; p++) {
+                all.add(new TopicPartition(Topics.RUN_COMMANDS, p));
+            }
+            consumer.assign(all);
+            consumer.seekToBeginning(all);
+            List<String> types = new ArrayList<>();
+            await().atMost(20, TimeUnit.SECONDS).until(() -> {
+                consumer.poll(Duration.ofMillis(200)).forEach(r -> {
+                    if (runId.equals(r.key())) {
+                        types.add(Events.decode(r.value()).type());
+                    }
+                });
+                return !types.isEmpty();
+            });
+            assertEquals(List.of(EventTypes.STOP_RUN), types, "an agent that comes back stops the run");
+        }
+    }
+
+    @Test
     void aQueuedRunSaysWhyItWaits() throws Exception {
         String q = queue();
         String first = queued(q, 0);

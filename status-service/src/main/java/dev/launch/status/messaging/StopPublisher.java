@@ -34,6 +34,18 @@ public class StopPublisher {
                 .chain(() -> send(runs, runId, EventEnvelope.of(EventTypes.RUN_STOP_REQUESTED, runId, fact)));
     }
 
+    /**
+     * Ends a run whose agent was lost: {@code StopRun} (an agent that comes back stops its process), then
+     * {@code RunFailed} with {@code stage} and {@code reason}.
+     */
+    public Uni<Void> failLost(String runId, String queue, String agentId, int attempt, String stage,
+                              String reason) {
+        StopRun command = new StopRun(runId, queue, reason, "status-service");
+        RunLifecycle fact = RunLifecycle.of(runId, queue).withAgent(agentId, attempt).withFailure(stage, reason);
+        return send(commands, runId, EventEnvelope.of(EventTypes.STOP_RUN, runId, command))
+                .chain(() -> send(runs, runId, EventEnvelope.of(EventTypes.RUN_FAILED, runId, fact)));
+    }
+
     private static Uni<Void> send(MutinyEmitter<String> emitter, String key, EventEnvelope envelope) {
         return emitter.sendMessage(Message.of(Events.encode(envelope))
                 .addMetadata(OutgoingKafkaRecordMetadata.<String>builder().withKey(key).build()));

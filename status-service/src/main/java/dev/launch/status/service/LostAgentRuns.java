@@ -1,0 +1,106 @@
+package dev.launch.status.service;
+
+import dev.launch.common.run.FailureStage;
+import dev.launch.status.messaging.StopPublisher;
+import io.quarkus.runtime.ShutdownEvent;
+import io.quarkus.runtime.StartupEvent;
+import io.smallrye.mutiny.Multi;
+import io.smallrye.mutiny.Uni;
+import io.vertx.mutiny.core.Vertx;
+import io.vertx.mutiny.sqlclient.Pool;
+import io.vertx.mutiny.sqlclient.Row;
+import io.vertx.mutiny.sqlclient.Tuple;
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.enterprise.event.Observes;
+import jakarta.inject.Inject;
+import org.eclipse.microprofile.config.inject.ConfigProperty;
+import org.jboss.logging.Logger;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * Ends the runs an agent held when it is LOST (silent past its heartbeat deadline), so none stays CLAIMED,
+ * STARTING or RUNNING forever. Each such run is stopped ({@code StopRun}: an agent that comes back stops its
+ * process) and FAILED in stage {@code agent} with the reason. A local process does not outlive its agent (the
+ * agent's watchdog ends it), so nothing keeps running. A run that was claimed but not yet launched is failed
+ * too rather than handed to another agent: telling the two apart needs a launch record, planned with
+ * failover (agent-service DESIGN.md).
+ */
+@ApplicationScoped
+public class LostAgentRuns {
+    private static final Logger LOG = Logger.getLogger(LostAgentRuns.class);
+
+    @Inject
+    AgentViews agents;
+    @Inject
+    Pool pool;
+    @Inject
+    StopPublisher stops;
+    @Inject
+    Vertx vertx;
+    @ConfigProperty(name = "launch.agents.lost-check-interval", defaultValue = "PT2S")
+    Duration interval;
+
+    /** runs already ended here, not asked again while their facts travel */
+    private final Map<String, Long> handled = new ConcurrentHashMap<>();
+    private long timer = -1;
+    private volatile boolean checking;
+
+    void start(@Observes StartupEvent event) {
+        timer = vertx.setPeriodic(interval.toMillis(), id -> check());
+    }
+
+    void stop(@Observes ShutdownEvent event) {
+        if (timer >= 0) {
+            vertx.cancelTimer(timer);
+        }
+    }
+
+    private void check() {
+        if (checking) {
+            return;
+        }
+        checking = true;
+        long now = System.currentTimeMillis();
+        handled.values().removeIf(at -> now - at > 60_000);
+        agents.all().chain(views -> {
+            List<AgentViews.AgentView> lost = views.stream().filter(v -> "LOST".equals(v.state())).toList();
+            if (lost.isEmpty()) {
+                return Uni.createFrom().voidItem();
+            }
+            List<String> ids = lost.stream().map(v -> v.agent().agentId()).toList();
+            return pool.preparedQuery("SELECT run_id, queue, agent_id, attempt FROM run WHERE agent_id = ANY($1) AND state IN "
+                            + "('CLAIMED', 'STARTING', 'RUNNING', 'STOPPING')")
+                    .execute(Tuple.of(ids.toArray(String[]::new)))
+                    .chain(rows -> {
+                        List<Row> held = new ArrayList<>();
+                        rows.forEach(row -> {
+                            if (handled.putIfAbsent(row.getString("run_id"), now) == null) {
+                                held.add(row);
+                            }
+                        });
+                        return Multi.createFrom().iterable(held).onItem().transformToUniAndConcatenate(row -> {
+                            AgentViews.AgentView agent = lost.stream()
+                                    .filter(v -> v.agent().agentId().equals(row.getString("agent_id")))
+                                    .findFirst().orElseThrow();
+                            String reason = "agent " + agent.agent().agentId() + " was lost: no heartbeat since "
+                                    + agent.agent().lastHeartbeat().toInstant() + "; its processes are ended "
+                                    + "with it";
+                            LOG.infof("run %s: %s", row.getString("run_id"), reason);
+                            return stops.failLost(row.getString("run_id"), row.getString("queue"),
+                                    agent.agent().agentId(), row.getInteger("attempt"), FailureStage.AGENT.wire(),
+                                    reason)
+                                    .onFailure().invoke(e -> handled.remove(row.getString("run_id")))
+                                    .onFailure().recoverWithNull();
+                        }).collect().last().replaceWithVoid();
+                    });
+        }).subscribe().with(done -> checking = false, e -> {
+            checking = false;
+            LOG.warnf("checking for lost agents failed: %s", e.toString());
+        });
+    }
+}
