@@ -21,15 +21,22 @@ public final class TransactionalProducers {
     private TransactionalProducers() {
     }
 
+    /** A transactional id for one writer of this process: {@code prefix} plus a random suffix. */
+    public static String newId(String prefix) {
+        return prefix + "-" + UUID.randomUUID();
+    }
+
     /**
-     * A producer ready for {@code beginTransaction}; sends give up after {@code deliveryTimeout}.
-     *
-     * @param idPrefix names the writer, e.g. {@code launch-queue-service}; a random suffix keeps ids unique
+     * A producer ready for {@code beginTransaction}; sends give up after {@code deliveryTimeout}. A writer keeps
+     * its {@code transactionalId} for its whole life: a producer opened again after a failure with the same id
+     * fences the old one and settles the transaction it left open at once, instead of leaving it to block
+     * read_committed readers until the transaction timeout.
      */
-    public static KafkaProducer<String, String> open(String bootstrap, String idPrefix, Duration deliveryTimeout) {
+    public static KafkaProducer<String, String> open(String bootstrap, String transactionalId,
+                                                     Duration deliveryTimeout) {
         Map<String, Object> config = new HashMap<>();
         config.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
-        config.put(ProducerConfig.TRANSACTIONAL_ID_CONFIG, idPrefix + "-" + UUID.randomUUID());
+        config.put(ProducerConfig.TRANSACTIONAL_ID_CONFIG, transactionalId);
         config.put(ProducerConfig.ACKS_CONFIG, "all");
         config.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true);
         config.put(ProducerConfig.LINGER_MS_CONFIG, 0);

@@ -53,6 +53,7 @@ public class EnqueueWriter {
     private volatile boolean running = true;
     private Thread thread;
     private KafkaProducer<String, String> producer;
+    private final String transactionalId = TransactionalProducers.newId("launch-queue-service");
 
     private record Pending(RunRequest request, CompletableFuture<Long> offset) {
     }
@@ -110,44 +111,89 @@ public class EnqueueWriter {
         }
     }
 
+    /**
+     * One transaction for the batch. A failure while sending aborts it (nothing of it is visible) and the batch is
+     * tried again until the delivery timeout. A failed commit is never aborted, since it may have taken effect:
+     * a commit that timed out is retried; after the deadline the producer is closed and the next one, with the
+     * same transactional id, settles it.
+     */
     private List<Long> commit(List<Pending> batch) throws Exception {
-        KafkaProducer<String, String> p = producer();
-        try {
-            p.beginTransaction();
-            List<Future<RecordMetadata>> items = new ArrayList<>(batch.size());
-            for (Pending pending : batch) {
-                RunRequest r = pending.request();
-                Priority level = Priority.parse(r.priority()).orElse(null);
-                items.add(p.send(new ProducerRecord<>(Topics.queueItems(r.queue(), level), r.runId(),
-                        Events.encode(EventEnvelope.of(EventTypes.RUN_REQUESTED, r.runId(), r)))));
-            }
-            List<Long> offsets = new ArrayList<>(batch.size());
-            for (int i = 0; i < batch.size(); i++) {
-                long offset = items.get(i).get(deliveryTimeout.toMillis(), TimeUnit.MILLISECONDS).offset();
-                offsets.add(offset);
-                RunRequest r = batch.get(i).request();
-                RunLifecycle queued = RunLifecycle.queued(r, offset);
-                p.send(new ProducerRecord<>(Topics.RUNS, r.runId(),
-                        Events.encode(EventEnvelope.of(EventTypes.RUN_QUEUED, r.runId(), queued))));
-            }
-            p.commitTransaction();
-            return offsets;
-        } catch (ProducerFencedException | OutOfOrderSequenceException | AuthorizationException fatal) {
-            closeProducer();
-            throw fatal;
-        } catch (Exception e) {
+        long deadline = System.nanoTime() + deliveryTimeout.toNanos();
+        while (true) {
+            KafkaProducer<String, String> p = producer();
+            List<Long> offsets;
             try {
-                p.abortTransaction();
-            } catch (KafkaException abortFailed) {
+                offsets = send(p, batch);
+            } catch (ProducerFencedException | OutOfOrderSequenceException | AuthorizationException fatal) {
                 closeProducer();
+                throw fatal;
+            } catch (InterruptedException e) {
+                abort(p);
+                throw e;
+            } catch (Exception e) {
+                abort(p);
+                if (System.nanoTime() < deadline) {
+                    LOG.infof("enqueue transaction of %d run(s) aborted (%s); trying again", batch.size(), e.toString());
+                    continue;
+                }
+                throw e;
             }
-            throw e;
+            while (true) {
+                try {
+                    p.commitTransaction();
+                    return offsets;
+                } catch (org.apache.kafka.common.errors.TimeoutException e) {
+                    if (System.nanoTime() < deadline) {
+                        continue;
+                    }
+                    closeProducer();
+                    throw e;
+                } catch (org.apache.kafka.common.errors.TransactionAbortableException e) {
+                    abort(p);
+                    if (System.nanoTime() < deadline) {
+                        break; // aborted: nothing of it is visible; send the batch again
+                    }
+                    throw e;
+                } catch (KafkaException e) {
+                    closeProducer();
+                    throw e;
+                }
+            }
+        }
+    }
+
+    private List<Long> send(KafkaProducer<String, String> p, List<Pending> batch) throws Exception {
+        p.beginTransaction();
+        List<Future<RecordMetadata>> items = new ArrayList<>(batch.size());
+        for (Pending pending : batch) {
+            RunRequest r = pending.request();
+            Priority level = Priority.parse(r.priority()).orElse(null);
+            items.add(p.send(new ProducerRecord<>(Topics.queueItems(r.queue(), level), r.runId(),
+                    Events.encode(EventEnvelope.of(EventTypes.RUN_REQUESTED, r.runId(), r)))));
+        }
+        List<Long> offsets = new ArrayList<>(batch.size());
+        for (int i = 0; i < batch.size(); i++) {
+            long offset = items.get(i).get(deliveryTimeout.toMillis(), TimeUnit.MILLISECONDS).offset();
+            offsets.add(offset);
+            RunRequest r = batch.get(i).request();
+            RunLifecycle queued = RunLifecycle.queued(r, offset);
+            p.send(new ProducerRecord<>(Topics.RUNS, r.runId(),
+                    Events.encode(EventEnvelope.of(EventTypes.RUN_QUEUED, r.runId(), queued))));
+        }
+        return offsets;
+    }
+
+    private void abort(KafkaProducer<String, String> p) {
+        try {
+            p.abortTransaction();
+        } catch (KafkaException abortFailed) {
+            closeProducer();
         }
     }
 
     private KafkaProducer<String, String> producer() {
         if (producer == null) {
-            producer = TransactionalProducers.open(bootstrap, "launch-queue-service", deliveryTimeout);
+            producer = TransactionalProducers.open(bootstrap, transactionalId, deliveryTimeout);
         }
         return producer;
     }

@@ -53,6 +53,7 @@ public class RunMoves {
 
     private RunCommandsReader commands;
     private KafkaProducer<String, String> producer;
+    private final String transactionalId = TransactionalProducers.newId("launch-status-moves");
     private Admin admin;
     private final ExecutorService writer = Executors.newSingleThreadExecutor(r -> {
         Thread t = new Thread(r, "run-mover");
@@ -174,7 +175,7 @@ public class RunMoves {
 
     private KafkaProducer<String, String> producer() {
         if (producer == null) {
-            producer = TransactionalProducers.open(bootstrap, "launch-status-moves", Duration.ofSeconds(30));
+            producer = TransactionalProducers.open(bootstrap, transactionalId, Duration.ofSeconds(30));
         }
         return producer;
     }
