@@ -310,6 +310,23 @@ class StatusServiceTest {
     }
 
     @Test
+    void aRunLeftRunningByAnAgentThatStoppedLongAgoIsFailed() throws Exception {
+        String q = queue();
+        String agentId = "agent-" + UUID.randomUUID();
+        String runId = queued(q, 0);
+        RunLifecycle held = RunLifecycle.of(runId, q).withAgent(agentId, 1);
+        fact(EventTypes.RUN_CLAIMED, held);
+        fact(EventTypes.RUN_RUNNING, held.withTarget("local-process", "pid:4343"));
+        awaitState(runId, "RUNNING");
+        send(Topics.AGENTS, agentId, new EventEnvelope(UUID.randomUUID(), EventTypes.AGENT_STOPPED, 1,
+                Instant.now().minusSeconds(120), agentId, Events.MAPPER.valueToTree(new AgentStatus(agentId,
+                List.of(q), 1, List.of(runId), "h", 1, 1000, Instant.now().minusSeconds(180)))));
+        awaitState(runId, "FAILED");
+        given().when().get("/api/v1/runs/" + runId).then().body("failure.stage", is("agent"))
+                .body("failure.reason", containsString("without reporting how the run ended"));
+    }
+
+    @Test
     void aQueuedRunSaysWhyItWaits() throws Exception {
         String q = queue();
         String first = queued(q, 0);

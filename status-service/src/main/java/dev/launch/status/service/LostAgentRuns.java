@@ -23,8 +23,8 @@ import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 
 /**
- * Ends the runs an agent held when it is LOST (silent past its heartbeat deadline), so none stays CLAIMED,
- * STARTING or RUNNING forever. Each such run is stopped ({@code StopRun}: an agent that comes back stops its
+ * Ends the runs an agent held when it is LOST (silent past its heartbeat deadline), or stopped over a minute
+ * ago without reporting them, so none stays CLAIMED, STARTING or RUNNING forever. Each such run is stopped ({@code StopRun}: an agent that comes back stops its
  * process) and FAILED in stage {@code agent} with the reason. A local process does not outlive its agent (the
  * agent's watchdog ends it), so nothing keeps running. A run that was claimed but not yet launched is failed
  * too rather than handed to another agent: telling the two apart needs a launch record, planned with
@@ -68,7 +68,11 @@ public class LostAgentRuns {
         long now = System.currentTimeMillis();
         handled.values().removeIf(at -> now - at > 60_000);
         agents.all().chain(views -> {
-            List<AgentViews.AgentView> lost = views.stream().filter(v -> "LOST".equals(v.state())).toList();
+            // LOST agents, and agents that said goodbye a while ago but still hold runs (a final report lost
+            // on the way out)
+            java.time.OffsetDateTime stoppedLongAgo = java.time.OffsetDateTime.now().minusSeconds(60);
+            List<AgentViews.AgentView> lost = views.stream().filter(v -> "LOST".equals(v.state())
+                    || ("STOPPED".equals(v.state()) && v.agent().lastHeartbeat().isBefore(stoppedLongAgo))).toList();
             if (lost.isEmpty()) {
                 return Uni.createFrom().voidItem();
             }
@@ -87,9 +91,13 @@ public class LostAgentRuns {
                             AgentViews.AgentView agent = lost.stream()
                                     .filter(v -> v.agent().agentId().equals(row.getString("agent_id")))
                                     .findFirst().orElseThrow();
-                            String reason = "agent " + agent.agent().agentId() + " was lost: no heartbeat since "
+                            String reason = "LOST".equals(agent.state())
+                                    ? "agent " + agent.agent().agentId() + " was lost: no heartbeat since "
                                     + agent.agent().lastHeartbeat().toInstant() + "; its processes are ended "
-                                    + "with it";
+                                    + "with it"
+                                    : "agent " + agent.agent().agentId() + " stopped at "
+                                    + agent.agent().lastHeartbeat().toInstant() + " without reporting how the "
+                                    + "run ended";
                             LOG.infof("run %s: %s", row.getString("run_id"), reason);
                             return stops.failLost(row.getString("run_id"), row.getString("queue"),
                                     agent.agent().agentId(), row.getInteger("attempt"), FailureStage.AGENT.wire(),
