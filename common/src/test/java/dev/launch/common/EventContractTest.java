@@ -54,6 +54,7 @@ class EventContractTest {
         m.put(EventTypes.STOP_RUN, new StopRun(RUN, "local", "stopped by user", "api"));
         m.put(EventTypes.MOVE_RUN, new MoveRun(RUN, "local", RUN, RunIds.next(), "high", "api"));
         m.put(EventTypes.RUN_TAKEN, new RunTaken(RUN, "local", RUN, "agent-1"));
+        m.put(EventTypes.RUN_LAUNCHING, new RunTaken(RUN, "local", RUN, "agent-1"));
         m.put(EventTypes.RUN_REPRIORITIZED, RunLifecycle.reprioritized(request.movedTo("high", RunIds.next()), 3L,
                 "priority medium -> high"));
         m.put(EventTypes.RUN_OUTPUT_LOGGED, new RunLogBatch(RUN, 1, "agent-1", 0,

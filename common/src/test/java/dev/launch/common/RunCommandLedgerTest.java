@@ -68,6 +68,40 @@ class RunCommandLedgerTest {
         assertEquals(Decision.LAUNCH, ledger.decide(run, third, "a"));
     }
 
+    private void launching(String item, String agent) {
+        ledger.apply(EventEnvelope.of(EventTypes.RUN_LAUNCHING, run, new RunTaken(run, "q", item, agent)));
+    }
+
+    private void release(String from, String to, String agent) {
+        ledger.apply(EventEnvelope.of(EventTypes.MOVE_RUN, run, new MoveRun(run, "q", from, to, "medium",
+                "status-service", agent)));
+    }
+
+    @Test
+    void aReleaseOfATakenButUnlaunchedRunWinsAndTheOldAgentMayNotStartIt() {
+        String released = RunIds.next();
+        take(run, "dead");
+        release(run, released, "dead");
+        assertEquals(Optional.of(true), ledger.moveOutcome(run, released));
+        launching(run, "dead"); // a zombie agent coming back
+        assertFalse(ledger.mayStart(run, run));
+        take(released, "b");
+        assertEquals(Decision.LAUNCH, ledger.decide(run, released, "b"));
+        launching(released, "b");
+        assertTrue(ledger.mayStart(run, released));
+    }
+
+    @Test
+    void aReleaseAfterTheLaunchRecordLoses() {
+        String released = RunIds.next();
+        take(run, "a");
+        launching(run, "a");
+        release(run, released, "a");
+        assertEquals(Optional.of(false), ledger.moveOutcome(run, released));
+        assertTrue(ledger.mayStart(run, run));
+        assertTrue(ledger.launching(run, run));
+    }
+
     @Test
     void theFirstAgentToTakeAnItemOwnsIt() {
         take(run, "a");

@@ -273,6 +273,50 @@ class LocalLaunchIT {
     }
 
     @Test
+    void aRunWhoseAgentDiesBeforeStartingItIsHandedToAnotherAgentAndRunsOnce() throws Exception {
+        String handed = queue + "-handover";
+        given().baseUri(stack.queues.url()).contentType(ContentType.JSON)
+                .body("{\"name\":\"" + handed + "\",\"target\":{\"type\":\"local-process\"}}")
+                .when().post("/api/v1/queues").then().statusCode(201);
+        Path code = Files.createTempDirectory("e2e-stall");
+        Files.writeString(code.resolve("run.sh"), "echo handed over\n");
+        String stallJob = job + "-stall";
+        String snapshot = given().baseUri(stack.jobs.url()).contentType(ContentType.JSON)
+                .body("{\"name\":\"" + stallJob + "\",\"source\":{\"type\":\"code\",\"artifact\":\"" + code
+                        + "\"},\"entrypoint\":[\"sh\",\"run.sh\"]}")
+                .when().post("/api/v1/jobs").then().statusCode(201).extract().path("source.snapshot");
+        // a named pipe in the snapshot: an agent copying it into a workspace waits until someone writes to it,
+        // so the run stays STARTING, taken but not started
+        Path pipe = Path.of(snapshot).resolve("stall");
+        assertEquals(0, new ProcessBuilder("mkfifo", pipe.toString()).start().waitFor());
+        ServiceProcess first = stack.agent(handed + "-agent-1", 1, handed);
+        String runId = given().baseUri(stack.queues.url()).contentType(ContentType.JSON)
+                .body("{\"job\":\"" + stallJob + "\"}").when().post("/api/v1/queues/" + handed + "/runs")
+                .then().statusCode(202).extract().path("runId");
+        awaitState(runId, "STARTING");
+        first.kill();
+        // three missed heartbeats later the run goes back to its queue
+        await().atMost(60, TimeUnit.SECONDS).pollInterval(500, TimeUnit.MILLISECONDS).untilAsserted(() ->
+                given().baseUri(stack.status.url()).when().get("/api/v1/runs/" + runId).then()
+                        .body("state", is("QUEUED"))
+                        .body("history.reason", hasItem(containsString("was lost before it started the run"))));
+        try (ServiceProcess second = stack.agent(handed + "-agent-2", 1, handed)) {
+            await().atMost(60, TimeUnit.SECONDS).untilAsserted(() ->
+                    given().baseUri(stack.status.url()).when().get("/api/v1/runs/" + runId).then()
+                            .body("state", is("STARTING")).body("agentId", is(handed + "-agent-2")));
+            try (var writer = Files.newOutputStream(pipe)) {
+                writer.write('x');
+            }
+            awaitState(runId, "FINISHED");
+        }
+        JsonPath done = run(runId);
+        assertEquals(handed + "-agent-2", done.getString("agentId"));
+        assertEquals(1, done.getList("history.findAll { it.state == 'RUNNING' }").size());
+        assertEquals(List.of("QUEUED", "CLAIMED", "STARTING", "QUEUED", "CLAIMED", "STARTING", "RUNNING", "FINISHED"),
+                done.getList("history.state"));
+    }
+
+    @Test
     void threeAgentsShareOneQueueAndItsOrderHolds() {
         String shared = queue + "-shared";
         given().baseUri(stack.queues.url()).contentType(ContentType.JSON)

@@ -65,6 +65,7 @@ public class Agent {
         commands = new RunCommandsReader(bootstrap, identity.id(),
                 stop -> supervisor.stop(stop.runId(), stop.reason()));
         commands.start();
+        supervisor.useCommands(commands);
         admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap,
                 AdminClientConfig.CLIENT_ID_CONFIG, identity.id() + "-levels",
                 AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, 10_000,

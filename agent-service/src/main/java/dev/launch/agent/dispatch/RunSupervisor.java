@@ -52,6 +52,7 @@ public class RunSupervisor {
 
     private final Map<String, RunRequest> held = new ConcurrentHashMap<>();
     private final Object ended = new Object();
+    private volatile dev.launch.common.run.RunCommandsReader commands;
     /** items this agent process has launched (run id + item id), the most recent 100,000 */
     private final Map<String, Boolean> launched = java.util.Collections.synchronizedMap(
             new java.util.LinkedHashMap<>(1024, 0.75f, false) {
@@ -108,7 +109,7 @@ public class RunSupervisor {
                             + "target " + request.target().path("type").asText()), null);
                     return;
                 }
-                Reporter reporter = new Reporter(base.withTarget(runner.targetType(), null), logs);
+                Reporter reporter = new Reporter(base.withTarget(runner.targetType(), null), logs, request.item());
                 startDeadline = scheduleStartTimeout(request, runner, reporter);
                 runner.launch(request, reporter);
             } catch (RuntimeException e) {
@@ -163,6 +164,11 @@ public class RunSupervisor {
         return new RunRequest(r.runId(), r.queue(), r.job(), r.jobVersion(), r.jobDigest(), r.source(), r.command(),
                 r.inputs(), target, r.attempt(), r.maxAttempts(), r.priority(), r.enqueuedAt(), r.itemId(),
                 r.startTimeout());
+    }
+
+    /** The agent's reader of launch.run-commands, which launch records are checked against. */
+    public void useCommands(dev.launch.common.run.RunCommandsReader reader) {
+        this.commands = reader;
     }
 
     /**
@@ -268,12 +274,44 @@ public class RunSupervisor {
     private final class Reporter implements RunReporter {
         private final RunLifecycle base;
         private final LogShipper logs;
+        private final String item;
         private volatile boolean running;
         private final java.util.concurrent.atomic.AtomicBoolean ended = new java.util.concurrent.atomic.AtomicBoolean();
 
-        Reporter(RunLifecycle base, LogShipper logs) {
+        Reporter(RunLifecycle base, LogShipper logs, String item) {
             this.base = base;
             this.logs = logs;
+            this.item = item;
+        }
+
+        @Override
+        public boolean launching() {
+            var reader = commands;
+            if (reader == null) {
+                return true; // no command reader (not started as an agent): nothing can hand the run back
+            }
+            try {
+                var record = events.send(dev.launch.common.event.Topics.RUN_COMMANDS, base.runId(),
+                        dev.launch.common.event.EventEnvelope.of(EventTypes.RUN_LAUNCHING, base.runId(),
+                                new dev.launch.common.event.RunTaken(base.runId(), base.queue(), item, agent.id())))
+                        .get(30, TimeUnit.SECONDS);
+                reader.fence(new org.apache.kafka.common.TopicPartition(record.topic(), record.partition()),
+                        record.offset()).get(30, TimeUnit.SECONDS);
+            } catch (Exception e) {
+                if (e instanceof InterruptedException) {
+                    Thread.currentThread().interrupt();
+                }
+                end(EventTypes.RUN_FAILED, base.withFailure(FailureStage.AGENT.wire(),
+                        "the agent could not record the launch (" + e + "); nothing was started"));
+                return false;
+            }
+            if (!reader.ledger().mayStart(base.runId(), item)) {
+                ended.set(true);
+                LOG.infof("run %s was handed back to its queue before it started here; not starting it",
+                        base.runId());
+                return false;
+            }
+            return true;
         }
 
         @Override

@@ -76,6 +76,9 @@ public class LocalProcessRunner implements Runner {
                 reporter.stopped(null);
                 return;
             }
+            if (!reporter.launching()) {
+                return;
+            }
             Process process;
             try {
                 process = start(request, workspace);

@@ -22,6 +22,9 @@ public class NoopRunner implements Runner {
     @Override
     public void launch(RunRequest request, RunReporter reporter) {
         reporter.starting();
+        if (!reporter.launching()) {
+            return;
+        }
         reporter.running("noop:" + request.runId());
         reporter.exited(0);
     }

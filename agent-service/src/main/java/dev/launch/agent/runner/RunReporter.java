@@ -4,6 +4,13 @@ package dev.launch.agent.runner;
 public interface RunReporter {
     void starting();
 
+    /**
+     * Called right before the work starts (a process spawned, a job submitted): records the launch and says
+     * whether it may go ahead. False when the run was handed back to its queue meanwhile (its agent was
+     * thought lost) or could not be recorded: the runner then starts nothing and reports nothing more.
+     */
+    boolean launching();
+
     void running(String handle);
 
     /** A line of output ({@code stdout} or {@code stderr}). */

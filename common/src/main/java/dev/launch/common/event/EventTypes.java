@@ -29,6 +29,8 @@ public final class EventTypes {
     public static final String MOVE_RUN = "MoveRun";
     /** An agent took a queue item (on {@code launch.run-commands}, in one order with the run's commands). */
     public static final String RUN_TAKEN = "RunTaken";
+    /** An agent is about to start a taken item's work (on {@code launch.run-commands}); payload {@link RunTaken}. */
+    public static final String RUN_LAUNCHING = "RunLaunching";
     public static final String RUN_OUTPUT_LOGGED = "RunOutputLogged";
 
     public static final String AGENT_STARTED = "AgentStarted";
@@ -56,6 +58,7 @@ public final class EventTypes {
             Map.entry(STOP_RUN, StopRun.class),
             Map.entry(MOVE_RUN, MoveRun.class),
             Map.entry(RUN_TAKEN, RunTaken.class),
+            Map.entry(RUN_LAUNCHING, RunTaken.class),
             Map.entry(RUN_OUTPUT_LOGGED, RunLogBatch.class),
             Map.entry(AGENT_STARTED, AgentStatus.class),
             Map.entry(AGENT_HEARTBEAT, AgentStatus.class),

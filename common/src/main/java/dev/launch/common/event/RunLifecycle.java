@@ -76,6 +76,11 @@ public record RunLifecycle(String runId, String queue, String job, Integer jobVe
                 queueOffset, item.priority(), null, null, item.item());
     }
 
+    public RunLifecycle withQueueOffset(long queueOffset) {
+        return new RunLifecycle(runId, queue, job, jobVersion, attempt, agentId, targetType, targetHandle, exitCode,
+                stage, reason, queueOffset, priority, enqueuedAt, request, itemId);
+    }
+
     public RunLifecycle withReason(String reason) {
         return new RunLifecycle(runId, queue, job, jobVersion, attempt, agentId, targetType, targetHandle, exitCode,
                 stage, reason, queueOffset, priority, enqueuedAt, request, itemId);

@@ -24,6 +24,10 @@ import java.util.Set;
  *       duplicate.</li>
  *   <li>{@code MoveRun(from, to)} wins if {@code from} is live and nobody took it before; the run then waits
  *       as {@code to}. Otherwise the move lost and {@code to} is void (never launched).</li>
+ *   <li>{@code RunLaunching(item)} records that the agent is about to start the work, if the item is still
+ *       live; an agent starts only when its own record held.</li>
+ *   <li>A release ({@code MoveRun} with {@code releasedFrom}: the run of a lost agent handed back) wins if
+ *       {@code from} is live and no {@code RunLaunching} of it came first, whoever took it.</li>
  *   <li>{@code StopRun} marks the run stopped, whatever item it waits as.</li>
  * </ul>
  *
@@ -52,6 +56,7 @@ public final class RunCommandLedger {
         final Set<String> movedAway = new HashSet<>();
         final Set<String> voided = new HashSet<>();
         final Map<String, Boolean> moves = new HashMap<>();
+        final Set<String> launched = new HashSet<>();
 
         boolean live(String item) {
             return !movedAway.contains(item) && !voided.contains(item);
@@ -90,13 +95,22 @@ public final class RunCommandLedger {
                     entry.takenBy.putIfAbsent(taken.itemId(), taken.agentId());
                 }
             }
+            case EventTypes.RUN_LAUNCHING -> {
+                RunTaken launching = envelope.payloadAs(RunTaken.class);
+                Entry entry = entry(launching.runId());
+                if (entry.live(launching.itemId())) {
+                    entry.launched.add(launching.itemId());
+                }
+            }
             case EventTypes.MOVE_RUN -> {
                 MoveRun move = envelope.payloadAs(MoveRun.class);
                 Entry entry = entry(move.runId());
                 if (entry.moves.containsKey(move.toItem())) {
                     return null; // the same record read twice
                 }
-                boolean won = entry.live(move.fromItem()) && !entry.takenBy.containsKey(move.fromItem());
+                boolean won = entry.live(move.fromItem()) && (move.releasedFrom() != null
+                        ? !entry.launched.contains(move.fromItem())
+                        : !entry.takenBy.containsKey(move.fromItem()));
                 entry.moves.put(move.toItem(), won);
                 if (won) {
                     entry.movedAway.add(move.fromItem());
@@ -134,6 +148,21 @@ public final class RunCommandLedger {
         }
         String first = entry.takenBy.get(itemId);
         return first == null || first.equals(agentId) ? Decision.LAUNCH : Decision.TAKEN_BY_ANOTHER;
+    }
+
+    /**
+     * Whether the agent that wrote {@code RunLaunching(itemId)} may start the work: false when the item was
+     * handed back (released) or moved before that record. Ask after reading past the agent's own record.
+     */
+    public synchronized boolean mayStart(String runId, String itemId) {
+        Entry entry = runs.get(runId);
+        return entry == null || entry.launched.contains(itemId);
+    }
+
+    /** Whether an agent recorded that it was starting {@code itemId}'s work. */
+    public synchronized boolean launching(String runId, String itemId) {
+        Entry entry = runs.get(runId);
+        return entry != null && entry.launched.contains(itemId);
     }
 
     /** Whether the move to {@code toItem} won; empty until its {@code MoveRun} has been applied. */

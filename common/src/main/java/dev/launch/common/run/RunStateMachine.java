@@ -47,7 +47,8 @@ public final class RunStateMachine {
             Map.entry(EventTypes.RUN_STOPPING, EnumSet.of(CLAIMED, STARTING, RUNNING)),
             Map.entry(EventTypes.RUN_STOPPED, EnumSet.of(QUEUED, CLAIMED, STARTING, RUNNING, STOPPING)),
             Map.entry(EventTypes.RUN_PREEMPTED, EnumSet.of(STARTING, RUNNING)),
-            Map.entry(EventTypes.RUN_REQUEUED, EnumSet.of(PREEMPTED)),
+            // back in the queue: preempted, or handed back after its agent was lost before starting it
+            Map.entry(EventTypes.RUN_REQUEUED, EnumSet.of(PREEMPTED, CLAIMED, STARTING)),
             // a claim of the item the run was moved away from comes to nothing (the agent skips it)
             Map.entry(EventTypes.RUN_REPRIORITIZED, EnumSet.of(QUEUED, CLAIMED)));
 

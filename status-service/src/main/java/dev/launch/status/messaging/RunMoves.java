@@ -84,7 +84,27 @@ public class RunMoves {
     /** Moves {@code queued} (the run's current item) to the tail of {@code level}. */
     public Uni<Outcome> move(RunRequest queued, Priority level, String previous) {
         RunRequest moved = queued.movedTo(level.label(), RunIds.next());
-        return Uni.createFrom().item(() -> write(queued, moved, previous)).runSubscriptionOn(writer)
+        return settle(queued, moved, new MoveRun(moved.runId(), moved.queue(), queued.item(), moved.item(),
+                level.label(), "api"), EventTypes.RUN_REPRIORITIZED, RunLifecycle.reprioritized(moved, 0,
+                "priority " + previous + " -> " + level.label()));
+    }
+
+    /**
+     * Hands back to its queue (at the tail of its level) a run that {@code lostAgent} took but, as far as the
+     * read model knows, never started: held only if no {@code RunLaunching} of its item came first.
+     */
+    public Uni<Outcome> release(RunRequest queued, String lostAgent) {
+        RunRequest moved = queued.movedTo(queued.priority(), RunIds.next());
+        String reason = "agent " + lostAgent + " was lost before it started the run; back in the queue";
+        return settle(queued, moved, new MoveRun(moved.runId(), moved.queue(), queued.item(), moved.item(),
+                moved.priority(), "status-service", lostAgent), EventTypes.RUN_REQUEUED,
+                RunLifecycle.reprioritized(moved, 0, reason).withAgent(null, queued.attempt()));
+    }
+
+    /** Writes the move, reads up to it, and says whether it held. */
+    private Uni<Outcome> settle(RunRequest queued, RunRequest moved, MoveRun command, String factType,
+                                RunLifecycle fact) {
+        return Uni.createFrom().item(() -> write(moved, command, factType, fact)).runSubscriptionOn(writer)
                 .chain(at -> Uni.createFrom().completionStage(commands.fence(at.partition(), at.offset())))
                 .map(done -> new Outcome(commands.ledger().moveOutcome(moved.runId(), moved.item())
                         .orElse(false), moved));
@@ -98,30 +118,35 @@ public class RunMoves {
         return commands.ledger().moveOutcome(runId, toItem);
     }
 
+    /** Whether an agent recorded that it was starting {@code itemId} (as far as this service has read). */
+    public boolean launching(String runId, String itemId) {
+        return commands.ledger().launching(runId, itemId);
+    }
+
     /** Where a {@code MoveRun} record was written. */
     private record Written(TopicPartition partition, long offset) {
     }
 
-    /** Writes the transaction (on the writer thread); returns where its MoveRun record lies. */
-    private Written write(RunRequest queued, RunRequest moved, String previous) {
+    /**
+     * Writes the transaction (on the writer thread): the new item, the command, and the fact with the item's
+     * offset; returns where the command lies.
+     */
+    private Written write(RunRequest moved, MoveRun move, String factType, RunLifecycle fact) {
         KafkaProducer<String, String> p = producer();
         TopicPartition itemAt;
         long itemOffset;
         Written written;
         try {
             p.beginTransaction();
-            Priority level = Priority.parse(moved.priority()).orElseThrow();
-            RecordMetadata item = p.send(new ProducerRecord<>(Topics.queueLevel(moved.queue(), level), moved.runId(),
+            Priority level = Priority.parse(moved.priority()).orElse(null);
+            RecordMetadata item = p.send(new ProducerRecord<>(Topics.queueItems(moved.queue(), level), moved.runId(),
                     Events.encode(EventEnvelope.of(EventTypes.RUN_REQUESTED, moved.runId(), moved))))
                     .get(30, TimeUnit.SECONDS);
             RecordMetadata command = p.send(new ProducerRecord<>(Topics.RUN_COMMANDS, moved.runId(),
-                    Events.encode(EventEnvelope.of(EventTypes.MOVE_RUN, moved.runId(), new MoveRun(moved.runId(),
-                            moved.queue(), queued.item(), moved.item(), level.label(), "api")))))
+                    Events.encode(EventEnvelope.of(EventTypes.MOVE_RUN, moved.runId(), move))))
                     .get(30, TimeUnit.SECONDS);
             p.send(new ProducerRecord<>(Topics.RUNS, moved.runId(), Events.encode(EventEnvelope.of(
-                    EventTypes.RUN_REPRIORITIZED, moved.runId(), RunLifecycle.reprioritized(moved, item.offset(),
-                            "priority " + previous + " -> " + level.label())))))
-                    .get(30, TimeUnit.SECONDS);
+                    factType, moved.runId(), fact.withQueueOffset(item.offset()))))).get(30, TimeUnit.SECONDS);
             p.commitTransaction();
             itemAt = new TopicPartition(item.topic(), item.partition());
             itemOffset = item.offset();

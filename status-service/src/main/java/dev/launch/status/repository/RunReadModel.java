@@ -40,7 +40,7 @@ public class RunReadModel {
      */
     public Uni<Optional<RunChange>> apply(EventEnvelope event) {
         RunLifecycle fact = event.payloadAs(RunLifecycle.class);
-        if (EventTypes.RUN_REPRIORITIZED.equals(event.type())) {
+        if (movesItem(event.type(), fact)) {
             return moveOutcome(fact).chain(held -> held ? applyChecked(event, fact) : markSeen(event, fact));
         }
         return applyChecked(event, fact);
@@ -55,8 +55,7 @@ public class RunReadModel {
     }
 
     private Uni<Optional<RunChange>> markSeen(EventEnvelope event, RunLifecycle fact) {
-        LOG.infof("run %s: the move to %s lost to an agent's take; the run keeps its place", fact.runId(),
-                fact.priority());
+        LOG.infof("run %s: %s did not hold (an agent took or started it first)", fact.runId(), fact.reason());
         return pool.preparedQuery("INSERT INTO run_event_seen (event_id) VALUES ($1) ON CONFLICT DO NOTHING")
                 .execute(Tuple.of(event.eventId())).replaceWith(Optional.empty());
     }
@@ -108,7 +107,7 @@ public class RunReadModel {
                                     : dev.launch.common.event.Events.MAPPER.valueToTree(fact.request()).toString())
                             .addString(fact.itemId() == null ? fact.runId() : fact.itemId())
                             .addShort(rank(fact.priority())));
-        } else if (EventTypes.RUN_REPRIORITIZED.equals(event.type())) {
+        } else if (movesItem(event.type(), fact)) {
             row = conn.preparedQuery("UPDATE run SET state = $2, item_id = $3, priority = $4, priority_rank = $5, "
                             + "queue_offset = $6, agent_id = NULL, updated_at = $7 WHERE run_id = $1")
                     .execute(Tuple.tuple().addString(fact.runId()).addString(next.name()).addString(fact.itemId())
@@ -133,6 +132,12 @@ public class RunReadModel {
                         .execute(Tuple.tuple().addUUID(event.eventId()).addString(fact.runId()).addString(next.name())
                                 .addString(event.type()).addOffsetDateTime(at).addString(fact.reason())))
                 .replaceWith(Optional.of(new RunChange(fact.runId(), next.name(), event.occurredAt(), fact.reason())));
+    }
+
+    /** A reprioritization, or a hand-back of a lost agent's run: the run now waits as a new item. */
+    private static boolean movesItem(String type, RunLifecycle fact) {
+        return EventTypes.RUN_REPRIORITIZED.equals(type)
+                || (EventTypes.RUN_REQUEUED.equals(type) && fact.itemId() != null);
     }
 
     /** The rank of a level (0 = critical .. 3 = low); 0 for runs of queues without priorities. */

@@ -1,6 +1,9 @@
 package dev.launch.status.service;
 
+import dev.launch.common.event.Events;
+import dev.launch.common.event.RunRequest;
 import dev.launch.common.run.FailureStage;
+import dev.launch.status.messaging.RunMoves;
 import dev.launch.status.messaging.StopPublisher;
 import io.quarkus.runtime.ShutdownEvent;
 import io.quarkus.runtime.StartupEvent;
@@ -23,12 +26,15 @@ import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 
 /**
- * Ends the runs an agent held when it is LOST (silent past its heartbeat deadline), or stopped over a minute
- * ago without reporting them, so none stays CLAIMED, STARTING or RUNNING forever. Each such run is stopped ({@code StopRun}: an agent that comes back stops its
- * process) and FAILED in stage {@code agent} with the reason. A local process does not outlive its agent (the
- * agent's watchdog ends it), so nothing keeps running. A run that was claimed but not yet launched is failed
- * too rather than handed to another agent: telling the two apart needs a launch record, planned with
- * failover (agent-service DESIGN.md).
+ * Resolves the runs an agent held when it is LOST (silent past its heartbeat deadline), or stopped over a
+ * minute ago without reporting them, so none stays CLAIMED, STARTING or RUNNING forever:
+ * <ul>
+ *   <li>a run its agent took but never started (no {@code RunLaunching} record) goes back to its queue, at the
+ *       tail of its level, for another agent; a launch record that came first wins over the hand-back;</li>
+ *   <li>any other is stopped ({@code StopRun}: an agent that comes back stops its process) and FAILED in stage
+ *       {@code agent} with the reason. A local process does not outlive its agent (its watchdog ends it), so
+ *       nothing keeps running.</li>
+ * </ul>
  */
 @ApplicationScoped
 public class LostAgentRuns {
@@ -42,6 +48,8 @@ public class LostAgentRuns {
     StopPublisher stops;
     @Inject
     Vertx vertx;
+    @Inject
+    RunMoves moves;
     @ConfigProperty(name = "launch.agents.lost-check-interval", defaultValue = "PT2S")
     Duration interval;
 
@@ -57,6 +65,25 @@ public class LostAgentRuns {
     void stop(@Observes ShutdownEvent event) {
         if (timer >= 0) {
             vertx.cancelTimer(timer);
+        }
+    }
+
+    /**
+     * A run its agent took but never started (no launch record read, not RUNNING) can go back to its queue;
+     * whether it does is decided by the order of its command records (a late launch record wins).
+     */
+    private boolean mayHandBack(Row row) {
+        String state = row.getString("state");
+        return ("CLAIMED".equals(state) || "STARTING".equals(state)) && row.getString("request") != null
+                && !moves.launching(row.getString("run_id"), row.getString("item_id"));
+    }
+
+    private static RunRequest request(Row row) {
+        try {
+            RunRequest original = Events.MAPPER.readValue(row.getString("request"), RunRequest.class);
+            return original.movedTo(row.getString("priority"), row.getString("item_id"));
+        } catch (java.io.IOException e) {
+            throw new IllegalStateException("unreadable stored request of run " + row.getString("run_id"), e);
         }
     }
 
@@ -77,7 +104,7 @@ public class LostAgentRuns {
                 return Uni.createFrom().voidItem();
             }
             List<String> ids = lost.stream().map(v -> v.agent().agentId()).toList();
-            return pool.preparedQuery("SELECT run_id, queue, agent_id, attempt FROM run WHERE agent_id = ANY($1) AND state IN "
+            return pool.preparedQuery("SELECT run_id, queue, agent_id, attempt, state, item_id, priority, request FROM run WHERE agent_id = ANY($1) AND state IN "
                             + "('CLAIMED', 'STARTING', 'RUNNING', 'STOPPING')")
                     .execute(Tuple.of(ids.toArray(String[]::new)))
                     .chain(rows -> {
@@ -98,11 +125,20 @@ public class LostAgentRuns {
                                     : "agent " + agent.agent().agentId() + " stopped at "
                                     + agent.agent().lastHeartbeat().toInstant() + " without reporting how the "
                                     + "run ended";
-                            LOG.infof("run %s: %s", row.getString("run_id"), reason);
-                            return stops.failLost(row.getString("run_id"), row.getString("queue"),
-                                    agent.agent().agentId(), row.getInteger("attempt"), FailureStage.AGENT.wire(),
-                                    reason)
-                                    .onFailure().invoke(e -> handled.remove(row.getString("run_id")))
+                            Uni<Boolean> handedBack = mayHandBack(row)
+                                    ? moves.release(request(row), agent.agent().agentId()).map(RunMoves.Outcome::moved)
+                                    : Uni.createFrom().item(false);
+                            return handedBack.chain(back -> {
+                                if (back) {
+                                    LOG.infof("run %s: handed back to queue %s (agent %s lost before starting it)",
+                                            row.getString("run_id"), row.getString("queue"), row.getString("agent_id"));
+                                    return Uni.createFrom().voidItem();
+                                }
+                                LOG.infof("run %s: %s", row.getString("run_id"), reason);
+                                return stops.failLost(row.getString("run_id"), row.getString("queue"),
+                                        agent.agent().agentId(), row.getInteger("attempt"),
+                                        FailureStage.AGENT.wire(), reason);
+                            }).onFailure().invoke(e -> handled.remove(row.getString("run_id")))
                                     .onFailure().recoverWithNull();
                         }).collect().last().replaceWithVoid();
                     });
