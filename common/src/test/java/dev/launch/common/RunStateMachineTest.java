@@ -82,6 +82,14 @@ class RunStateMachineTest {
     }
 
     @Test
+    void aRunHandedBackBeforeItStartedWaitsAgainButAStartedOneIsNot() {
+        assertEquals(QUEUED, walk(RUN_QUEUED, RUN_CLAIMED, RUN_REQUEUED));
+        assertEquals(QUEUED, walk(RUN_QUEUED, RUN_CLAIMED, RUN_STARTING, RUN_REQUEUED));
+        assertEquals(Optional.empty(), RunStateMachine.next(RUNNING, RUN_REQUEUED));
+        assertEquals(Optional.empty(), RunStateMachine.next(QUEUED, RUN_REQUEUED));
+    }
+
+    @Test
     void unknownRunAcceptsOnlyQueued() {
         assertEquals(Optional.empty(), RunStateMachine.next(null, RUN_CLAIMED));
         assertEquals(Optional.of(QUEUED), RunStateMachine.next(null, RUN_QUEUED));

@@ -27,6 +27,8 @@ import static dev.launch.common.run.RunState.*;
  *              RunFailed:   QUEUED | CLAIMED | STARTING | RUNNING | STOPPING --> FAILED  &lt;-----------+
  *              RunStopped:  QUEUED | CLAIMED | STARTING | RUNNING | STOPPING --> STOPPED
  *              RunReprioritized: QUEUED | CLAIMED (of the item moved away from) --> QUEUED
+ *              RunRequeued: PREEMPTED, or CLAIMED | STARTING (handed back: its agent was lost before starting it)
+ *                           --> QUEUED
  * </pre>
  *
  * A {@code RunStopRequested} is the one fact whose effect depends on the state: a QUEUED run goes straight to
