@@ -59,9 +59,7 @@ class LocalLaunchIT {
                  "inputs":{"schema":{"type":"object","properties":{"mode":{"enum":["quick","sleep","fail","two"]}}},
                            "defaults":{"mode":"quick"}}}""".formatted(job, code))
                 .when().post("/api/v1/jobs").then().statusCode(201).body("version", is(1));
-        given().baseUri(stack.queues.url()).contentType(ContentType.JSON)
-                .body("{\"name\":\"" + queue + "\",\"target\":{\"type\":\"local-process\"}}")
-                .when().post("/api/v1/queues").then().statusCode(201);
+        localQueue(queue);
         agentId = "e2e-agent-" + suffix;
         agent = stack.agent(agentId, 1, queue);
     }
@@ -71,6 +69,13 @@ class LocalLaunchIT {
         if (stack != null) {
             stack.close();
         }
+    }
+
+    /** Creates a queue on the local-process target. */
+    private static void localQueue(String name) {
+        given().baseUri(stack.queues.url()).contentType(ContentType.JSON)
+                .body("{\"name\":\"" + name + "\",\"target\":{\"type\":\"local-process\"}}")
+                .when().post("/api/v1/queues").then().statusCode(201);
     }
 
     private static String enqueue(String mode) {
@@ -109,9 +114,7 @@ class LocalLaunchIT {
     @Test
     void anAgentShutDownWhileRunningLeavesNoProcessAndFailsItsRunInStageAgent() {
         String other = queue + "-shutdown";
-        given().baseUri(stack.queues.url()).contentType(ContentType.JSON)
-                .body("{\"name\":\"" + other + "\",\"target\":{\"type\":\"local-process\"}}")
-                .when().post("/api/v1/queues").then().statusCode(201);
+        localQueue(other);
         ServiceProcess shortLived = stack.agent(other + "-agent", 1, other);
         String sleeper = enqueue(other, "sleep");
         awaitState(sleeper, "RUNNING");
@@ -188,9 +191,7 @@ class LocalLaunchIT {
     void twoHundredRunsOfMixedPrioritiesEnqueuedThroughTheApiStartInPriorityOrder() {
         String blocking = queue + "-block";
         String many = queue + "-many";
-        given().baseUri(stack.queues.url()).contentType(ContentType.JSON)
-                .body("{\"name\":\"" + blocking + "\",\"target\":{\"type\":\"local-process\"}}")
-                .when().post("/api/v1/queues").then().statusCode(201);
+        localQueue(blocking);
         given().baseUri(stack.queues.url()).contentType(ContentType.JSON)
                 .body("{\"name\":\"" + many + "\",\"target\":{\"type\":\"noop\"},\"prioritization\":true}")
                 .when().post("/api/v1/queues").then().statusCode(201);
@@ -229,9 +230,7 @@ class LocalLaunchIT {
     @Test
     void aDrainingAgentLetsItsRunFinishTakesNothingNewAndAnotherAgentTakesOver() {
         String drained = queue + "-drain";
-        given().baseUri(stack.queues.url()).contentType(ContentType.JSON)
-                .body("{\"name\":\"" + drained + "\",\"target\":{\"type\":\"local-process\"}}")
-                .when().post("/api/v1/queues").then().statusCode(201);
+        localQueue(drained);
         ServiceProcess draining = stack.agent(drained + "-agent-1", 1, Map.of("LAUNCH_AGENT_DRAIN", "PT60S"), drained);
         String running = enqueue(drained, "two");
         awaitState(running, "RUNNING");
@@ -252,9 +251,7 @@ class LocalLaunchIT {
     @Test
     void aRunWhoseAgentIsKilledEndsItsProcessAndFailsInStageAgent() {
         String crashing = queue + "-crash";
-        given().baseUri(stack.queues.url()).contentType(ContentType.JSON)
-                .body("{\"name\":\"" + crashing + "\",\"target\":{\"type\":\"local-process\"}}")
-                .when().post("/api/v1/queues").then().statusCode(201);
+        localQueue(crashing);
         ServiceProcess doomed = stack.agent(crashing + "-agent", 1, crashing);
         String sleeper = enqueue(crashing, "sleep");
         awaitState(sleeper, "RUNNING");
@@ -275,11 +272,10 @@ class LocalLaunchIT {
     @Test
     void aRunWhoseAgentDiesBeforeStartingItIsHandedToAnotherAgentAndRunsOnce() throws Exception {
         String handed = queue + "-handover";
-        given().baseUri(stack.queues.url()).contentType(ContentType.JSON)
-                .body("{\"name\":\"" + handed + "\",\"target\":{\"type\":\"local-process\"}}")
-                .when().post("/api/v1/queues").then().statusCode(201);
+        localQueue(handed);
         Path code = Files.createTempDirectory("e2e-stall");
-        Files.writeString(code.resolve("run.sh"), "echo handed over\n");
+        // unique content: snapshots are stored by content, and this one gets a named pipe added
+        Files.writeString(code.resolve("run.sh"), "echo handed over " + UUID.randomUUID() + "\n");
         String stallJob = job + "-stall";
         String snapshot = given().baseUri(stack.jobs.url()).contentType(ContentType.JSON)
                 .body("{\"name\":\"" + stallJob + "\",\"source\":{\"type\":\"code\",\"artifact\":\"" + code
@@ -319,9 +315,7 @@ class LocalLaunchIT {
     @Test
     void threeAgentsShareOneQueueAndItsOrderHolds() {
         String shared = queue + "-shared";
-        given().baseUri(stack.queues.url()).contentType(ContentType.JSON)
-                .body("{\"name\":\"" + shared + "\",\"target\":{\"type\":\"local-process\"}}")
-                .when().post("/api/v1/queues").then().statusCode(201);
+        localQueue(shared);
         List<ServiceProcess> agents = new ArrayList<>();
         try {
             for (int i = 1; i <= 3; i++) {

@@ -269,19 +269,30 @@ class StatusServiceTest {
                 .body("items.find { it.agentId == '" + id + "' }.maxJobs", is(2)));
     }
 
-    @Test
-    void theRunsOfALostAgentAreStoppedAndFailedInStageAgent() throws Exception {
-        String q = queue();
-        String agentId = "agent-" + UUID.randomUUID();
+    /** A run of {@code q} RUNNING on {@code agentId}. */
+    private String runningOn(String q, String agentId) throws Exception {
         String runId = queued(q, 0);
         RunLifecycle held = RunLifecycle.of(runId, q).withAgent(agentId, 1);
         fact(EventTypes.RUN_CLAIMED, held);
         fact(EventTypes.RUN_RUNNING, held.withTarget("local-process", "pid:4242"));
         awaitState(runId, "RUNNING");
+        return runId;
+    }
+
+    /** What {@code agentId} (heartbeat every second) last said, {@code secondsAgo}, holding {@code runId}. */
+    private void agentSaid(String type, String agentId, String q, String runId, long secondsAgo) throws Exception {
+        send(Topics.AGENTS, agentId, new EventEnvelope(UUID.randomUUID(), type, 1,
+                Instant.now().minusSeconds(secondsAgo), agentId, Events.MAPPER.valueToTree(new AgentStatus(agentId,
+                List.of(q), 1, List.of(runId), "h", 1, 1000, Instant.now().minusSeconds(secondsAgo + 60)))));
+    }
+
+    @Test
+    void theRunsOfALostAgentAreStoppedAndFailedInStageAgent() throws Exception {
+        String q = queue();
+        String agentId = "agent-" + UUID.randomUUID();
+        String runId = runningOn(q, agentId);
         // its last heartbeat, a minute old with a 1 s interval: LOST
-        send(Topics.AGENTS, agentId, new EventEnvelope(UUID.randomUUID(), EventTypes.AGENT_HEARTBEAT, 1,
-                Instant.now().minusSeconds(60), agentId, Events.MAPPER.valueToTree(new AgentStatus(agentId, List.of(q),
-                1, List.of(runId), "h", 1, 1000, Instant.now().minusSeconds(120)))));
+        agentSaid(EventTypes.AGENT_HEARTBEAT, agentId, q, runId, 60);
         awaitState(runId, "FAILED");
         given().when().get("/api/v1/runs/" + runId).then().body("failure.stage", is("agent"))
                 .body("failure.reason", containsString("agent " + agentId + " was lost"))
@@ -313,14 +324,8 @@ class StatusServiceTest {
     void aRunLeftRunningByAnAgentThatStoppedLongAgoIsFailed() throws Exception {
         String q = queue();
         String agentId = "agent-" + UUID.randomUUID();
-        String runId = queued(q, 0);
-        RunLifecycle held = RunLifecycle.of(runId, q).withAgent(agentId, 1);
-        fact(EventTypes.RUN_CLAIMED, held);
-        fact(EventTypes.RUN_RUNNING, held.withTarget("local-process", "pid:4343"));
-        awaitState(runId, "RUNNING");
-        send(Topics.AGENTS, agentId, new EventEnvelope(UUID.randomUUID(), EventTypes.AGENT_STOPPED, 1,
-                Instant.now().minusSeconds(120), agentId, Events.MAPPER.valueToTree(new AgentStatus(agentId,
-                List.of(q), 1, List.of(runId), "h", 1, 1000, Instant.now().minusSeconds(180)))));
+        String runId = runningOn(q, agentId);
+        agentSaid(EventTypes.AGENT_STOPPED, agentId, q, runId, 120);
         awaitState(runId, "FAILED");
         given().when().get("/api/v1/runs/" + runId).then().body("failure.stage", is("agent"))
                 .body("failure.reason", containsString("without reporting how the run ended"));
