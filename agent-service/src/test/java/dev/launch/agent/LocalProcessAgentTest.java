@@ -7,6 +7,7 @@ import dev.launch.common.job.JobSource;
 import dev.launch.common.naming.RunIds;
 import dev.launch.devstack.Git;
 import dev.launch.devstack.SharedInfra;
+import dev.launch.devstack.TopicReader;
 import io.quarkus.test.common.QuarkusTestResource;
 import io.quarkus.test.junit.QuarkusTest;
 import org.apache.kafka.clients.producer.KafkaProducer;
@@ -213,45 +214,17 @@ class LocalProcessAgentTest {
                 TimeUnit.SECONDS);
         String next = enqueue(code("echo after the bad item\n"));
         awaitType(next, EventTypes.RUN_FINISHED);
-        try (RunEventsRecorderRaw dead = new RunEventsRecorderRaw(SharedInfra.kafkaBootstrap(), Topics.DEAD_LETTER)) {
-            await().atMost(20, TimeUnit.SECONDS).until(() -> dead.withKey(key).isPresent());
-            var record = dead.withKey(key).orElseThrow();
-            assertEquals("{\"hello\":", record.value());
-            assertEquals(Topics.queue(AgentTestInfra.QUEUE), header(record, "dead-letter-topic"));
-            assertTrue(header(record, "dead-letter-reason").contains("not a Launch event envelope"),
-                    header(record, "dead-letter-reason"));
-        }
+        var record = TopicReader.read(SharedInfra.kafkaBootstrap(), Topics.DEAD_LETTER, key, 1).get(0);
+        assertEquals("{\"hello\":", record.value());
+        assertEquals(Topics.queue(AgentTestInfra.QUEUE), header(record, "dead-letter-topic"));
+        assertTrue(header(record, "dead-letter-reason").contains("not a Launch event envelope"),
+                header(record, "dead-letter-reason"));
         given().when().get("/q/metrics").then().statusCode(200).body(org.hamcrest.Matchers.containsString(
                 "launch_agent_dead_letters_total{queue=\"" + AgentTestInfra.QUEUE + "\"} 1.0"));
     }
 
     private static String header(org.apache.kafka.clients.consumer.ConsumerRecord<String, String> record, String name) {
         return new String(record.headers().lastHeader(name).value(), java.nio.charset.StandardCharsets.UTF_8);
-    }
-
-    /** Raw records of one partition-0 topic, with their headers. */
-    private static final class RunEventsRecorderRaw implements AutoCloseable {
-        private final org.apache.kafka.clients.consumer.KafkaConsumer<String, String> consumer;
-        private final List<org.apache.kafka.clients.consumer.ConsumerRecord<String, String>> seen = new ArrayList<>();
-
-        RunEventsRecorderRaw(String bootstrap, String topic) {
-            consumer = new org.apache.kafka.clients.consumer.KafkaConsumer<>(Map.of("bootstrap.servers", bootstrap,
-                    "key.deserializer", org.apache.kafka.common.serialization.StringDeserializer.class.getName(),
-                    "value.deserializer", org.apache.kafka.common.serialization.StringDeserializer.class.getName()));
-            var partition = new org.apache.kafka.common.TopicPartition(topic, 0);
-            consumer.assign(List.of(partition));
-            consumer.seekToBeginning(List.of(partition));
-        }
-
-        java.util.Optional<org.apache.kafka.clients.consumer.ConsumerRecord<String, String>> withKey(String key) {
-            consumer.poll(java.time.Duration.ofMillis(200)).forEach(seen::add);
-            return seen.stream().filter(r -> key.equals(r.key())).findFirst();
-        }
-
-        @Override
-        public void close() {
-            consumer.close();
-        }
     }
 
     @Test

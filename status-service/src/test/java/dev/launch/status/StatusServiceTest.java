@@ -4,6 +4,7 @@ import dev.launch.common.event.*;
 import dev.launch.common.naming.RunIds;
 import dev.launch.devstack.LaunchTestInfra;
 import dev.launch.devstack.SharedInfra;
+import dev.launch.devstack.TopicReader;
 import io.quarkus.test.common.QuarkusTestResource;
 import io.quarkus.test.common.ResourceArg;
 import io.quarkus.test.common.http.TestHTTPResource;
@@ -297,27 +298,9 @@ class StatusServiceTest {
         given().when().get("/api/v1/runs/" + runId).then().body("failure.stage", is("agent"))
                 .body("failure.reason", containsString("agent " + agentId + " was lost"))
                 .body("agentId", is(agentId));
-        try (KafkaConsumer<String, String> consumer = new KafkaConsumer<>(Map.of(
-                "bootstrap.servers", SharedInfra.kafkaBootstrap(),
-                "key.deserializer", StringDeserializer.class.getName(),
-                "value.deserializer", StringDeserializer.class.getName()))) {
-            List<TopicPartition> all = new ArrayList<>();
-            for (int p = 0; p < TopicAdmin.RUN_PARTITIONS; p++) {
-                all.add(new TopicPartition(Topics.RUN_COMMANDS, p));
-            }
-            consumer.assign(all);
-            consumer.seekToBeginning(all);
-            List<String> types = new ArrayList<>();
-            await().atMost(20, TimeUnit.SECONDS).until(() -> {
-                consumer.poll(Duration.ofMillis(200)).forEach(r -> {
-                    if (runId.equals(r.key())) {
-                        types.add(Events.decode(r.value()).type());
-                    }
-                });
-                return !types.isEmpty();
-            });
-            assertEquals(List.of(EventTypes.STOP_RUN), types, "an agent that comes back stops the run");
-        }
+        List<String> types = TopicReader.read(SharedInfra.kafkaBootstrap(), Topics.RUN_COMMANDS, runId, 1).stream()
+                .map(r -> Events.decode(r.value()).type()).toList();
+        assertEquals(List.of(EventTypes.STOP_RUN), types, "an agent that comes back stops the run");
     }
 
     @Test
@@ -361,28 +344,11 @@ class StatusServiceTest {
                 runId, new RunLifecycle(runId, q, "train", 1, 1, null, null, null, null, null, null, 0L, null,
                         Instant.now(), null, null))))).get(10, TimeUnit.SECONDS);
         awaitState(runId, "QUEUED");
-        try (KafkaConsumer<String, String> consumer = new KafkaConsumer<>(Map.of(
-                "bootstrap.servers", SharedInfra.kafkaBootstrap(),
-                "key.deserializer", StringDeserializer.class.getName(),
-                "value.deserializer", StringDeserializer.class.getName()))) {
-            TopicPartition dead = new TopicPartition(Topics.DEAD_LETTER, 0);
-            consumer.assign(List.of(dead));
-            consumer.seekToBeginning(List.of(dead));
-            List<org.apache.kafka.clients.consumer.ConsumerRecord<String, String>> found = new ArrayList<>();
-            await().atMost(20, TimeUnit.SECONDS).until(() -> {
-                consumer.poll(Duration.ofMillis(200)).forEach(r -> {
-                    if (runId.equals(r.key())) {
-                        found.add(r);
-                    }
-                });
-                return !found.isEmpty();
-            });
-            var record = found.get(0);
-            assertEquals("{not an event", record.value());
-            assertTrue(new String(record.headers().lastHeader("dead-letter-reason").value()).contains("not a Launch event envelope"),
-                    new String(record.headers().lastHeader("dead-letter-reason").value()));
-            assertEquals(Topics.RUNS, new String(record.headers().lastHeader("dead-letter-topic").value()));
-        }
+        var record = TopicReader.read(SharedInfra.kafkaBootstrap(), Topics.DEAD_LETTER, runId, 1).get(0);
+        assertEquals("{not an event", record.value());
+        String reason = new String(record.headers().lastHeader("dead-letter-reason").value());
+        assertTrue(reason.contains("not a Launch event envelope"), reason);
+        assertEquals(Topics.RUNS, new String(record.headers().lastHeader("dead-letter-topic").value()));
         given().when().get("/q/metrics").then().statusCode(200)
                 .body(containsString("launch_status_invalid_events_total{topic=\"launch.runs\"}"));
     }
