@@ -102,6 +102,31 @@ class RunCommandLedgerTest {
         assertTrue(ledger.launching(run, run));
     }
 
+    private void retry(String from, String to, String agent, int attempt) {
+        ledger.apply(EventEnvelope.of(EventTypes.MOVE_RUN, run, new MoveRun(run, "q", from, to, null,
+                "status-service", agent, attempt)));
+    }
+
+    @Test
+    void aRetryOfALaunchedRunWinsTheOldItemIsDeadAndTheNewAttemptLaunchesOnce() {
+        String second = RunIds.next();
+        take(run, "dead");
+        launching(run, "dead");
+        retry(run, second, "dead", 2);
+        assertEquals(Optional.of(true), ledger.moveOutcome(run, second));
+        assertEquals(Decision.MOVED, ledger.decide(run, run, "dead"), "the first attempt's item is dead");
+        take(second, "b");
+        take(second, "c");
+        assertEquals(Decision.LAUNCH, ledger.decide(run, second, "b"));
+        assertEquals(Decision.TAKEN_BY_ANOTHER, ledger.decide(run, second, "c"));
+        launching(second, "b");
+        assertTrue(ledger.mayStart(run, second));
+        // a second retry of the dead item (a status service asking twice) loses: one new attempt per item
+        String third = RunIds.next();
+        retry(run, third, "dead", 2);
+        assertEquals(Optional.of(false), ledger.moveOutcome(run, third));
+    }
+
     @Test
     void theFirstAgentToTakeAnItemOwnsIt() {
         take(run, "a");

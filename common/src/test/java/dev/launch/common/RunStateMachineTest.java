@@ -82,10 +82,11 @@ class RunStateMachineTest {
     }
 
     @Test
-    void aRunHandedBackBeforeItStartedWaitsAgainButAStartedOneIsNot() {
+    void aRunOfALostAgentWaitsAgainHandedBackOrRetriedButNotOnceStoppingOrEnded() {
         assertEquals(QUEUED, walk(RUN_QUEUED, RUN_CLAIMED, RUN_REQUEUED));
         assertEquals(QUEUED, walk(RUN_QUEUED, RUN_CLAIMED, RUN_STARTING, RUN_REQUEUED));
-        assertEquals(Optional.empty(), RunStateMachine.next(RUNNING, RUN_REQUEUED));
+        assertEquals(QUEUED, walk(RUN_QUEUED, RUN_CLAIMED, RUN_STARTING, RUN_RUNNING, RUN_REQUEUED));
+        assertEquals(Optional.empty(), RunStateMachine.next(STOPPING, RUN_REQUEUED), "a stop was asked for");
         assertEquals(Optional.empty(), RunStateMachine.next(QUEUED, RUN_REQUEUED));
     }
 

@@ -194,6 +194,16 @@ public final class KafkaBroker implements AutoCloseable {
                 "");
     }
 
+    /** SIGKILL, as a crash would; returns once the process is gone. */
+    public void kill() {
+        process.destroyForcibly();
+        try {
+            process.waitFor(20, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
     @Override
     public void close() {
         if (!process.isAlive()) {

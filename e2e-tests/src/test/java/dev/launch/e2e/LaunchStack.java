@@ -15,15 +15,27 @@ public final class LaunchStack implements AutoCloseable {
     private final List<ServiceProcess> processes = new ArrayList<>();
     private final String kafka;
     private final int pgPort;
+    private Map<String, String> extraEnv = Map.of();
     public final ServiceProcess jobs;
     public final ServiceProcess queues;
     public final ServiceProcess status;
 
+    /** The services on the JVM's shared broker and PostgreSQL. */
     public LaunchStack() {
-        kafka = SharedInfra.kafkaBootstrap();
-        pgPort = SharedInfra.database("jobs");
-        SharedInfra.database("queues");
-        SharedInfra.database("status");
+        this(SharedInfra.kafkaBootstrap(), SharedInfra.postgresPort(), Map.of());
+    }
+
+    /**
+     * The services on the broker at {@code kafka} and the PostgreSQL at {@code pgPort} (its databases are created
+     * here), each with {@code extraEnv} added.
+     */
+    public LaunchStack(String kafka, int pgPort, Map<String, String> extraEnv) {
+        this.kafka = kafka;
+        this.pgPort = pgPort;
+        this.extraEnv = extraEnv;
+        for (String database : List.of("jobs", "queues", "status")) {
+            dev.launch.devstack.Postgres.ensureDatabase(pgPort, database);
+        }
         int jobPort = Ports.free();
         int queuePort = Ports.free();
         int statusPort = Ports.free();
@@ -43,7 +55,7 @@ public final class LaunchStack implements AutoCloseable {
     }
 
     private Map<String, String> db(String database, int port) {
-        Map<String, String> env = new HashMap<>();
+        Map<String, String> env = new HashMap<>(extraEnv);
         env.put("QUARKUS_HTTP_PORT", String.valueOf(port));
         env.put("LAUNCH_KAFKA_BOOTSTRAP", kafka);
         env.put("LAUNCH_DB_REACTIVE_URL", "postgresql://127.0.0.1:" + pgPort + "/" + database);
@@ -58,6 +70,11 @@ public final class LaunchStack implements AutoCloseable {
 
     /** An agent with extra settings ({@code LAUNCH_AGENT_DRAIN} ...). */
     public ServiceProcess agent(String name, int maxJobs, Map<String, String> settings, String... queues) {
+        return startAgent(name, maxJobs, settings, queues).awaitReady(Duration.ofSeconds(120));
+    }
+
+    /** Starts an agent and returns at once (it gets ready by itself). */
+    public ServiceProcess startAgent(String name, int maxJobs, Map<String, String> settings, String... queues) {
         int port = Ports.free();
         Map<String, String> env = new HashMap<>(settings);
         env.put("LAUNCH_AGENT_HTTP_PORT", String.valueOf(port));
@@ -67,7 +84,7 @@ public final class LaunchStack implements AutoCloseable {
         env.put("LAUNCH_AGENT_ID", name);
         env.put("LAUNCH_AGENT_WORKSPACE", Path.of("target", "workspaces").toAbsolutePath().toString());
         env.put("LAUNCH_AGENT_STOP_GRACE", "PT3S");
-        return add(ServiceProcess.start(name, "agent-service", port, env)).awaitReady(Duration.ofSeconds(120));
+        return add(ServiceProcess.start(name, "agent-service", port, env));
     }
 
     private ServiceProcess add(ServiceProcess process) {

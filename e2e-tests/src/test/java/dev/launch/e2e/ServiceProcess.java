@@ -50,6 +50,15 @@ public final class ServiceProcess implements AutoCloseable {
         }
     }
 
+    /** The process's output. */
+    public Path log() {
+        return log;
+    }
+
+    public String name() {
+        return name;
+    }
+
     public String url() {
         return "http://127.0.0.1:" + port;
     }

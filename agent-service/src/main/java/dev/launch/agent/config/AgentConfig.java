@@ -34,6 +34,17 @@ public interface AgentConfig {
      */
     Duration drain();
 
+    /** Fault injection for failover tests (see {@code CrashPoints}); empty in production. */
+    @WithName("crash-points")
+    Optional<String> crashPoints();
+
+    /**
+     * The Kafka consumer session timeout of the agent's queue consumers: how long a queue held by an agent that
+     * died waits before the broker hands it to another agent (the broker's minimum is 6 s by default).
+     */
+    @WithName("session-timeout")
+    Duration sessionTimeout();
+
     @WithName("heartbeat-interval")
     Duration heartbeatInterval();
 

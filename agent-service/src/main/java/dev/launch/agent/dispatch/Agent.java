@@ -57,13 +57,15 @@ public class Agent {
     private volatile String state = "STARTING";
 
     void start(@Observes StartupEvent event) {
+        CrashPoints.configure(config.crashPoints().orElse(null));
         slots = new Slots(identity.maxJobs());
         Gauge.builder("launch_agent_running_runs", supervisor, r -> r.heldRuns().size())
                 .description("runs this agent holds (claimed and not yet ended)").register(metrics);
         Gauge.builder("launch_agent_max_jobs", identity, AgentIdentity::maxJobs)
                 .description("runs this agent runs at most at once").register(metrics);
         commands = new RunCommandsReader(bootstrap, identity.id(),
-                stop -> supervisor.stop(stop.runId(), stop.reason()));
+                stop -> supervisor.stop(stop.runId(), stop.reason()))
+                .onRetry(retry -> supervisor.abandon(retry.runId(), retry.fromItem(), retry.attempt()));
         commands.start();
         supervisor.useCommands(commands);
         admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap,
@@ -74,7 +76,7 @@ public class Agent {
             QueueDispatcher dispatcher = new QueueDispatcher(queue, bootstrap, identity.id(), slots, events,
                     commands, supervisor, admin, Counter.builder("launch_agent_dead_letters_total")
                     .description("queue items that were not run requests, sent to launch.dead-letter")
-                    .tag("queue", queue).register(metrics));
+                    .tag("queue", queue).register(metrics), config.sessionTimeout());
             dispatchers.add(dispatcher);
             dispatcher.start();
         }

@@ -67,7 +67,8 @@ public class QueueDispatcher implements AutoCloseable {
     private long lastGroupCheck;
 
     public QueueDispatcher(String queue, String bootstrap, String agentId, Slots slots, EventPublisher events,
-                           RunCommandsReader commands, RunSupervisor supervisor, Admin admin, Counter deadLetters) {
+                           RunCommandsReader commands, RunSupervisor supervisor, Admin admin, Counter deadLetters,
+                           java.time.Duration sessionTimeout) {
         this.queue = queue;
         this.agentId = agentId;
         this.slots = slots;
@@ -84,7 +85,8 @@ public class QueueDispatcher implements AutoCloseable {
                 Map.entry(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, (Object) "earliest"),
                 Map.entry(ConsumerConfig.ISOLATION_LEVEL_CONFIG, (Object) "read_committed"),
                 Map.entry(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, (Object) 1),
-                Map.entry(ConsumerConfig.SESSION_TIMEOUT_MS_CONFIG, (Object) 10_000),
+                // an agent that dies holding the queue blocks it until the broker drops it from the group
+                Map.entry(ConsumerConfig.SESSION_TIMEOUT_MS_CONFIG, (Object) (int) sessionTimeout.toMillis()),
                 // a rebalance asked for by another agent reaches this one within half a second
                 Map.entry(ConsumerConfig.HEARTBEAT_INTERVAL_MS_CONFIG, (Object) 500),
                 // all of a queue's single-partition topics (its levels) go to one member: the one with the most
@@ -353,11 +355,6 @@ public class QueueDispatcher implements AutoCloseable {
             // claim was acknowledged before it, so it lies before the take in the run's command partition
             events.run(EventTypes.RUN_CLAIMED, RunLifecycle.of(request.runId(), request.queue())
                     .withAgent(agentId, request.attempt()).withItem(item)).get(30, TimeUnit.SECONDS);
-            RecordMetadata taken = events.send(Topics.RUN_COMMANDS, request.runId(), EventEnvelope.of(
-                    EventTypes.RUN_TAKEN, request.runId(), new RunTaken(request.runId(), request.queue(), item,
-                            agentId))).get(30, TimeUnit.SECONDS);
-            commands.fence(new TopicPartition(taken.topic(), taken.partition()), taken.offset())
-                    .get(30, TimeUnit.SECONDS);
         } catch (Exception e) {
             if (e instanceof InterruptedException ie) {
                 throw ie;
@@ -367,6 +364,32 @@ public class QueueDispatcher implements AutoCloseable {
             Thread.sleep(1000);
             return false;
         }
+        CrashPoints.at("after-claim");
+        // once a RunTaken has been sent it may have landed (an acknowledgement lost with the broker), and then
+        // this agent owns the item: another agent reading it is told so and skips it. So the take is not given
+        // up but tried again until this agent has read its verdict (or it shuts down: the status service then
+        // hands the run back, as for any run a stopped agent held).
+        while (true) {
+            try {
+                RecordMetadata taken = events.send(Topics.RUN_COMMANDS, request.runId(), EventEnvelope.of(
+                        EventTypes.RUN_TAKEN, request.runId(), new RunTaken(request.runId(), request.queue(), item,
+                                agentId))).get(30, TimeUnit.SECONDS);
+                commands.fence(new TopicPartition(taken.topic(), taken.partition()), taken.offset())
+                        .get(30, TimeUnit.SECONDS);
+                break;
+            } catch (Exception e) {
+                if (e instanceof InterruptedException ie) {
+                    throw ie;
+                }
+                if (!running) {
+                    LOG.warnf("shutting down while recording the take of run %s (%s)", request.runId(), e);
+                    return false;
+                }
+                LOG.warnf("could not record the take of run %s (%s); trying again", request.runId(), e);
+                Thread.sleep(1000);
+            }
+        }
+        CrashPoints.at("after-take");
         try {
             commit(partition, record.offset() + 1);
         } catch (RuntimeException e) {

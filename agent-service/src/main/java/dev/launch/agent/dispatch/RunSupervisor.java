@@ -204,6 +204,24 @@ public class RunSupervisor {
         }
     }
 
+    /**
+     * The run was queued again as a new attempt ({@code MoveRun} with an attempt: this agent was judged lost
+     * while it held {@code itemId}); if this agent still runs that item, it ends it. What it reports about the
+     * old attempt afterwards is ignored by the status service.
+     */
+    public void abandon(String runId, String itemId, int newAttempt) {
+        RunRequest request = held.get(runId);
+        if (request == null || !request.item().equals(itemId)) {
+            return;
+        }
+        LOG.warnf("run %s was retried as attempt %d while this agent still held attempt %d; ending it", runId,
+                newAttempt, request.attempt());
+        Runner runner = runnerFor(request);
+        if (runner != null) {
+            runner.stop(runId);
+        }
+    }
+
     public List<String> heldRuns() {
         return List.copyOf(held.keySet());
     }
@@ -311,6 +329,7 @@ public class RunSupervisor {
                         base.runId());
                 return false;
             }
+            CrashPoints.at("before-start");
             return true;
         }
 
@@ -326,6 +345,7 @@ public class RunSupervisor {
             }
             running = true;
             events.run(EventTypes.RUN_RUNNING, base.withTarget(base.targetType(), handle));
+            CrashPoints.at("after-start");
         }
 
         /** The start timeout passed: unless the run is RUNNING by now, stop it and fail it in stage target. */

@@ -53,6 +53,12 @@ public record RunRequest(String runId, String queue, String job, int jobVersion,
                 maxAttempts, newPriority, enqueuedAt, newItemId, startTimeout);
     }
 
+    /** The same item as attempt {@code n}. */
+    public RunRequest withAttempt(int n) {
+        return new RunRequest(runId, queue, job, jobVersion, jobDigest, source, command, inputs, target, n,
+                maxAttempts, priority, enqueuedAt, itemId, startTimeout);
+    }
+
     /** {@code name:version}, as {@code LAUNCH_JOB} shows it. */
     public String jobRef() {
         return job + ":" + jobVersion;

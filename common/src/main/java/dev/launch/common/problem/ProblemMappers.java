@@ -146,13 +146,37 @@ public final class ProblemMappers {
         }
     }
 
+    /**
+     * A database that is restarting or went away mid-request: a closed connection, or a PostgreSQL error of
+     * class 57P (shutting down, starting up) or 08 (connection exception).
+     */
+    static boolean unavailable(Throwable t) {
+        String name = t.getClass().getSimpleName();
+        if (name.equals("ClosedConnectionException")) {
+            return true;
+        }
+        if (name.equals("NoStackTraceThrowable") && "Timeout".equals(t.getMessage())) {
+            return true; // no database connection became free in time
+        }
+        if (name.equals("PgException")) {
+            try {
+                Object state = t.getClass().getMethod("getSqlState").invoke(t);
+                return state instanceof String s && (s.startsWith("57P") || s.startsWith("08"));
+            } catch (ReflectiveOperationException e) {
+                return false;
+            }
+        }
+        return false;
+    }
+
     @Provider
-    public static class UnexpectedMapper implements ExceptionMapper<Exception> {
+    public static class UnexpectedMapper implements ExceptionMapper<Throwable> {
         @Override
-        public Response toResponse(Exception e) {
+        public Response toResponse(Throwable e) {
             // WebApplicationException and Jackson errors never get here: their own mappers are more specific
             for (Throwable t = e; t != null; t = t.getCause()) {
-                if (t instanceof java.net.ConnectException || t instanceof java.net.NoRouteToHostException) {
+                if (t instanceof java.net.ConnectException || t instanceof java.net.NoRouteToHostException
+                        || unavailable(t)) {
                     LOG.warnf("a backing service is unreachable: %s", t.toString());
                     return Response.status(503).type(Problem.MEDIA_TYPE).header("Retry-After", 5)
                             .entity(new Problem("about:blank", "Service Unavailable", 503, "A service this one "

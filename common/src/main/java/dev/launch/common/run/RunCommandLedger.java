@@ -28,6 +28,9 @@ import java.util.Set;
  *       live; an agent starts only when its own record held.</li>
  *   <li>A release ({@code MoveRun} with {@code releasedFrom}: the run of a lost agent handed back) wins if
  *       {@code from} is live and no {@code RunLaunching} of it came first, whoever took it.</li>
+ *   <li>A retry ({@code MoveRun} with {@code attempt}: a run its lost agent had started, queued again as a new
+ *       attempt) wins if {@code from} is live, launched or not; an agent still holding {@code from} abandons
+ *       it.</li>
  *   <li>{@code StopRun} marks the run stopped, whatever item it waits as.</li>
  * </ul>
  *
@@ -108,9 +111,9 @@ public final class RunCommandLedger {
                 if (entry.moves.containsKey(move.toItem())) {
                     return null; // the same record read twice
                 }
-                boolean won = entry.live(move.fromItem()) && (move.releasedFrom() != null
-                        ? !entry.launched.contains(move.fromItem())
-                        : !entry.takenBy.containsKey(move.fromItem()));
+                boolean won = entry.live(move.fromItem()) && (move.retry()
+                        || (move.releasedFrom() != null ? !entry.launched.contains(move.fromItem())
+                        : !entry.takenBy.containsKey(move.fromItem())));
                 entry.moves.put(move.toItem(), won);
                 if (won) {
                     entry.movedAway.add(move.fromItem());

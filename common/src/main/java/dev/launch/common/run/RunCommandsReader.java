@@ -1,7 +1,9 @@
 package dev.launch.common.run;
 
 import dev.launch.common.event.EventEnvelope;
+import dev.launch.common.event.EventTypes;
 import dev.launch.common.event.Events;
+import dev.launch.common.event.MoveRun;
 import dev.launch.common.event.StopRun;
 import dev.launch.common.event.Topics;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
@@ -35,6 +37,7 @@ public class RunCommandsReader implements AutoCloseable {
 
     private final KafkaConsumer<String, String> consumer;
     private final Consumer<StopRun> onStop;
+    private volatile Consumer<MoveRun> onRetry = retry -> { };
     private final ConcurrentLinkedQueue<Fence> fences = new ConcurrentLinkedQueue<>();
     private final RunCommandLedger ledger = new RunCommandLedger(REMEMBERED);
 
@@ -60,6 +63,15 @@ public class RunCommandsReader implements AutoCloseable {
                 ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class));
         this.thread = new Thread(this::loop, "run-commands-reader");
         this.thread.setDaemon(true);
+    }
+
+    /**
+     * Called on the reader's thread with each retry that held ({@code MoveRun} with an attempt): whoever still
+     * holds its {@code fromItem} must abandon it.
+     */
+    public RunCommandsReader onRetry(Consumer<MoveRun> callback) {
+        this.onRetry = callback;
+        return this;
     }
 
     /** What the records read so far decide. */
@@ -186,6 +198,12 @@ public class RunCommandsReader implements AutoCloseable {
             StopRun firstStop = ledger.apply(envelope);
             if (firstStop != null) {
                 onStop.accept(firstStop);
+            }
+            if (EventTypes.MOVE_RUN.equals(envelope.type())) {
+                MoveRun move = envelope.payloadAs(MoveRun.class);
+                if (move.retry() && ledger.moveOutcome(move.runId(), move.toItem()).orElse(false)) {
+                    onRetry.accept(move);
+                }
             }
         } catch (RuntimeException e) {
             LOG.warnf("ignoring unreadable command at %s-%d@%d: %s", record.topic(), record.partition(),

@@ -27,8 +27,9 @@ import static dev.launch.common.run.RunState.*;
  *              RunFailed:   QUEUED | CLAIMED | STARTING | RUNNING | STOPPING --> FAILED  &lt;-----------+
  *              RunStopped:  QUEUED | CLAIMED | STARTING | RUNNING | STOPPING --> STOPPED
  *              RunReprioritized: QUEUED | CLAIMED (of the item moved away from) --> QUEUED
- *              RunRequeued: PREEMPTED, or CLAIMED | STARTING (handed back: its agent was lost before starting it)
- *                           --> QUEUED
+ *              RunRequeued: PREEMPTED, or CLAIMED | STARTING (handed back: its agent was lost before starting it),
+ *                           or CLAIMED | STARTING | RUNNING (retried as attempt + 1: its agent was lost after
+ *                           starting it) --> QUEUED
  * </pre>
  *
  * A {@code RunStopRequested} is the one fact whose effect depends on the state: a QUEUED run goes straight to
@@ -49,8 +50,9 @@ public final class RunStateMachine {
             Map.entry(EventTypes.RUN_STOPPING, EnumSet.of(CLAIMED, STARTING, RUNNING)),
             Map.entry(EventTypes.RUN_STOPPED, EnumSet.of(QUEUED, CLAIMED, STARTING, RUNNING, STOPPING)),
             Map.entry(EventTypes.RUN_PREEMPTED, EnumSet.of(STARTING, RUNNING)),
-            // back in the queue: preempted, or handed back after its agent was lost before starting it
-            Map.entry(EventTypes.RUN_REQUEUED, EnumSet.of(PREEMPTED, CLAIMED, STARTING)),
+            // back in the queue: preempted, handed back after its agent was lost before starting it, or retried
+            // as a new attempt after its agent was lost while it ran (the queue's maxAttempts allowing)
+            Map.entry(EventTypes.RUN_REQUEUED, EnumSet.of(PREEMPTED, CLAIMED, STARTING, RUNNING)),
             // a claim of the item the run was moved away from comes to nothing (the agent skips it)
             Map.entry(EventTypes.RUN_REPRIORITIZED, EnumSet.of(QUEUED, CLAIMED)));
 

@@ -48,12 +48,16 @@ public class EnqueueWriter {
     Duration deliveryTimeout;
     @ConfigProperty(name = "launch.enqueue.max-batch")
     int maxBatch;
+    @ConfigProperty(name = "launch.enqueue.fail-fast-after", defaultValue = "5s")
+    Duration failFastAfter;
 
     private final LinkedBlockingQueue<Pending> pending = new LinkedBlockingQueue<>();
     private volatile boolean running = true;
     private Thread thread;
     private KafkaProducer<String, String> producer;
     private final String transactionalId = TransactionalProducers.newId("launch-queue-service");
+    /** when the batch being written started (nanoTime), or 0 while the writer waits for work */
+    private volatile long batchStarted;
 
     private record Pending(RunRequest request, CompletableFuture<Long> offset) {
     }
@@ -79,11 +83,21 @@ public class EnqueueWriter {
         }
     }
 
-    /** Completes with the item's offset in its queue topic once the transaction is committed. */
+    /**
+     * Completes with the item's offset in its queue topic once the transaction is committed. While the batch
+     * being written has been stuck for {@code launch.enqueue.fail-fast-after} (Kafka away), a new request fails
+     * at once instead of waiting behind it: requests hold a database connection while they wait, and a pile of
+     * them would starve the service. The stuck batch keeps trying and is the probe: once it gets through, new
+     * requests are taken again.
+     */
     public CompletionStage<Long> write(RunRequest request) {
         CompletableFuture<Long> offset = new CompletableFuture<>();
+        long started = batchStarted;
         if (!running) {
             offset.completeExceptionally(new IllegalStateException("queue service is shutting down"));
+        } else if (started != 0 && System.nanoTime() - started > failFastAfter.toNanos()) {
+            offset.completeExceptionally(new KafkaUnavailableException("Kafka has not taken the runs being written "
+                    + "for " + Duration.ofNanos(System.nanoTime() - started).toSeconds() + " s"));
         } else {
             pending.add(new Pending(request, offset));
         }
@@ -99,6 +113,7 @@ public class EnqueueWriter {
                 return;
             }
             pending.drainTo(batch, maxBatch - 1);
+            batchStarted = System.nanoTime();
             try {
                 List<Long> offsets = commit(batch);
                 for (int i = 0; i < batch.size(); i++) {
@@ -107,6 +122,8 @@ public class EnqueueWriter {
             } catch (Exception e) {
                 LOG.warnf("enqueue transaction of %d run(s) failed: %s", batch.size(), e.toString());
                 batch.forEach(p -> p.offset().completeExceptionally(e));
+            } finally {
+                batchStarted = 0;
             }
         }
     }
@@ -188,6 +205,13 @@ public class EnqueueWriter {
             p.abortTransaction();
         } catch (KafkaException abortFailed) {
             closeProducer();
+        }
+    }
+
+    /** Kafka is not taking writes: the request was not tried. */
+    public static final class KafkaUnavailableException extends RuntimeException {
+        KafkaUnavailableException(String message) {
+            super(message, null, false, false);
         }
     }
 

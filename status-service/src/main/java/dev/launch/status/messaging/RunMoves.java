@@ -101,6 +101,20 @@ public class RunMoves {
                 RunLifecycle.reprioritized(moved, 0, reason).withAgent(null, queued.attempt()));
     }
 
+    /**
+     * Queues again, as its next attempt at the tail of its level, a run {@code lostAgent} had started: held if
+     * its item is still live (not moved, handed back or retried already). An agent still holding the old item
+     * abandons it when it reads the record.
+     */
+    public Uni<Outcome> retry(RunRequest started, String lostAgent, String why) {
+        int next = started.attempt() + 1;
+        RunRequest retried = started.movedTo(started.priority(), RunIds.next()).withAttempt(next);
+        String reason = why + "; retrying: attempt " + next + " of " + started.maxAttempts();
+        return settle(started, retried, new MoveRun(retried.runId(), retried.queue(), started.item(), retried.item(),
+                retried.priority(), "status-service", lostAgent, next), EventTypes.RUN_REQUEUED,
+                RunLifecycle.reprioritized(retried, 0, reason).withAgent(null, next));
+    }
+
     /** Writes the move, reads up to it, and says whether it held. */
     private Uni<Outcome> settle(RunRequest queued, RunRequest moved, MoveRun command, String factType,
                                 RunLifecycle fact) {
@@ -121,6 +135,11 @@ public class RunMoves {
     /** Whether an agent recorded that it was starting {@code itemId} (as far as this service has read). */
     public boolean launching(String runId, String itemId) {
         return commands.ledger().launching(runId, itemId);
+    }
+
+    /** The agent that took {@code itemId} first (as far as this service has read), or null. */
+    public String takenBy(String runId, String itemId) {
+        return commands.ledger().takenBy(runId, itemId);
     }
 
     /** Where a {@code MoveRun} record was written. */

@@ -14,7 +14,9 @@ import io.micrometer.core.instrument.MeterRegistry;
 import io.smallrye.mutiny.Uni;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
+import io.smallrye.reactive.messaging.kafka.api.IncomingKafkaRecordMetadata;
 import org.eclipse.microprofile.reactive.messaging.Incoming;
+import org.eclipse.microprofile.reactive.messaging.Message;
 import org.jboss.logging.Logger;
 
 import java.time.Duration;
@@ -42,6 +44,8 @@ public class StatusConsumers {
     RunChanges changes;
     @Inject
     MeterRegistry metrics;
+    @Inject
+    AgentFeed feed;
 
     @Incoming("launch-runs")
     public Uni<Void> onRunEvent(String value) {
@@ -58,10 +62,17 @@ public class StatusConsumers {
         return handle("launch.run-logs", value, event -> logs.store(event.payloadAs(RunLogBatch.class)));
     }
 
+    /** Also tells {@link AgentFeed} how far it got, so agents are judged lost only on heartbeats read. */
     @Incoming("launch-agents")
-    public Uni<Void> onAgent(String value) {
-        return handle("launch.agents", value, event -> agents.record(event.payloadAs(AgentStatus.class),
-                event.occurredAt(), EventTypes.AGENT_STOPPED.equals(event.type())));
+    public Uni<Void> onAgent(Message<String> message) {
+        return handle("launch.agents", message.getPayload(), event -> agents.record(
+                        event.payloadAs(AgentStatus.class), event.occurredAt(),
+                        EventTypes.AGENT_STOPPED.equals(event.type())))
+                .onItemOrFailure().transformToUni((done, failure) -> {
+                    message.getMetadata(IncomingKafkaRecordMetadata.class)
+                            .ifPresent(m -> feed.handled(m.getPartition(), m.getOffset()));
+                    return Uni.createFrom().completionStage(failure == null ? message.ack() : message.nack(failure));
+                });
     }
 
     private Uni<Void> handle(String topic, String value, Function<EventEnvelope, Uni<Void>> effect) {

@@ -28,6 +28,10 @@ import java.util.Optional;
 @ApplicationScoped
 public class RunReadModel {
     private static final Logger LOG = Logger.getLogger(RunReadModel.class);
+    /** Facts an agent reports about the attempt it holds; those of an earlier attempt change nothing. */
+    private static final java.util.Set<String> AGENT_REPORTS = java.util.Set.of(EventTypes.RUN_CLAIMED,
+            EventTypes.RUN_STARTING, EventTypes.RUN_RUNNING, EventTypes.RUN_FINISHED, EventTypes.RUN_FAILED,
+            EventTypes.RUN_STOPPING, EventTypes.RUN_STOPPED, EventTypes.RUN_PREEMPTED);
 
     @Inject
     Pool pool;
@@ -65,7 +69,7 @@ public class RunReadModel {
                 .preparedQuery("INSERT INTO run_event_seen (event_id) VALUES ($1) ON CONFLICT DO NOTHING")
                 .execute(Tuple.of(event.eventId()))
                 .chain(inserted -> inserted.rowCount() == 0 ? Uni.createFrom().item(Optional.<RunChange>empty())
-                        : conn.preparedQuery("SELECT state, item_id FROM run WHERE run_id = $1 FOR UPDATE")
+                        : conn.preparedQuery("SELECT state, item_id, attempt FROM run WHERE run_id = $1 FOR UPDATE")
                         .execute(Tuple.of(fact.runId()))
                         .chain(rows -> {
                             Row row = rows.iterator().hasNext() ? rows.iterator().next() : null;
@@ -75,6 +79,12 @@ public class RunReadModel {
                                     && item != null && !item.equals(fact.itemId())) {
                                 LOG.infof("ignoring a claim of run %s's item %s: the run was moved to item %s",
                                         fact.runId(), fact.itemId(), item);
+                                return Uni.createFrom().item(Optional.<RunChange>empty());
+                            }
+                            if (row != null && AGENT_REPORTS.contains(event.type()) && fact.attempt() != null
+                                    && fact.attempt() < row.getInteger("attempt")) {
+                                LOG.infof("ignoring %s of run %s's attempt %d: the run is at attempt %d", event.type(),
+                                        fact.runId(), fact.attempt(), row.getInteger("attempt"));
                                 return Uni.createFrom().item(Optional.<RunChange>empty());
                             }
                             Optional<RunState> next = RunStateMachine.next(current, event.type());
@@ -108,11 +118,13 @@ public class RunReadModel {
                             .addString(fact.itemId() == null ? fact.runId() : fact.itemId())
                             .addShort(rank(fact.priority())));
         } else if (movesItem(event.type(), fact)) {
+            // a hand-back keeps its attempt, a retry comes with the next one; either way the run waits afresh
             row = conn.preparedQuery("UPDATE run SET state = $2, item_id = $3, priority = $4, priority_rank = $5, "
-                            + "queue_offset = $6, agent_id = NULL, updated_at = $7 WHERE run_id = $1")
+                            + "queue_offset = $6, agent_id = NULL, updated_at = $7, attempt = COALESCE($8, attempt), "
+                            + "target_handle = NULL, exit_code = NULL WHERE run_id = $1")
                     .execute(Tuple.tuple().addString(fact.runId()).addString(next.name()).addString(fact.itemId())
                             .addString(fact.priority()).addShort(rank(fact.priority())).addLong(fact.queueOffset())
-                            .addOffsetDateTime(at));
+                            .addOffsetDateTime(at).addInteger(fact.attempt()));
         } else {
             boolean stopRequest = EventTypes.RUN_STOP_REQUESTED.equals(event.type());
             row = conn.preparedQuery("UPDATE run SET state = $2, "

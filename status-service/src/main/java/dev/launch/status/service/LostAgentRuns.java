@@ -3,6 +3,7 @@ package dev.launch.status.service;
 import dev.launch.common.event.Events;
 import dev.launch.common.event.RunRequest;
 import dev.launch.common.run.FailureStage;
+import dev.launch.status.messaging.AgentFeed;
 import dev.launch.status.messaging.RunMoves;
 import dev.launch.status.messaging.StopPublisher;
 import io.quarkus.runtime.ShutdownEvent;
@@ -31,10 +32,15 @@ import java.util.concurrent.ConcurrentHashMap;
  * <ul>
  *   <li>a run its agent took but never started (no {@code RunLaunching} record) goes back to its queue, at the
  *       tail of its level, for another agent; a launch record that came first wins over the hand-back;</li>
+ *   <li>a run it started goes back to its queue as its next attempt (at the tail of its level) when the queue's
+ *       {@code maxAttempts} allows and no stop was asked for; an agent still holding the old attempt abandons
+ *       it when it reads the retry;</li>
  *   <li>any other is stopped ({@code StopRun}: an agent that comes back stops its process) and FAILED in stage
  *       {@code agent} with the reason. A local process does not outlive its agent (its watchdog ends it), so
  *       nothing keeps running.</li>
  * </ul>
+ * Silence is judged only up to the time before which every agent record has been read ({@link AgentFeed}):
+ * after a database outage the heartbeats waiting in the backlog count.
  */
 @ApplicationScoped
 public class LostAgentRuns {
@@ -50,8 +56,12 @@ public class LostAgentRuns {
     Vertx vertx;
     @Inject
     RunMoves moves;
+    @Inject
+    AgentFeed feed;
     @ConfigProperty(name = "launch.agents.lost-check-interval", defaultValue = "PT2S")
     Duration interval;
+    @ConfigProperty(name = "launch.agents.lost-after-heartbeats")
+    int lostAfterHeartbeats;
 
     /** runs already ended here, not asked again while their facts travel */
     private final Map<String, Long> handled = new ConcurrentHashMap<>();
@@ -78,10 +88,20 @@ public class LostAgentRuns {
                 && !moves.launching(row.getString("run_id"), row.getString("item_id"));
     }
 
+    /**
+     * A run its agent started (or may have: a launch record read) goes back to its queue as its next attempt
+     * when the queue's {@code maxAttempts} allows and nobody asked to stop it.
+     */
+    private static boolean mayRetry(Row row) {
+        return !"STOPPING".equals(row.getString("state")) && row.getString("request") != null
+                && row.getInteger("attempt") < request(row).maxAttempts();
+    }
+
     private static RunRequest request(Row row) {
         try {
             RunRequest original = Events.MAPPER.readValue(row.getString("request"), RunRequest.class);
-            return original.movedTo(row.getString("priority"), row.getString("item_id"));
+            return original.movedTo(row.getString("priority"), row.getString("item_id"))
+                    .withAttempt(row.getInteger("attempt"));
         } catch (java.io.IOException e) {
             throw new IllegalStateException("unreadable stored request of run " + row.getString("run_id"), e);
         }
@@ -94,12 +114,22 @@ public class LostAgentRuns {
         checking = true;
         long now = System.currentTimeMillis();
         handled.values().removeIf(at -> now - at > 60_000);
-        agents.all().chain(views -> {
+        // judge silence only up to the time before which every agent record has been read (a backlog after an
+        // outage must not make live agents look lost)
+        feed.horizon().chain(horizon -> horizon.isEmpty() ? Uni.createFrom().voidItem() : agents.all().chain(views -> {
             // LOST agents, and agents that said goodbye a while ago but still hold runs (a final report lost
             // on the way out)
-            java.time.OffsetDateTime stoppedLongAgo = java.time.OffsetDateTime.now().minusSeconds(60);
-            List<AgentViews.AgentView> lost = views.stream().filter(v -> "LOST".equals(v.state())
-                    || ("STOPPED".equals(v.state()) && v.agent().lastHeartbeat().isBefore(stoppedLongAgo))).toList();
+            // silence counts from the agent's last heartbeat, or from the end of a Kafka outage (nobody could be
+            // heard before it), up to the horizon
+            java.time.Instant readUpTo = horizon.get();
+            java.time.Instant audible = feed.reachableSince();
+            List<AgentViews.AgentView> lost = views.stream().filter(v -> {
+                java.time.Instant heard = v.agent().lastHeartbeat().toInstant();
+                java.time.Instant from = heard.isAfter(audible) ? heard : audible;
+                return ("LOST".equals(v.state())
+                        && from.plusMillis(v.agent().heartbeatIntervalMs() * lostAfterHeartbeats).isBefore(readUpTo))
+                        || ("STOPPED".equals(v.state()) && from.plusSeconds(60).isBefore(readUpTo));
+            }).toList();
             if (lost.isEmpty()) {
                 return Uni.createFrom().voidItem();
             }
@@ -125,13 +155,26 @@ public class LostAgentRuns {
                                     : "agent " + agent.agent().agentId() + " stopped at "
                                     + agent.agent().lastHeartbeat().toInstant() + " without reporting how the "
                                     + "run ended";
-                            Uni<Boolean> handedBack = mayHandBack(row)
+                            String owner = moves.takenBy(row.getString("run_id"), row.getString("item_id"));
+                            if (owner != null && !owner.equals(agent.agent().agentId())) {
+                                // the lost agent claimed it but never recorded the take; another agent took the
+                                // item and owns the run now
+                                LOG.infof("run %s: taken by agent %s, not by the lost agent %s; left to it",
+                                        row.getString("run_id"), owner, agent.agent().agentId());
+                                handled.remove(row.getString("run_id"));
+                                return Uni.createFrom().voidItem();
+                            }
+                            boolean handBack = mayHandBack(row);
+                            Uni<Boolean> handedBack = handBack
                                     ? moves.release(request(row), agent.agent().agentId()).map(RunMoves.Outcome::moved)
+                                    : mayRetry(row)
+                                    ? moves.retry(request(row), agent.agent().agentId(), reason).map(RunMoves.Outcome::moved)
                                     : Uni.createFrom().item(false);
                             return handedBack.chain(back -> {
                                 if (back) {
-                                    LOG.infof("run %s: handed back to queue %s (agent %s lost before starting it)",
-                                            row.getString("run_id"), row.getString("queue"), row.getString("agent_id"));
+                                    LOG.infof("run %s: %s queue %s (agent %s lost %s it)", row.getString("run_id"),
+                                            handBack ? "handed back to" : "retried on", row.getString("queue"),
+                                            row.getString("agent_id"), handBack ? "before starting" : "after starting");
                                     return Uni.createFrom().voidItem();
                                 }
                                 LOG.infof("run %s: %s", row.getString("run_id"), reason);
@@ -142,7 +185,7 @@ public class LostAgentRuns {
                                     .onFailure().recoverWithNull();
                         }).collect().last().replaceWithVoid();
                     });
-        }).subscribe().with(done -> checking = false, e -> {
+        })).subscribe().with(done -> checking = false, e -> {
             checking = false;
             LOG.warnf("checking for lost agents failed: %s", e.toString());
         });
