@@ -1,7 +1,9 @@
 package dev.launch.status;
 
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import dev.launch.common.event.AgentStatus;
 import dev.launch.common.event.EventEnvelope;
+import dev.launch.common.event.MoveRun;
 import dev.launch.common.event.EventTypes;
 import dev.launch.common.event.Events;
 import dev.launch.common.event.RunLifecycle;
@@ -37,6 +39,7 @@ import static io.restassured.RestAssured.given;
 import static org.awaitility.Awaitility.await;
 import static org.hamcrest.Matchers.*;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
 
 /** PATCH /api/v1/runs/{id}: moving a queued run between levels, and the positions and reasons that follow. */
 @QuarkusTest
@@ -66,11 +69,15 @@ class ReprioritizeTest {
 
     /** An enqueue as the queue service writes it: the item on its level's topic, then the RunQueued fact. */
     private static String queued(String queue, String priority) throws Exception {
+        return queued(queue, priority, 1);
+    }
+
+    private static String queued(String queue, String priority, int maxAttempts) throws Exception {
         String runId = RunIds.next();
         RunRequest request = new RunRequest(runId, queue, "train", 1, "sha256:x",
                 new JobSource(JobSource.CODE, null, null, null, null, "/a", "/b"), List.of("sh", "t.sh"),
-                JsonNodeFactory.instance.objectNode(), JsonNodeFactory.instance.objectNode().put("type", "noop"), 1, 1,
-                priority, Instant.now(), null);
+                JsonNodeFactory.instance.objectNode(), JsonNodeFactory.instance.objectNode().put("type", "noop"), 1,
+                maxAttempts, priority, Instant.now(), null);
         long offset = producer.send(new ProducerRecord<>(Topics.queueItems(queue, Priority.parse(priority).orElse(null)),
                 runId, Events.encode(EventEnvelope.of(EventTypes.RUN_REQUESTED, runId, request))))
                 .get(10, TimeUnit.SECONDS).offset();
@@ -168,5 +175,72 @@ class ReprioritizeTest {
         await().atMost(20, TimeUnit.SECONDS).until(() -> "CLAIMED".equals(given().get("/api/v1/runs/" + claimed)
                 .path("state")));
         patch(claimed, "{\"priority\":\"high\"}").statusCode(409).body("detail", containsString("is CLAIMED"));
+    }
+
+    private static void command(String type, String runId, String queue, String item, String agent) throws Exception {
+        producer.send(new ProducerRecord<>(Topics.RUN_COMMANDS, runId, Events.encode(EventEnvelope.of(type, runId,
+                new RunTaken(runId, queue, item, agent))))).get(10, TimeUnit.SECONDS);
+    }
+
+    private static void fact(String type, RunLifecycle fact) throws Exception {
+        producer.send(new ProducerRecord<>(Topics.RUNS, fact.runId(), Events.encode(EventEnvelope.of(type,
+                fact.runId(), fact)))).get(10, TimeUnit.SECONDS);
+    }
+
+    /** {@code agent} (1 s heartbeats) last heard of a minute ago, holding {@code runId}: LOST. */
+    private static void silentSinceAMinute(String agent, String queue, String runId) throws Exception {
+        producer.send(new ProducerRecord<>(Topics.AGENTS, agent, Events.encode(new EventEnvelope(UUID.randomUUID(),
+                EventTypes.AGENT_HEARTBEAT, 1, Instant.now().minusSeconds(60), agent, Events.MAPPER.valueToTree(
+                new AgentStatus(agent, List.of(queue), 1, List.of(runId), "h", 1, 1000,
+                        Instant.now().minusSeconds(120))))))).get(10, TimeUnit.SECONDS);
+    }
+
+    /** An agent takes {@code item}, starts it, and reports it running as {@code attempt}. */
+    private static void startedBy(String agent, String queue, String runId, String item, int attempt) throws Exception {
+        command(EventTypes.RUN_TAKEN, runId, queue, item, agent);
+        command(EventTypes.RUN_LAUNCHING, runId, queue, item, agent);
+        RunLifecycle held = RunLifecycle.of(runId, queue).withAgent(agent, attempt);
+        fact(EventTypes.RUN_CLAIMED, held.withItem(item));
+        fact(EventTypes.RUN_RUNNING, held.withTarget("noop", "noop:" + runId));
+    }
+
+    @Test
+    void aStartedRunOfALostAgentIsRetriedAsItsNextAttemptUntilItsAttemptsRunOut() throws Exception {
+        String queue = prioritizedQueue();
+        String runId = queued(queue, "high", 2);
+        String first = "agent-" + UUID.randomUUID();
+        startedBy(first, queue, runId, runId, 1);
+        await().atMost(20, TimeUnit.SECONDS).untilAsserted(() -> given().get("/api/v1/runs/" + runId).then()
+                .body("state", is("RUNNING")));
+        silentSinceAMinute(first, queue, runId);
+
+        // retried: queued again as attempt 2, at the tail of its level, as a new item
+        await().atMost(30, TimeUnit.SECONDS).untilAsserted(() -> given().get("/api/v1/runs/" + runId).then()
+                .body("state", is("QUEUED")).body("attempt", is(2)).body("priority", is("high"))
+                .body("history.reason", hasItem(containsString("retrying: attempt 2 of 2"))));
+        List<EventEnvelope> items = read(Topics.queueLevel(queue, Priority.HIGH), runId, 2);
+        RunRequest retried = items.get(items.size() - 1).payloadAs(RunRequest.class);
+        assertEquals(2, retried.attempt());
+        assertNotEquals(runId, retried.item());
+        MoveRun retry = read(Topics.RUN_COMMANDS, runId, 3).stream()
+                .filter(e -> EventTypes.MOVE_RUN.equals(e.type())).findFirst().orElseThrow().payloadAs(MoveRun.class);
+        assertEquals(Integer.valueOf(2), retry.attempt());
+        assertEquals(first, retry.releasedFrom());
+
+        // attempt 2 runs on another agent; a late report of attempt 1 changes nothing; the second agent is lost too
+        String second = "agent-" + UUID.randomUUID();
+        startedBy(second, queue, runId, retried.item(), 2);
+        await().atMost(20, TimeUnit.SECONDS).untilAsserted(() -> given().get("/api/v1/runs/" + runId).then()
+                .body("state", is("RUNNING")).body("agentId", is(second)));
+        fact(EventTypes.RUN_FINISHED, RunLifecycle.of(runId, queue).withAgent(first, 1).withExit(0));
+        silentSinceAMinute(second, queue, runId);
+
+        // no attempt left: FAILED in stage agent
+        await().atMost(30, TimeUnit.SECONDS).untilAsserted(() -> given().get("/api/v1/runs/" + runId).then()
+                .body("state", is("FAILED")).body("failure.stage", is("agent"))
+                .body("failure.reason", containsString("agent " + second + " was lost")));
+        given().get("/api/v1/runs/" + runId).then().body("attempt", is(2))
+                .body("history.state", contains("QUEUED", "CLAIMED", "RUNNING", "QUEUED", "CLAIMED", "RUNNING",
+                        "FAILED"));
     }
 }

@@ -63,7 +63,7 @@ public class LostAgentRuns {
     @ConfigProperty(name = "launch.agents.lost-after-heartbeats")
     int lostAfterHeartbeats;
 
-    /** runs already ended here, not asked again while their facts travel */
+    /** items (run/item) already resolved here, not resolved again while their facts travel */
     private final Map<String, Long> handled = new ConcurrentHashMap<>();
     private long timer = -1;
     private volatile boolean checking;
@@ -97,6 +97,11 @@ public class LostAgentRuns {
                 && row.getInteger("attempt") < request(row).maxAttempts();
     }
 
+    /** A run as the item it waits or runs as: a hand-back or retry makes it another one. */
+    private static String key(Row row) {
+        return row.getString("run_id") + "/" + row.getString("item_id");
+    }
+
     private static RunRequest request(Row row) {
         try {
             RunRequest original = Events.MAPPER.readValue(row.getString("request"), RunRequest.class);
@@ -126,9 +131,10 @@ public class LostAgentRuns {
             List<AgentViews.AgentView> lost = views.stream().filter(v -> {
                 java.time.Instant heard = v.agent().lastHeartbeat().toInstant();
                 java.time.Instant from = heard.isAfter(audible) ? heard : audible;
+                // a stopped agent said goodbye: a minute after it, all it sent before has been read
                 return ("LOST".equals(v.state())
                         && from.plusMillis(v.agent().heartbeatIntervalMs() * lostAfterHeartbeats).isBefore(readUpTo))
-                        || ("STOPPED".equals(v.state()) && from.plusSeconds(60).isBefore(readUpTo));
+                        || ("STOPPED".equals(v.state()) && heard.plusSeconds(60).isBefore(readUpTo));
             }).toList();
             if (lost.isEmpty()) {
                 return Uni.createFrom().voidItem();
@@ -140,7 +146,7 @@ public class LostAgentRuns {
                     .chain(rows -> {
                         List<Row> held = new ArrayList<>();
                         rows.forEach(row -> {
-                            if (handled.putIfAbsent(row.getString("run_id"), now) == null) {
+                            if (handled.putIfAbsent(key(row), now) == null) {
                                 held.add(row);
                             }
                         });
@@ -161,7 +167,7 @@ public class LostAgentRuns {
                                 // item and owns the run now
                                 LOG.infof("run %s: taken by agent %s, not by the lost agent %s; left to it",
                                         row.getString("run_id"), owner, agent.agent().agentId());
-                                handled.remove(row.getString("run_id"));
+                                handled.remove(key(row));
                                 return Uni.createFrom().voidItem();
                             }
                             boolean handBack = mayHandBack(row);
@@ -181,7 +187,7 @@ public class LostAgentRuns {
                                 return stops.failLost(row.getString("run_id"), row.getString("queue"),
                                         agent.agent().agentId(), row.getInteger("attempt"),
                                         FailureStage.AGENT.wire(), reason);
-                            }).onFailure().invoke(e -> handled.remove(row.getString("run_id")))
+                            }).onFailure().invoke(e -> handled.remove(key(row)))
                                     .onFailure().recoverWithNull();
                         }).collect().last().replaceWithVoid();
                     });
