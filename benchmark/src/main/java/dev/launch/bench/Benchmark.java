@@ -1,0 +1,411 @@
+package dev.launch.bench;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.AdminClientConfig;
+import org.apache.kafka.clients.admin.NewTopic;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * The benchmark behind {@code ./launch bench}: against a running local stack, measures Kafka's own producer
+ * rate and end-to-end latency, then Launch's dispatch latency under open-loop load, throughput to FINISHED,
+ * a deep queue and many queues, prints a table and writes it with the machine and settings to a Markdown file.
+ * Runs use the {@code noop} target (the control plane alone) unless said otherwise.
+ *
+ * <p>Arguments: {@code --kafka host:port --jobs URL --queues URL --status URL --agent-jar PATH
+ * --broker-classpath FILE --work DIR --out FILE [--jvm-options "..."] [--quick] [--only scenario,...]}
+ * (scenarios: kafka, latency, throughput, depth, breadth; a partial run writes a partial page).
+ */
+public final class Benchmark {
+    /** The sizes of one benchmark run. */
+    record Sizes(int latencySeconds, int spawnSeconds, int throughputRuns, int depthRuns, int breadthQueues,
+                 int breadthSeconds, int kafkaRecords, int kafkaLatencyRecords) {
+        static final Sizes FULL = new Sizes(60, 30, 20_000, 100_000, 500, 30, 300_000, 10_000);
+        static final Sizes QUICK = new Sizes(10, 10, 3_000, 10_000, 50, 10, 50_000, 2_000);
+    }
+
+    private final Api api;
+    private final Processes processes;
+    private final String kafka;
+    private final Path work;
+    private final Sizes sizes;
+    private final boolean quick;
+    /** Scenarios to run ({@code --only kafka,latency,throughput,depth,breadth}); empty means all. */
+    private final List<String> only;
+    private final String jvmOptions;
+    private final Report report = new Report();
+    private final RunEvents events;
+    private String job;
+    private int agents;
+
+    private Benchmark(Map<String, String> options) throws IOException {
+        kafka = required(options, "kafka");
+        api = new Api(required(options, "jobs"), required(options, "queues"), required(options, "status"));
+        work = Files.createDirectories(Path.of(required(options, "work")));
+        quick = options.containsKey("quick");
+        only = options.containsKey("only") ? List.of(options.get("only").split(",")) : List.of();
+        sizes = quick ? Sizes.QUICK : Sizes.FULL;
+        jvmOptions = options.getOrDefault("jvm-options", "-Xmx512m -XX:+UseSerialGC");
+        processes = new Processes(kafka, Path.of(required(options, "agent-jar")),
+                Path.of(required(options, "broker-classpath")), work.resolve("logs"),
+                List.of(jvmOptions.trim().split("\\s+")));
+        events = new RunEvents(kafka);
+    }
+
+    public static void main(String[] args) {
+        // the HTTP client's and the load timers' threads would keep the JVM: exit explicitly either way
+        try {
+            run(args);
+            System.exit(0);
+        } catch (Throwable e) {
+            e.printStackTrace();
+            System.exit(1);
+        }
+    }
+
+    private static void run(String[] args) throws Exception {
+        Map<String, String> options = new HashMap<>();
+        for (int i = 0; i < args.length; i++) {
+            if (!args[i].startsWith("--")) {
+                throw new IllegalArgumentException("unexpected argument " + args[i]);
+            }
+            String key = args[i].substring(2);
+            if (key.equals("quick")) {
+                options.put(key, "true");
+            } else {
+                options.put(key, args[++i]);
+            }
+        }
+        Benchmark benchmark = new Benchmark(options);
+        Path out = Path.of(required(options, "out"));
+        try {
+            benchmark.run();
+        } finally {
+            benchmark.events.close();
+        }
+        String table = benchmark.report.table();
+        System.out.println();
+        System.out.println(table);
+        Files.createDirectories(out.toAbsolutePath().getParent());
+        Files.writeString(out, benchmark.report.markdown(benchmark.machine(), benchmark.settings()));
+        System.out.println("written to " + out);
+    }
+
+    private static String required(Map<String, String> options, String key) {
+        String value = options.get(key);
+        if (value == null) {
+            throw new IllegalArgumentException("--" + key + " is required");
+        }
+        return value;
+    }
+
+    private void run() throws Exception {
+        long began = System.nanoTime();
+        if (wanted("kafka")) {
+            kafkaBaseline();
+        }
+        setUp();
+        if (wanted("latency")) {
+            latency("noop", 50, sizes.latencySeconds());
+            latency("noop", 200, sizes.latencySeconds());
+            latency("local-process", 20, sizes.spawnSeconds());
+        }
+        if (wanted("throughput")) {
+            throughput(1);
+            throughput(10);
+        }
+        if (wanted("depth")) {
+            depth();
+        }
+        if (wanted("breadth")) {
+            breadth();
+        }
+        if (only.isEmpty()) {
+            ratios();
+        }
+        report.note("benchmark wall time " + Duration.ofNanos(System.nanoTime() - began).toSeconds() + " s");
+    }
+
+    // ------------------------------------------------------------------------------------------------------
+
+    private boolean wanted(String scenario) {
+        return only.isEmpty() || only.contains(scenario);
+    }
+
+    private void kafkaBaseline() throws Exception {
+        step("Kafka's own tools");
+        String topic = "bench-raw-" + System.currentTimeMillis();
+        try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, kafka))) {
+            admin.createTopics(List.of(new NewTopic(topic, 1, (short) 1), new NewTopic(topic + "-e2e", 1, (short) 1)))
+                    .all().get(30, TimeUnit.SECONDS);
+        }
+        String produced = processes.kafkaTool("org.apache.kafka.tools.ProducerPerformance", List.of(
+                "--topic", topic, "--num-records", String.valueOf(sizes.kafkaRecords()), "--record-size", "1024",
+                "--throughput", "-1", "--producer-props", "bootstrap.servers=" + kafka, "acks=all"),
+                Duration.ofMinutes(10));
+        Matcher rate = Pattern.compile("(\\d+) records sent, ([\\d.]+) records/sec \\(([\\d.]+) MB/sec\\), "
+                + "([\\d.]+) ms avg latency, ([\\d.]+) ms max latency, (\\d+) ms 50th, (\\d+) ms 95th, (\\d+) ms 99th")
+                .matcher(produced);
+        if (!rate.find()) {
+            throw new IOException("cannot read ProducerPerformance's summary: " + produced);
+        }
+        double recordsPerSecond = Double.parseDouble(rate.group(2));
+        report.kafkaProduceRate = recordsPerSecond;
+        report.row("Kafka baseline", "producer-perf-test: 1 partition, 1 KB, acks=all",
+                String.format("%,.0f records/s (%s MB/s)", recordsPerSecond, rate.group(3)),
+                "send latency p50/p95/p99 " + rate.group(6) + " / " + rate.group(7) + " / " + rate.group(8) + " ms");
+        String latency = processes.kafkaTool("org.apache.kafka.tools.EndToEndLatency", List.of(kafka, topic + "-e2e",
+                String.valueOf(sizes.kafkaLatencyRecords()), "all", "1024"), Duration.ofMinutes(10));
+        Matcher avg = Pattern.compile("Avg latency: ([\\d.]+) ms").matcher(latency);
+        Matcher pct = Pattern.compile("Percentiles: 50th = ([\\d.]+), 99th = ([\\d.]+), 99.9th = ([\\d.]+)")
+                .matcher(latency);
+        if (!avg.find() || !pct.find()) {
+            throw new IOException("cannot read EndToEndLatency's summary: " + latency);
+        }
+        report.kafkaE2eP50 = Double.parseDouble(pct.group(1));
+        report.row("Kafka baseline", "end-to-end latency: 1 KB, acks=all, one record at a time",
+                "p50 " + pct.group(1) + " ms, p99 " + pct.group(2) + " ms",
+                "avg " + avg.group(1) + " ms, p99.9 " + pct.group(3) + " ms");
+    }
+
+    private void setUp() throws Exception {
+        step("set-up");
+        Path code = Files.createDirectories(work.resolve("job-code"));
+        Files.writeString(code.resolve("README"), "benchmark job: the noop target starts nothing; local-process runs true\n");
+        String suffix = Long.toString(System.currentTimeMillis(), 36);
+        job = "bench-" + suffix;
+        api.post(api.jobs + "/api/v1/jobs", "{\"name\":\"" + job + "\",\"source\":{\"type\":\"code\",\"artifact\":\""
+                + code + "\"},\"entrypoint\":[\"true\"]}", 201);
+    }
+
+    private String queue(String name, String target) throws Exception {
+        api.post(api.queues + "/api/v1/queues", "{\"name\":\"" + name + "\",\"target\":{\"type\":\"" + target + "\"}}",
+                201);
+        return name;
+    }
+
+    private String body() {
+        return "{\"job\":\"" + job + "\"}";
+    }
+
+    private Processes.Agent agent(List<String> queues, int maxJobs) throws Exception {
+        Processes.Agent agent = processes.agent("bench-agent-" + (++agents), queues, maxJobs, work.resolve("workspaces"));
+        agent.awaitReady(Duration.ofMinutes(5));
+        return agent;
+    }
+
+    /** Open-loop load at {@code perSecond}: enqueue → CLAIMED and → RUNNING, from the client's send. */
+    private void latency(String target, int perSecond, int seconds) throws Exception {
+        step("dispatch latency, " + target + ", " + perSecond + " runs/s for " + seconds + " s");
+        String queue = queue("bench-lat-" + target + "-" + perSecond, target);
+        try (Processes.Agent agent = agent(List.of(queue), 64)) {
+            warmUp(queue);
+            Api.Batch batch = api.openLoop(List.of(queue), body(), perSecond, seconds);
+            boolean all = events.awaitEnded(batch.runIds(), Duration.ofMinutes(3));
+            List<Double> claimed = new ArrayList<>();
+            List<Double> running = new ArrayList<>();
+            List<Double> answered = new ArrayList<>();
+            synchronized (batch.accepted) {
+                for (Api.Sent sent : batch.accepted) {
+                    RunEvents.Times t = events.of(sent.runId());
+                    answered.add(sent.answerMillis());
+                    if (t.claimed != 0) {
+                        claimed.add((t.claimed - sent.sentMicros()) / 1000.0);
+                    }
+                    if (t.running != 0) {
+                        running.add((t.running - sent.sentMicros()) / 1000.0);
+                    }
+                }
+            }
+            Stats toRunning = Stats.of(running);
+            if ("noop".equals(target) && perSecond == 200) {
+                report.dispatchP50 = toRunning.p50();
+            }
+            String section = "Dispatch latency (" + target + ("noop".equals(target) ? "" : ": `true`") + ")";
+            String load = perSecond + " runs/s open loop for " + seconds + " s";
+            report.row(section, load + ": enqueue → CLAIMED p50/p95/p99", Stats.of(claimed).ms() + " ms",
+                    batch.accepted.size() + " accepted, " + batch.refused.size() + " refused"
+                            + (all ? "" : ", not all ended in 3 min"));
+            report.row(section, load + ": enqueue → RUNNING p50/p95/p99", toRunning.ms() + " ms",
+                    "202 answered in " + Stats.of(answered).ms() + " ms");
+        }
+    }
+
+    /** A few hundred runs first, so the agent's and services' code paths are compiled before measuring. */
+    private void warmUp(String queue) throws Exception {
+        Api.Batch warm = api.closedLoop(List.of(queue), body(), quick ? 100 : 500, 16);
+        events.awaitEnded(warm.runIds(), Duration.ofMinutes(2));
+    }
+
+    /** As fast as enqueues go, {@code throughputRuns} runs over {@code queues} queues; enqueue → FINISHED. */
+    private void throughput(int queueCount) throws Exception {
+        int runs = sizes.throughputRuns();
+        step("throughput, " + runs + " runs over " + queueCount + " queue(s)");
+        List<String> queues = new ArrayList<>();
+        for (int i = 0; i < queueCount; i++) {
+            queues.add(queue("bench-tp" + queueCount + "-" + i, "noop"));
+        }
+        try (Processes.Agent agent = agent(queues, 64)) {
+            warmUp(queues.get(0));
+            Api.Batch batch = api.closedLoop(queues, body(), runs, 64);
+            boolean all = events.awaitEnded(batch.runIds(), Duration.ofMinutes(quick ? 5 : 20));
+            long lastEnded = batch.runIds().stream().mapToLong(id -> events.of(id).ended).max().orElse(0);
+            long ended = events.ended(batch.runIds());
+            double seconds = (lastEnded - batch.firstSentMicros) / 1e6;
+            double rate = ended / seconds;
+            double enqueueRate = batch.accepted.size() / ((batch.lastAnsweredMicros - batch.firstSentMicros) / 1e6);
+            if (queueCount == 1) {
+                report.throughputOneQueue = rate;
+            }
+            report.row("Throughput (noop, 1 agent, max-jobs 64)", runs + " runs on " + queueCount
+                            + (queueCount == 1 ? " queue" : " queues") + ", 64 enqueues in flight: enqueue → FINISHED",
+                    String.format("%,.0f runs/s", rate), String.format("enqueue alone %,.0f runs/s; %d of %d ended "
+                            + "in %.1f s%s", enqueueRate, ended, runs, seconds, all ? "" : " (time limit hit)"));
+        }
+    }
+
+    /** {@code depthRuns} runs queued on one queue with no agent, then drained. */
+    private void depth() throws Exception {
+        int runs = sizes.depthRuns();
+        int slice = runs / 10;
+        step("depth, " + runs + " runs queued on one queue");
+        String queue = queue("bench-deep", "noop");
+        Api.Batch batch = api.closedLoop(List.of(queue), body(), runs, 32);
+        List<Api.Sent> bySend;
+        synchronized (batch.accepted) {
+            bySend = new ArrayList<>(batch.accepted);
+        }
+        bySend.sort(Comparator.comparingLong(Api.Sent::sentMicros));
+        Stats first = Stats.of(bySend.subList(0, Math.min(slice, bySend.size())).stream().map(Api.Sent::answerMillis).toList());
+        Stats last = Stats.of(bySend.subList(Math.max(0, bySend.size() - slice), bySend.size()).stream()
+                .map(Api.Sent::answerMillis).toList());
+        double enqueueRate = batch.accepted.size() / ((batch.lastAnsweredMicros - batch.firstSentMicros) / 1e6);
+        String section = "Depth (" + String.format("%,d", runs) + " queued on one queue)";
+        report.row(section, "enqueue answer time, first " + String.format("%,d", slice) + " p50/p95/p99",
+                first.ms() + " ms", String.format("%,.0f enqueues/s with 32 in flight; %d refused", enqueueRate,
+                        batch.refused.size()));
+        report.row(section, "enqueue answer time, last " + String.format("%,d", slice) + " p50/p95/p99",
+                last.ms() + " ms", "");
+        String lastRun = bySend.get(bySend.size() - 1).runId();
+        RunEvents.await(() -> {
+            try {
+                JsonNode run = api.get(api.status + "/api/v1/runs/" + lastRun);
+                return run.has("position");
+            } catch (Exception e) {
+                return false;
+            }
+        }, Duration.ofMinutes(2));
+        JsonNode position = api.get(api.status + "/api/v1/runs/" + lastRun);
+        report.row(section, "GET a run with its position (the last one) p50/p95/p99",
+                Stats.of(api.timeGets(api.status + "/api/v1/runs/" + lastRun, 50)).ms() + " ms",
+                "position " + position.path("position").asText());
+        report.row(section, "GET the queue's detail p50/p95/p99",
+                Stats.of(api.timeGets(api.queues + "/api/v1/queues/" + queue, 50)).ms() + " ms",
+                "queued " + api.get(api.queues + "/api/v1/queues/" + queue).path("queued").asText());
+        long started = RunEvents.micros(Instant.now());
+        try (Processes.Agent agent = agent(List.of(queue), 64)) {
+            boolean all = events.awaitEnded(batch.runIds(), Duration.ofMinutes(quick ? 5 : 30));
+            long lastEnded = batch.runIds().stream().mapToLong(id -> events.of(id).ended).max().orElse(0);
+            long ended = events.ended(batch.runIds());
+            double seconds = (lastEnded - started) / 1e6;
+            report.row(section, "drain: agent start → last FINISHED", String.format("%.1f s", seconds),
+                    String.format("%,d of %,d ended, %,.0f runs/s including the agent's start%s", ended, runs,
+                            ended / seconds, all ? "" : " (time limit hit)"));
+        }
+    }
+
+    /** {@code breadthQueues} queues served by one agent: its start-up, then latency spread over them. */
+    private void breadth() throws Exception {
+        int count = sizes.breadthQueues();
+        step("breadth, " + count + " queues");
+        List<String> queues = new ArrayList<>();
+        for (int i = 0; i < count; i++) {
+            queues.add(queue("bench-wide-" + i, "noop"));
+        }
+        Api.Batch first = api.closedLoop(queues, body(), count, 16);
+        long start = System.nanoTime();
+        String section = "Breadth (" + count + " queues, 1 agent serving all)";
+        try (Processes.Agent agent = processes.agent("bench-agent-" + (++agents), queues, 64, work.resolve("workspaces"))) {
+            agent.awaitReady(Duration.ofMinutes(10));
+            double ready = (System.nanoTime() - start) / 1e9;
+            boolean all = events.awaitEnded(first.runIds(), Duration.ofMinutes(10));
+            double served = (System.nanoTime() - start) / 1e9;
+            report.row(section, "agent start → ready", String.format("%.1f s", ready), "");
+            report.row(section, "agent start → one waiting run on every queue FINISHED", String.format("%.1f s", served),
+                    events.ended(first.runIds()) + " of " + count + (all ? "" : " (time limit hit)"));
+            int rate = 20;
+            Api.Batch batch = api.openLoop(queues, body(), rate, sizes.breadthSeconds());
+            events.awaitEnded(batch.runIds(), Duration.ofMinutes(3));
+            List<Double> running = new ArrayList<>();
+            synchronized (batch.accepted) {
+                for (Api.Sent sent : batch.accepted) {
+                    long at = events.of(sent.runId()).running;
+                    if (at != 0) {
+                        running.add((at - sent.sentMicros()) / 1000.0);
+                    }
+                }
+            }
+            report.row(section, rate + " runs/s round-robin over the queues for " + sizes.breadthSeconds()
+                    + " s: enqueue → RUNNING p50/p95/p99", Stats.of(running).ms() + " ms", "");
+        }
+    }
+
+    private void ratios() {
+        report.row("Ratios", "dispatch p50 (enqueue → RUNNING, 200 runs/s) / Kafka end-to-end p50",
+                String.format("%.1f×", report.dispatchP50 / report.kafkaE2eP50),
+                String.format("%.1f ms / %.1f ms", report.dispatchP50, report.kafkaE2eP50));
+        report.row("Ratios", "throughput to FINISHED (1 queue) / Kafka produce rate",
+                String.format("%.3f", report.throughputOneQueue / report.kafkaProduceRate),
+                String.format("%,.0f runs/s / %,.0f records/s", report.throughputOneQueue, report.kafkaProduceRate));
+    }
+
+    private static void step(String what) {
+        System.out.println("== " + what + " (" + Instant.now() + ")");
+    }
+
+    private String machine() {
+        String cpu = "unknown";
+        try {
+            cpu = Files.readAllLines(Path.of("/proc/cpuinfo")).stream().filter(l -> l.startsWith("model name"))
+                    .map(l -> l.substring(l.indexOf(':') + 1).trim()).findFirst().orElse(cpu);
+        } catch (IOException e) {
+            // not Linux
+        }
+        String memory = "unknown";
+        try {
+            memory = Files.readAllLines(Path.of("/proc/meminfo")).stream().filter(l -> l.startsWith("MemTotal"))
+                    .map(l -> String.format("%.1f GB", Long.parseLong(l.replaceAll("\\D", "")) / 1024.0 / 1024.0))
+                    .findFirst().orElse(memory);
+        } catch (IOException e) {
+            // not Linux
+        }
+        return Runtime.getRuntime().availableProcessors() + " cores (" + cpu + "), " + memory + " RAM, "
+                + System.getProperty("os.name") + " " + System.getProperty("os.version") + ", Java "
+                + System.getProperty("java.version");
+    }
+
+    private String settings() {
+        return String.join("\n",
+                "- Everything on this one machine: the Kafka broker (single node, KRaft), PostgreSQL, the four services,"
+                        + " the agents, the load generator and Kafka's tools share its cores.",
+                "- Services and agents run with `" + jvmOptions + "`; agents at max-jobs 64; runs on the `noop` target"
+                        + " unless noted (the control plane alone), `local-process` runs `true`.",
+                "- Latency is measured from the client's send of the enqueue request to the time the agent wrote on its"
+                        + " CLAIMED and RUNNING facts (same clock); each latency run is preceded by a warm-up of "
+                        + (quick ? 100 : 500) + " runs.",
+                "- Sizes: " + sizes + (quick ? " (--quick: a smoke run, not the figures of record)" : ""));
+    }
+}
