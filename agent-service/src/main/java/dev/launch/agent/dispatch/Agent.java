@@ -7,6 +7,7 @@ import dev.launch.common.event.AgentStatus;
 import dev.launch.common.event.EventTypes;
 import dev.launch.common.run.RunCommandsReader;
 import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.DistributionSummary;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.quarkus.runtime.ShutdownEvent;
@@ -76,6 +77,8 @@ public class Agent {
             QueueDispatcher dispatcher = new QueueDispatcher(queue, bootstrap, identity.id(), slots, events,
                     commands, supervisor, admin, Counter.builder("launch_agent_dead_letters_total")
                     .description("queue items that were not run requests, sent to launch.dead-letter")
+                    .tag("queue", queue).register(metrics), DistributionSummary.builder("launch_agent_take_batch_size")
+                    .description("queue items taken together (claimed, recorded and committed as one batch)")
                     .tag("queue", queue).register(metrics), config.sessionTimeout());
             dispatchers.add(dispatcher);
             dispatcher.start();

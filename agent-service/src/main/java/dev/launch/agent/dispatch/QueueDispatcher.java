@@ -36,6 +36,7 @@ import java.util.HashMap;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -55,6 +56,9 @@ public class QueueDispatcher implements AutoCloseable {
     private final String agentId;
     private final Slots slots;
     private final EventPublisher events;
+    private final io.micrometer.core.instrument.DistributionSummary batchSizes;
+    /** The most items one take handles together. */
+    static final int MAX_BATCH = 64;
     private final RunCommandsReader commands;
     private final RunSupervisor supervisor;
     private final Admin admin;
@@ -68,7 +72,9 @@ public class QueueDispatcher implements AutoCloseable {
 
     public QueueDispatcher(String queue, String bootstrap, String agentId, Slots slots, EventPublisher events,
                            RunCommandsReader commands, RunSupervisor supervisor, Admin admin, Counter deadLetters,
+                           io.micrometer.core.instrument.DistributionSummary batchSizes,
                            java.time.Duration sessionTimeout) {
+        this.batchSizes = batchSizes;
         this.queue = queue;
         this.agentId = agentId;
         this.slots = slots;
@@ -185,18 +191,55 @@ public class QueueDispatcher implements AutoCloseable {
         if (!awaitSlot(from)) {
             return null; // stopping, or a rebalance gave the queue to an agent with a free slot
         }
-        boolean slotUsed = false;
+        int held = 1;
+        int launched = 0;
         try {
             ConsumerRecord<String, String> record = choose(pending);
             if (record != null) {
-                slotUsed = take(record);
+                List<ConsumerRecord<String, String>> batch = extend(record);
+                held = batch.size();
+                launched = take(batch);
             }
         } finally {
-            if (!slotUsed) {
+            for (int i = launched; i < held; i++) {
                 slots.release();
             }
         }
         return null;
+    }
+
+    /**
+     * {@code first} and the items right behind it in its partition that this agent has already fetched, as
+     * many as it has free slots for while no other queue waits for one: they are taken together, so the
+     * round trips of a take (claim, take, read back, commit) are paid once per batch, not once per run.
+     * The batch holds one slot per item.
+     */
+    private List<ConsumerRecord<String, String>> extend(ConsumerRecord<String, String> first) {
+        List<ConsumerRecord<String, String>> batch = new ArrayList<>();
+        batch.add(first);
+        int more = slots.tryMore(MAX_BATCH - 1);
+        if (more == 0) {
+            return batch;
+        }
+        TopicPartition partition = new TopicPartition(first.topic(), first.partition());
+        List<TopicPartition> others = new ArrayList<>(consumer.assignment());
+        others.remove(partition);
+        consumer.pause(others); // the next read resumes them
+        while (batch.size() <= more) {
+            ConsumerRecord<String, String> next = first(consumer.poll(Duration.ZERO));
+            if (next == null) {
+                break;
+            }
+            if (!next.topic().equals(first.topic()) || next.partition() != first.partition()) {
+                consumer.seek(new TopicPartition(next.topic(), next.partition()), next.offset());
+                break;
+            }
+            batch.add(next);
+        }
+        for (int unused = more - (batch.size() - 1); unused > 0; unused--) {
+            slots.release();
+        }
+        return batch;
     }
 
     /**
@@ -319,50 +362,55 @@ public class QueueDispatcher implements AutoCloseable {
         }
     }
 
-    /** Handles one item; true when a launched run now holds the slot. */
-    private boolean take(ConsumerRecord<String, String> record) throws InterruptedException {
-        TopicPartition partition = new TopicPartition(record.topic(), record.partition());
-        RunRequest request;
-        try {
-            EventEnvelope envelope = Events.decode(record.value());
-            if (!EventTypes.RUN_REQUESTED.equals(envelope.type())) {
-                throw new Events.UndecodableEventException("a queue holds RunRequested items, not " + envelope.type(),
-                        null);
-            }
-            request = envelope.payloadAs(RunRequest.class);
-        } catch (RuntimeException e) {
-            LOG.errorf("item %s@%d is not a run request; it goes to %s: %s", record.topic(), record.offset(),
-                    Topics.DEAD_LETTER, e.getMessage());
-            try {
-                events.deadLetter(record, e.getMessage()).get(30, TimeUnit.SECONDS);
-                deadLetters.increment();
-            } catch (Exception failed) {
-                if (failed instanceof InterruptedException ie) {
-                    throw ie;
-                }
-                LOG.warnf("could not dead-letter item %s@%d (%s); it stays first in the queue", record.topic(),
-                        record.offset(), failed.toString());
-                consumer.seek(partition, record.offset());
-                Thread.sleep(1000);
-                return false;
-            }
-            commit(partition, record.offset() + 1);
-            return false;
+    /** An item of a batch: its record and the run request it holds. */
+    private record Item(ConsumerRecord<String, String> record, RunRequest request) {
+        String id() {
+            return request.item();
         }
-        String item = request.item();
+    }
+
+    /**
+     * Takes a batch of consecutive items of one partition, in order; returns how many of them were launched
+     * (each launched run now holds one of the batch's slots).
+     */
+    private int take(List<ConsumerRecord<String, String>> records) throws InterruptedException {
+        TopicPartition partition = new TopicPartition(records.get(0).topic(), records.get(0).partition());
+        List<Item> items = new ArrayList<>();
+        for (ConsumerRecord<String, String> record : records) {
+            RunRequest request = decode(record);
+            if (request != null) {
+                items.add(new Item(record, request));
+            } else if (!items.isEmpty()) {
+                consumer.seek(partition, record.offset()); // the items before it first; it leads the next batch
+                break;
+            } else if (!deadLetter(partition, record)) {
+                return 0;
+            }
+        }
+        if (items.isEmpty()) {
+            return 0;
+        }
+        batchSizes.record(items.size());
         try {
             // claim first, then record the take: a stop whose RunStopRequested the read model saw before this
             // claim was acknowledged before it, so it lies before the take in the run's command partition
-            events.run(EventTypes.RUN_CLAIMED, RunLifecycle.of(request.runId(), request.queue())
-                    .withAgent(agentId, request.attempt()).withItem(item)).get(30, TimeUnit.SECONDS);
+            List<Future<?>> claims = new ArrayList<>();
+            for (Item item : items) {
+                claims.add(events.run(EventTypes.RUN_CLAIMED, RunLifecycle.of(item.request().runId(), item.request()
+                        .queue()).withAgent(agentId, item.request().attempt()).withItem(item.id())));
+            }
+            for (Future<?> claim : claims) {
+                claim.get(30, TimeUnit.SECONDS);
+            }
         } catch (Exception e) {
             if (e instanceof InterruptedException ie) {
                 throw ie;
             }
-            LOG.warnf("could not claim run %s (%s); it stays first in queue %s", request.runId(), e, queue);
-            consumer.seek(partition, record.offset());
+            LOG.warnf("could not claim run %s and %d after it (%s); they stay first in queue %s",
+                    items.get(0).request().runId(), items.size() - 1, e, queue);
+            consumer.seek(partition, items.get(0).record().offset());
             Thread.sleep(1000);
-            return false;
+            return 0;
         }
         CrashPoints.at("after-claim");
         // once a RunTaken has been sent it may have landed (an acknowledgement lost with the broker), and then
@@ -371,33 +419,106 @@ public class QueueDispatcher implements AutoCloseable {
         // hands the run back, as for any run a stopped agent held).
         while (true) {
             try {
-                RecordMetadata taken = events.send(Topics.RUN_COMMANDS, request.runId(), EventEnvelope.of(
-                        EventTypes.RUN_TAKEN, request.runId(), new RunTaken(request.runId(), request.queue(), item,
-                                agentId))).get(30, TimeUnit.SECONDS);
-                commands.fence(new TopicPartition(taken.topic(), taken.partition()), taken.offset())
-                        .get(30, TimeUnit.SECONDS);
+                recordTakes(items);
                 break;
             } catch (Exception e) {
                 if (e instanceof InterruptedException ie) {
                     throw ie;
                 }
                 if (!running) {
-                    LOG.warnf("shutting down while recording the take of run %s (%s)", request.runId(), e);
-                    return false;
+                    LOG.warnf("shutting down while recording the take of run %s and %d after it (%s)",
+                            items.get(0).request().runId(), items.size() - 1, e);
+                    return 0;
                 }
-                LOG.warnf("could not record the take of run %s (%s); trying again", request.runId(), e);
+                LOG.warnf("could not record the take of run %s and %d after it (%s); trying again",
+                        items.get(0).request().runId(), items.size() - 1, e);
                 Thread.sleep(1000);
             }
         }
         CrashPoints.at("after-take");
         try {
-            commit(partition, record.offset() + 1);
+            commit(partition, items.get(items.size() - 1).record().offset() + 1);
         } catch (RuntimeException e) {
-            // the take is recorded, so the verdict below stands: whoever reads the item again is told it
-            // was taken first by this agent and skips it
-            LOG.warnf("could not commit past run %s in queue %s (%s); the item will be read again and skipped",
-                    request.runId(), queue, e.toString());
+            // the takes are recorded, so the verdicts below stand: whoever reads the items again is told they
+            // were taken first by this agent and skips them
+            LOG.warnf("could not commit past run %s in queue %s (%s); the items will be read again and skipped",
+                    items.get(items.size() - 1).request().runId(), queue, e.toString());
         }
+        int launched = 0;
+        for (Item item : items) {
+            if (launchIfOurs(item.request(), item.id())) {
+                launched++;
+            }
+        }
+        return launched;
+    }
+
+    /** Sends a RunTaken per item and reads the command topic up to the last of them. */
+    private void recordTakes(List<Item> items) throws Exception {
+        List<Future<RecordMetadata>> sent = new ArrayList<>();
+        for (Item item : items) {
+            RunRequest request = item.request();
+            sent.add(events.send(Topics.RUN_COMMANDS, request.runId(), EventEnvelope.of(EventTypes.RUN_TAKEN,
+                    request.runId(), new RunTaken(request.runId(), request.queue(), item.id(), agentId))));
+        }
+        Map<TopicPartition, Long> last = new HashMap<>();
+        for (Future<RecordMetadata> future : sent) {
+            RecordMetadata taken = future.get(30, TimeUnit.SECONDS);
+            last.merge(new TopicPartition(taken.topic(), taken.partition()), taken.offset(), Math::max);
+        }
+        List<java.util.concurrent.CompletableFuture<Void>> fences = new ArrayList<>();
+        last.forEach((p, offset) -> fences.add(commands.fence(p, offset)));
+        for (java.util.concurrent.CompletableFuture<Void> fence : fences) {
+            fence.get(30, TimeUnit.SECONDS);
+        }
+    }
+
+    /** The run request an item holds, or null when it is not one. */
+    private static RunRequest decode(ConsumerRecord<String, String> record) {
+        try {
+            EventEnvelope envelope = Events.decode(record.value());
+            if (!EventTypes.RUN_REQUESTED.equals(envelope.type())) {
+                throw new Events.UndecodableEventException("a queue holds RunRequested items, not " + envelope.type(),
+                        null);
+            }
+            return envelope.payloadAs(RunRequest.class);
+        } catch (RuntimeException e) {
+            return null;
+        }
+    }
+
+    /** Sends an item that is not a run request to the dead letters and moves past it; false if that failed. */
+    private boolean deadLetter(TopicPartition partition, ConsumerRecord<String, String> record)
+            throws InterruptedException {
+        String reason;
+        try {
+            EventEnvelope envelope = Events.decode(record.value());
+            reason = "a queue holds RunRequested items, not " + envelope.type();
+            envelope.payloadAs(RunRequest.class);
+        } catch (RuntimeException e) {
+            reason = e.getMessage();
+        }
+        LOG.errorf("item %s@%d is not a run request; it goes to %s: %s", record.topic(), record.offset(),
+                Topics.DEAD_LETTER, reason);
+        try {
+            events.deadLetter(record, reason).get(30, TimeUnit.SECONDS);
+            deadLetters.increment();
+        } catch (Exception failed) {
+            if (failed instanceof InterruptedException ie) {
+                throw ie;
+            }
+            LOG.warnf("could not dead-letter item %s@%d (%s); it stays first in the queue", record.topic(),
+                    record.offset(), failed.toString());
+            consumer.seek(partition, record.offset());
+            Thread.sleep(1000);
+            return false;
+        }
+        commit(partition, record.offset() + 1);
+        return true;
+    }
+
+    /** Acts on the verdict for this agent's take of {@code item}; true when the run was launched. */
+    private boolean launchIfOurs(RunRequest request, String item) {
         RunCommandLedger.Decision decision = commands.ledger().decide(request.runId(), item, agentId);
         switch (decision) {
             case STOPPED -> {

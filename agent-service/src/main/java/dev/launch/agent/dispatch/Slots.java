@@ -35,6 +35,24 @@ public class Slots {
         return ticket;
     }
 
+    /**
+     * Up to {@code wanted} more slots for a queue that just got one through the line, if no other queue is
+     * waiting in it (so a batch never jumps the line); returns how many it got.
+     */
+    public int tryMore(int wanted) {
+        lock.lock();
+        try {
+            if (!line.isEmpty()) {
+                return 0;
+            }
+            int got = Math.max(0, Math.min(wanted, max - used));
+            used += got;
+            return got;
+        } finally {
+            lock.unlock();
+        }
+    }
+
     /** A slot is free again. */
     public void release() {
         lock.lock();

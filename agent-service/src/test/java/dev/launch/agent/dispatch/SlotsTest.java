@@ -46,4 +46,17 @@ class SlotsTest {
         assertTrue(waiting.await(10, TimeUnit.SECONDS));
         releaser.join();
     }
+
+    @Test
+    void aBatchTakesMoreSlotsOnlyWhenNoOtherQueueWaits() throws Exception {
+        Slots slots = new Slots(4);
+        assertTrue(slots.line().await(0, TimeUnit.MILLISECONDS));
+        assertEquals(2, slots.tryMore(2));
+        assertEquals(1, slots.free());
+        Slots.Ticket other = slots.line();
+        assertEquals(0, slots.tryMore(5), "another queue waits in line: no jumping it");
+        other.leave();
+        assertEquals(1, slots.tryMore(5), "never more than are free");
+        assertEquals(0, slots.free());
+    }
 }
