@@ -73,6 +73,28 @@ public class QueuePositions {
      * without levels): their group's committed offset, or the topic's start when they have none.
      */
     public CompletionStage<Map<Priority, Long>> nextToTake(String queue, boolean prioritized) {
+        Known known = recent.get(queue);
+        if (known != null && System.nanoTime() - known.at() < RECENT_NANOS) {
+            return CompletableFuture.completedFuture(known.next());
+        }
+        return read(queue, prioritized).thenApply(next -> {
+            recent.put(queue, new Known(java.util.Collections.unmodifiableMap(new java.util.HashMap<>(next)), System.nanoTime()));
+            return next;
+        });
+    }
+
+    /** What the agents' group had committed, read at {@code at} (nanoTime). */
+    private record Known(Map<Priority, Long> next, long at) {
+    }
+
+    /**
+     * Reads of the agents' progress are shared for this long: under load every enqueue would otherwise ask the
+     * group coordinator, and a position is an estimate at acceptance anyway.
+     */
+    private static final long RECENT_NANOS = 100_000_000L;
+    private final Map<String, Known> recent = new java.util.concurrent.ConcurrentHashMap<>();
+
+    private CompletionStage<Map<Priority, Long>> read(String queue, boolean prioritized) {
         Map<TopicPartition, Priority> partitions = new java.util.HashMap<>();
         if (prioritized) {
             for (Priority level : Priority.values()) {

@@ -16,16 +16,12 @@ import dev.launch.common.template.ConfigTemplate;
 import dev.launch.queue.client.JobClient;
 import dev.launch.queue.messaging.EnqueueWriter;
 import dev.launch.queue.messaging.QueuePositions;
-import dev.launch.queue.repository.EnqueuedRunEntity;
+import dev.launch.queue.repository.EnqueueStore;
 import dev.launch.queue.rest.EnqueueRequest;
 import dev.launch.queue.rest.EnqueueResponse;
-import io.quarkus.hibernate.reactive.panache.Panache;
 import io.smallrye.mutiny.Uni;
-import io.vertx.core.Context;
-import io.vertx.core.Vertx;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
-import org.hibernate.exception.ConstraintViolationException;
 import org.jboss.logging.Logger;
 
 import java.time.Instant;
@@ -36,7 +32,6 @@ import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.concurrent.CompletionStage;
 
 /**
  * Enqueue: validate everything, resolve the run into a self-contained request, make it durable in Kafka,
@@ -51,6 +46,8 @@ public class EnqueueService {
     @Inject
     EnqueueWriter writer;
     @Inject
+    EnqueueStore store;
+    @Inject
     QueuePositions positions;
 
     public Uni<EnqueueResponse> enqueue(String queueName, EnqueueRequest request) {
@@ -60,61 +57,79 @@ public class EnqueueService {
                 || request.idempotencyKey().length() > 200)) {
             throw ProblemException.invalidField("idempotencyKey", "must be 1 to 200 characters");
         }
-        Context context = Vertx.currentContext();
-        return Panache.withSession(() -> QueueService.find(queueName).chain(queue -> {
-            Uni<EnqueuedRunEntity> earlier = request.idempotencyKey() == null ? Uni.createFrom().nullItem()
-                    : EnqueuedRunEntity.findByKey(queueName, request.idempotencyKey());
+        String key = request.idempotencyKey();
+        return store.queue(queueName).chain(queue -> {
+            Uni<String> earlier = key == null ? Uni.createFrom().nullItem() : store.earlierAnswer(queueName, key);
             return earlier.chain(previous -> previous != null ? Uni.createFrom().item(replay(previous))
                     : jobs.fetch(ref.name(), ref.version())
                     .map(job -> resolve(queue, job, request))
-                    .chain(run -> persist(run, request.idempotencyKey(), context)));
+                    .chain(run -> key == null ? persist(run) : persistOnce(run, key)));
+        });
+    }
+
+    /**
+     * Without an idempotency key: Kafka first (the run is durable, and accepted, once its transaction is
+     * committed), then the record this service keeps of it, used to count positions. A failure to write that
+     * record loses nothing: the run is queued; its position counts are off by one until it is taken.
+     */
+    private Uni<EnqueueResponse> persist(RunRequest run) {
+        return written(run).chain(offset -> position(run, offset).chain(position -> {
+            EnqueueResponse response = new EnqueueResponse(run.runId(), run.queue(), run.jobRef(), "QUEUED", position);
+            return store.insert(store.pool(), run.runId(), run.queue(), null, run.priority(), run.enqueuedAt(),
+                            offset, Events.MAPPER.valueToTree(response).toString())
+                    .onFailure().recoverWithUni(e -> {
+                        LOG.warnf("run %s is queued, but its record here was not written: %s", run.runId(),
+                                e.toString());
+                        return Uni.createFrom().voidItem();
+                    })
+                    .replaceWith(response);
         }));
     }
 
-    private Uni<EnqueueResponse> persist(RunRequest run, String idempotencyKey, Context context) {
-        EnqueuedRunEntity entity = new EnqueuedRunEntity();
-        entity.runId = run.runId();
-        entity.queue = run.queue();
-        entity.idempotencyKey = idempotencyKey;
-        entity.priority = run.priority();
-        entity.createdAt = run.enqueuedAt();
-        entity.response = "{}";
-        // row first (a duplicate key fails here, before anything is published), then the Kafka transaction,
-        // then the database commit: no 2xx before the run is durable in Kafka
-        return Panache.withTransaction(() -> entity.persistAndFlush()
-                .onFailure(ConstraintViolationException.class).transform(e -> ProblemException.conflict(
-                        "another enqueue with idempotencyKey '" + idempotencyKey + "' is in progress; retry to get "
-                                + "its run"))
-                .chain(() -> onContext(writer.write(run), context)
-                        .onFailure().transform(e -> {
-                            LOG.warnf("run %s not queued: %s", run.runId(), e.toString());
-                            return ProblemException.unavailable("Kafka did not accept the run; nothing was "
-                                    + "queued. Retry shortly (with the same idempotencyKey to be safe).", 5);
-                        }))
-                .chain(offset -> {
-                    entity.queueOffset = offset;
-                    return onContext(positions.nextToTake(run.queue(), run.priority() != null), context)
-                            .onFailure().recoverWithItem(() -> new java.util.HashMap<>())
-                            .chain(next -> EnqueuedRunEntity.countAhead(run.queue(), run.priority(), offset, next));
-                })
-                .map(position -> {
+    /**
+     * With an idempotency key: the record first, in a transaction held open over the Kafka write (a duplicate
+     * key fails here, before anything is published), then its offset and answer, then the commit; no 2xx before
+     * the run is durable in Kafka.
+     */
+    private Uni<EnqueueResponse> persistOnce(RunRequest run, String key) {
+        return store.pool().withTransaction(conn -> store.insert(conn, run.runId(), run.queue(), key, run.priority(),
+                        run.enqueuedAt(), null, "{}")
+                .onFailure(EnqueueService::uniqueViolation).transform(e -> ProblemException.conflict(
+                        "another enqueue with idempotencyKey '" + key + "' is in progress; retry to get its run"))
+                .chain(() -> written(run))
+                .chain(offset -> position(run, offset).chain(position -> {
                     EnqueueResponse response = new EnqueueResponse(run.runId(), run.queue(), run.jobRef(), "QUEUED",
                             position);
-                    entity.response = Events.MAPPER.valueToTree(response).toString();
-                    return response;
-                }));
+                    return store.complete(conn, run.runId(), offset, Events.MAPPER.valueToTree(response).toString())
+                            .replaceWith(response);
+                })));
     }
 
-    /** Continues on the request's Vert.x context (Hibernate Reactive must stay on it). */
-    private static <T> Uni<T> onContext(CompletionStage<T> stage, Context context) {
-        return Uni.createFrom().completionStage(stage).emitOn(command -> context.runOnContext(v -> command.run()));
+    private static boolean uniqueViolation(Throwable e) {
+        return e instanceof io.vertx.pgclient.PgException pg && "23505".equals(pg.getSqlState());
     }
 
-    private static EnqueueResponse replay(EnqueuedRunEntity previous) {
+    /** The run's item offset once Kafka has committed it; a 503 problem when Kafka did not take it. */
+    private Uni<Long> written(RunRequest run) {
+        return Uni.createFrom().completionStage(() -> writer.write(run)).onFailure().transform(e -> {
+            LOG.warnf("run %s not queued: %s", run.runId(), e.toString());
+            return ProblemException.unavailable("Kafka did not accept the run; nothing was queued. Retry shortly "
+                    + "(with the same idempotencyKey to be safe).", 5);
+        });
+    }
+
+    /** Runs ahead of it in its queue when accepted (0 when the agents' progress cannot be read now). */
+    private Uni<Long> position(RunRequest run, long offset) {
+        return Uni.createFrom().completionStage(() -> positions.nextToTake(run.queue(), run.priority() != null))
+                .onFailure().recoverWithItem(() -> new java.util.HashMap<>())
+                .chain(next -> store.countAhead(run.queue(), run.priority(), offset, next));
+    }
+
+    private static EnqueueResponse replay(String previous) {
         try {
-            return Events.MAPPER.readValue(previous.response, EnqueueResponse.class);
+            return Events.MAPPER.readValue(previous, EnqueueResponse.class);
         } catch (java.io.IOException e) {
-            throw new IllegalStateException("stored enqueue answer of run " + previous.runId + " cannot be read", e);
+            throw new IllegalStateException("a stored enqueue answer cannot be read", e);
         }
     }
 

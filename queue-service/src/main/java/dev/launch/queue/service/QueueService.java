@@ -39,6 +39,8 @@ public class QueueService {
     @Inject
     QueuePositions kafka;
     @Inject
+    dev.launch.queue.repository.EnqueueStore store;
+    @Inject
     QueueEventsPublisher events;
     @Inject
     Vertx vertx;
@@ -103,7 +105,9 @@ public class QueueService {
                     change.startTimeout() != null ? change.startTimeout() : current.startTimeout()));
             entity.document = Events.MAPPER.valueToTree(validated).toString();
             entity.updatedAt = validated.changedAt();
+            store.forget(name);
             return entity.persistAndFlush()
+                    .invoke(() -> store.forget(name))
                     .chain(() -> events.publish(EventTypes.QUEUE_UPDATED, validated))
                     .onFailure(e -> !(e instanceof ProblemException)).transform(e ->
                             ProblemException.unavailable("Kafka did not acknowledge the change; nothing was "
@@ -135,11 +139,13 @@ public class QueueService {
                             + "); nothing was deleted. Retry shortly.", 5)) : Uni.createFrom().voidItem();
             return stopped
                     .chain(() -> vertx.executeBlocking(Uni.createFrom().item(() -> {
+                        store.forget(name);
                         kafka.deleteQueueTopics(name);
                         return name;
                     })))
                     .chain(() -> Panache.withTransaction(() -> QueueEntity.deleteById(name)
                             .chain(() -> dev.launch.queue.repository.EnqueuedRunEntity.delete("queue", name))
+                            .invoke(() -> store.forget(name))
                             .chain(() -> events.publish(EventTypes.QUEUE_DELETED, new QueueChanged(queue.name(),
                                     queue.target(), queue.config(), queue.templateVariables(), queue.prioritization(),
                                     queue.lockdown(), queue.maxAttempts(), queue.startTimeout(),

@@ -1,0 +1,124 @@
+package dev.launch.queue.repository;
+
+import dev.launch.common.event.Events;
+import dev.launch.common.event.QueueChanged;
+import dev.launch.common.problem.ProblemException;
+import dev.launch.common.run.Priority;
+import io.smallrye.mutiny.Uni;
+import io.vertx.mutiny.sqlclient.Pool;
+import io.vertx.mutiny.sqlclient.Row;
+import io.vertx.mutiny.sqlclient.SqlClient;
+import io.vertx.mutiny.sqlclient.Tuple;
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.inject.Inject;
+
+import java.time.Instant;
+import java.time.ZoneOffset;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * The enqueue path's database work, on the plain reactive SQL client (an enqueue is a few indexed statements;
+ * the ORM's per-statement cost showed as a third of the service's CPU under load). Queue definitions are kept
+ * for a second; a change made through this service is seen at once ({@link #forget}), one made through another
+ * instance of it within a second.
+ */
+@ApplicationScoped
+public class EnqueueStore {
+    private static final long QUEUE_TTL_NANOS = 1_000_000_000L;
+
+    @Inject
+    Pool pool;
+
+    private record Cached(QueueChanged queue, long at) {
+    }
+
+    private final Map<String, Cached> queues = new ConcurrentHashMap<>();
+
+    public Pool pool() {
+        return pool;
+    }
+
+    /** The queue named {@code name}, or a 404 problem. */
+    public Uni<QueueChanged> queue(String name) {
+        Cached cached = queues.get(name);
+        if (cached != null && System.nanoTime() - cached.at() < QUEUE_TTL_NANOS) {
+            return Uni.createFrom().item(cached.queue());
+        }
+        return pool.preparedQuery("SELECT document FROM queue WHERE name = $1").execute(Tuple.of(name)).map(rows -> {
+            var it = rows.iterator();
+            if (!it.hasNext()) {
+                queues.remove(name);
+                throw ProblemException.notFound("no queue named '" + name + "'");
+            }
+            try {
+                QueueChanged queue = Events.MAPPER.readValue(it.next().getString("document"), QueueChanged.class);
+                queues.put(name, new Cached(queue, System.nanoTime()));
+                return queue;
+            } catch (java.io.IOException e) {
+                throw new IllegalStateException("stored queue " + name + " cannot be read", e);
+            }
+        });
+    }
+
+    /** The queue changed or went: read it afresh next time. */
+    public void forget(String name) {
+        queues.remove(name);
+    }
+
+    /** The answer given to an earlier enqueue with this idempotency key, or null. */
+    public Uni<String> earlierAnswer(String queue, String key) {
+        return pool.preparedQuery("SELECT response FROM enqueued_run WHERE queue = $1 AND idempotency_key = $2")
+                .execute(Tuple.of(queue, key))
+                .map(rows -> rows.iterator().hasNext() ? rows.iterator().next().getString("response") : null);
+    }
+
+    /** Records an accepted run (offset and answer may come later, through {@link #complete}). */
+    public Uni<Void> insert(SqlClient client, String runId, String queue, String key, String priority,
+                            Instant createdAt, Long offset, String response) {
+        return client.preparedQuery("INSERT INTO enqueued_run (run_id, queue, idempotency_key, priority, created_at, "
+                        + "queue_offset, response) VALUES ($1, $2, $3, $4, $5, $6, $7)")
+                .execute(Tuple.tuple().addString(runId).addString(queue).addString(key).addString(priority)
+                        .addOffsetDateTime(createdAt.atOffset(ZoneOffset.UTC)).addLong(offset).addString(response))
+                .replaceWithVoid();
+    }
+
+    public Uni<Void> complete(SqlClient client, String runId, long offset, String response) {
+        return client.preparedQuery("UPDATE enqueued_run SET queue_offset = $2, response = $3 WHERE run_id = $1")
+                .execute(Tuple.of(runId, offset, response)).replaceWithVoid();
+    }
+
+    /**
+     * Accepted runs ahead of a run at {@code offset} of level {@code priority} (null: a queue without levels):
+     * those of its own level from the agents' next offset {@code next.get(priority)} up to its own, and every
+     * one of a higher level from that level's next offset on.
+     */
+    public Uni<Long> countAhead(String queue, String priority, long offset, Map<Priority, Long> next) {
+        Priority own = Priority.parse(priority).orElse(null);
+        if (own == null) {
+            return count("SELECT count(*) AS n FROM enqueued_run WHERE queue = $1 AND queue_offset >= $2 "
+                    + "AND queue_offset < $3", List.of(queue, next.getOrDefault(null, 0L), offset));
+        }
+        StringBuilder sql = new StringBuilder("SELECT count(*) AS n FROM enqueued_run WHERE queue = $1 AND ((priority = $2 "
+                + "AND queue_offset >= $3 AND queue_offset < $4)");
+        List<Object> params = new ArrayList<>(List.of(queue, own.label(), next.getOrDefault(own, 0L), offset));
+        for (Priority higher : Priority.values()) {
+            if (higher.rank() < own.rank()) {
+                params.add(higher.label());
+                params.add(next.getOrDefault(higher, 0L));
+                sql.append(" OR (priority = $").append(params.size() - 1).append(" AND queue_offset >= $")
+                        .append(params.size()).append(")");
+            }
+        }
+        return count(sql.append(")").toString(), params);
+    }
+
+    private Uni<Long> count(String sql, List<Object> params) {
+        return pool.preparedQuery(sql).execute(Tuple.from(params)).map(rows -> {
+            Row row = rows.iterator().next();
+            return row.getLong("n");
+        });
+    }
+}
