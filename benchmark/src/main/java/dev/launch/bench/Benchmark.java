@@ -118,6 +118,9 @@ public final class Benchmark {
             kafkaBaseline();
         }
         setUp();
+        if (wanted("latency") || wanted("throughput")) {
+            warmUpAll();
+        }
         if (wanted("latency")) {
             latency("noop", 50, sizes.latencySeconds());
             latency("noop", 200, sizes.latencySeconds());
@@ -241,6 +244,19 @@ public final class Benchmark {
                             + (all ? "" : ", not all ended in 3 min"));
             report.row(section, load + ": enqueue → RUNNING p50/p95/p99", toRunning.ms() + " ms",
                     "202 answered in " + Stats.of(answered).ms() + " ms");
+        }
+    }
+
+    /**
+     * Before anything is measured: runs through every service for a while, so their hot paths are compiled
+     * (the JIT would otherwise be measured along with them).
+     */
+    private void warmUpAll() throws Exception {
+        step("warm-up");
+        String queue = queue("bench-warm-up", "noop");
+        try (Processes.Agent agent = agent(List.of(queue), 64)) {
+            Api.Batch warm = api.closedLoop(List.of(queue), body(), quick ? 2_000 : 5_000, 32);
+            events.awaitEnded(warm.runIds(), Duration.ofMinutes(5));
         }
     }
 
