@@ -276,8 +276,10 @@ public final class Benchmark {
         }
         try (Processes.Agent agent = agent(queues, 64)) {
             warmUp(queues.get(0));
+            Map<String, Long> cpuBefore = CpuMeter.snapshot();
             Api.Batch batch = api.closedLoop(queues, body(), runs, 64);
             boolean all = events.awaitEnded(batch.runIds(), Duration.ofMinutes(quick ? 5 : 20));
+            Map<String, Long> cpu = CpuMeter.between(cpuBefore, CpuMeter.snapshot());
             long lastEnded = batch.runIds().stream().mapToLong(id -> events.of(id).ended).max().orElse(0);
             long ended = events.ended(batch.runIds());
             double seconds = (lastEnded - batch.firstSentMicros) / 1e6;
@@ -290,6 +292,15 @@ public final class Benchmark {
                             + (queueCount == 1 ? " queue" : " queues") + ", 64 enqueues in flight: enqueue → FINISHED",
                     String.format("%,.0f runs/s", rate), String.format("enqueue alone %,.0f runs/s; %d of %d ended "
                             + "in %.1f s%s", enqueueRate, ended, runs, seconds, all ? "" : " (time limit hit)"));
+            long total = cpu.values().stream().mapToLong(Long::longValue).sum();
+            StringBuilder parts = new StringBuilder();
+            cpu.forEach((part, ms) -> parts.append(parts.length() == 0 ? "" : ", ").append(part).append(' ')
+                    .append(String.format("%.1f", ms / (double) ended)));
+            report.row("Throughput (noop, 1 agent, max-jobs 64)", "CPU per run, " + queueCount
+                            + (queueCount == 1 ? " queue" : " queues") + " (ms of CPU time, all processes)",
+                    String.format("%.1f ms", total / (double) ended), parts + String.format("; the machine's %d cores "
+                            + "were %.0f%% busy", Runtime.getRuntime().availableProcessors(), 100.0 * total
+                            / (seconds * 1000 * Runtime.getRuntime().availableProcessors())));
         }
     }
 

@@ -41,4 +41,12 @@ class StatsTest {
         }
         assertTrue(page.contains("### A") && page.contains("### B") && page.contains("2 cores"));
     }
+
+    @Test
+    void cpuTimeIsUserPlusSystemTicksOfAProcStatLine() {
+        // pid (comm with spaces) state ppid ... utime=1234 stime=66 ...
+        String stat = "4242 (java (x) y) S 1 4242 4242 0 -1 4194560 100 0 0 0 1234 66 0 0 20 0 40 0 100 1 2";
+        assertEquals(13_000, CpuMeter.millis(stat));
+        assertTrue(CpuMeter.between(java.util.Map.of("a", 5L), java.util.Map.of("a", 12L)).get("a") == 7L);
+    }
 }
