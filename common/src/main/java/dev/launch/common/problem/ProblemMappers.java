@@ -155,7 +155,8 @@ public final class ProblemMappers {
         if (name.equals("ClosedConnectionException")) {
             return true;
         }
-        if (name.equals("NoStackTraceThrowable") && "Timeout".equals(t.getMessage())) {
+        if ((name.equals("NoStackTraceThrowable") && "Timeout".equals(t.getMessage()))
+                || (name.equals("VertxException") && String.valueOf(t.getMessage()).startsWith("Timeout waiting for connection"))) {
             return true; // no database connection became free in time
         }
         if (name.equals("PgException")) {

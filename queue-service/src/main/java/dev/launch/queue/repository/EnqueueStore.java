@@ -68,9 +68,10 @@ public class EnqueueStore {
         queues.remove(name);
     }
 
-    /** The answer given to an earlier enqueue with this idempotency key, or null. */
+    /** The answer given to an earlier enqueue with this idempotency key, or null (none, or not answered yet). */
     public Uni<String> earlierAnswer(String queue, String key) {
-        return pool.preparedQuery("SELECT response FROM enqueued_run WHERE queue = $1 AND idempotency_key = $2")
+        return pool.preparedQuery("SELECT response FROM enqueued_run WHERE queue = $1 AND idempotency_key = $2 "
+                        + "AND queue_offset IS NOT NULL")
                 .execute(Tuple.of(queue, key))
                 .map(rows -> rows.iterator().hasNext() ? rows.iterator().next().getString("response") : null);
     }
@@ -83,6 +84,20 @@ public class EnqueueStore {
                 .execute(Tuple.tuple().addString(runId).addString(queue).addString(key).addString(priority)
                         .addOffsetDateTime(createdAt.atOffset(ZoneOffset.UTC)).addLong(offset).addString(response))
                 .replaceWithVoid();
+    }
+
+    /** Withdraws the claim of a run that Kafka did not take. */
+    public Uni<Void> withdraw(String runId) {
+        return pool.preparedQuery("DELETE FROM enqueued_run WHERE run_id = $1 AND queue_offset IS NULL")
+                .execute(Tuple.of(runId)).replaceWithVoid();
+    }
+
+    /** Removes a claim of {@code key} that never completed and is older than {@code stale}; true if one was. */
+    public Uni<Boolean> takeOverStaleClaim(String queue, String key, java.time.Duration stale) {
+        return pool.preparedQuery("DELETE FROM enqueued_run WHERE queue = $1 AND idempotency_key = $2 "
+                        + "AND queue_offset IS NULL AND created_at < $3")
+                .execute(Tuple.of(queue, key, java.time.OffsetDateTime.now(ZoneOffset.UTC).minus(stale)))
+                .map(result -> result.rowCount() > 0);
     }
 
     public Uni<Void> complete(SqlClient client, String runId, long offset, String response) {

@@ -87,40 +87,73 @@ public class EnqueueService {
     }
 
     /**
-     * With an idempotency key: the record first, in a transaction held open over the Kafka write (a duplicate
-     * key fails here, before anything is published), then its offset and answer, then the commit; no 2xx before
-     * the run is durable in Kafka.
+     * With an idempotency key: the key is claimed first (its record, committed at once: a second enqueue with
+     * the same key fails here, before anything is published), then the run goes to Kafka, then its offset and
+     * answer complete the record. No database connection is held while Kafka is written to (an outage must not
+     * drain the pool). If Kafka did not take the run, the claim is withdrawn so a retry can go ahead; a claim
+     * left behind by a crash is taken over after {@link #STALE_CLAIM}.
      */
     private Uni<EnqueueResponse> persistOnce(RunRequest run, String key) {
-        return store.pool().withTransaction(conn -> store.insert(conn, run.runId(), run.queue(), key, run.priority(),
-                        run.enqueuedAt(), null, "{}")
-                .onFailure(EnqueueService::uniqueViolation).transform(e -> ProblemException.conflict(
-                        "another enqueue with idempotencyKey '" + key + "' is in progress; retry to get its run"))
-                .chain(() -> written(run))
+        return claim(run, key)
+                .chain(() -> written(run).onFailure().call(e -> store.withdraw(run.runId())
+                        .onFailure().recoverWithNull()))
                 .chain(offset -> position(run, offset).chain(position -> {
                     EnqueueResponse response = new EnqueueResponse(run.runId(), run.queue(), run.jobRef(), "QUEUED",
                             position);
-                    return store.complete(conn, run.runId(), offset, Events.MAPPER.valueToTree(response).toString())
+                    return store.complete(store.pool(), run.runId(), offset,
+                                    Events.MAPPER.valueToTree(response).toString())
+                            .onFailure().recoverWithUni(e -> {
+                                LOG.warnf("run %s is queued, but its answer was not recorded for its key: %s",
+                                        run.runId(), e.toString());
+                                return Uni.createFrom().voidItem();
+                            })
                             .replaceWith(response);
-                })));
+                }));
+    }
+
+    /** How long an unfinished claim of a key may stand before another enqueue takes it over. */
+    static final java.time.Duration STALE_CLAIM = java.time.Duration.ofMinutes(2);
+
+    private Uni<Void> claim(RunRequest run, String key) {
+        return store.insert(store.pool(), run.runId(), run.queue(), key, run.priority(), run.enqueuedAt(), null, "{}")
+                .onFailure(EnqueueService::uniqueViolation).recoverWithUni(e -> store.takeOverStaleClaim(run.queue(),
+                        key, STALE_CLAIM).chain(tookOver -> {
+                    if (!tookOver) {
+                        throw ProblemException.conflict("another enqueue with idempotencyKey '" + key + "' is in "
+                                + "progress; retry to get its run");
+                    }
+                    return store.insert(store.pool(), run.runId(), run.queue(), key, run.priority(), run.enqueuedAt(),
+                            null, "{}");
+                }));
     }
 
     private static boolean uniqueViolation(Throwable e) {
         return e instanceof io.vertx.pgclient.PgException pg && "23505".equals(pg.getSqlState());
     }
 
-    /** The run's item offset once Kafka has committed it; a 503 problem when Kafka did not take it. */
+    /**
+     * The run's item offset once Kafka has committed it; a 503 problem when Kafka did not take it. Goes on on the
+     * request's Vert.x context: the writer completes on its own thread, and a database connection held in a
+     * transaction must not be used from it (a held connection was never released that way).
+     */
     private Uni<Long> written(RunRequest run) {
-        return Uni.createFrom().completionStage(() -> writer.write(run)).onFailure().transform(e -> {
+        return onThisContext(Uni.createFrom().completionStage(() -> writer.write(run))).onFailure().transform(e -> {
             LOG.warnf("run %s not queued: %s", run.runId(), e.toString());
             return ProblemException.unavailable("Kafka did not accept the run; nothing was queued. Retry shortly "
                     + "(with the same idempotencyKey to be safe).", 5);
         });
     }
 
+    /** {@code uni}, going on on the caller's Vert.x context (if any) whatever thread completes it. */
+    private static <T> Uni<T> onThisContext(Uni<T> uni) {
+        io.vertx.core.Context context = io.vertx.core.Vertx.currentContext();
+        return context == null ? uni : uni.emitOn(command -> context.runOnContext(v -> command.run()));
+    }
+
     /** Runs ahead of it in its queue when accepted (0 when the agents' progress cannot be read now). */
     private Uni<Long> position(RunRequest run, long offset) {
-        return Uni.createFrom().completionStage(() -> positions.nextToTake(run.queue(), run.priority() != null))
+        return onThisContext(Uni.createFrom().completionStage(() -> positions.nextToTake(run.queue(),
+                        run.priority() != null)))
                 .onFailure().recoverWithItem(() -> new java.util.HashMap<>())
                 .chain(next -> store.countAhead(run.queue(), run.priority(), offset, next));
     }
