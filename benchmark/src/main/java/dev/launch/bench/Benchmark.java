@@ -119,22 +119,23 @@ public final class Benchmark {
         }
         setUp();
         if (wanted("latency") || wanted("throughput")) {
-            warmUpAll();
+            scenario("warm-up", this::warmUpAll);
         }
         if (wanted("latency")) {
-            latency("noop", 50, sizes.latencySeconds());
-            latency("noop", 200, sizes.latencySeconds());
-            latency("local-process", 20, sizes.spawnSeconds());
+            scenario("Dispatch latency (noop)", () -> latency("noop", 50, sizes.latencySeconds()));
+            scenario("Dispatch latency (noop)", () -> latency("noop", 200, sizes.latencySeconds()));
+            scenario("Dispatch latency (local-process: `true`)", () -> latency("local-process", 20,
+                    sizes.spawnSeconds()));
         }
         if (wanted("throughput")) {
-            throughput(1);
-            throughput(10);
+            scenario("Throughput (noop, 1 agent, max-jobs 64)", () -> throughput(1));
+            scenario("Throughput (noop, 1 agent, max-jobs 64)", () -> throughput(10));
         }
         if (wanted("depth")) {
-            depth();
+            scenario("Depth", this::depth);
         }
         if (wanted("breadth")) {
-            breadth();
+            scenario("Breadth", this::breadth);
         }
         if (only.isEmpty()) {
             ratios();
@@ -143,6 +144,21 @@ public final class Benchmark {
     }
 
     // ------------------------------------------------------------------------------------------------------
+
+    private interface Scenario {
+        void run() throws Exception;
+    }
+
+    /** Runs one scenario; one that fails is reported in the table and the others still run. */
+    private void scenario(String section, Scenario scenario) {
+        try {
+            scenario.run();
+        } catch (Exception e) {
+            System.out.println("   failed: " + e);
+            e.printStackTrace(System.out);
+            report.row(section, "did not complete", "failed", e.toString().replace('|', '/'));
+        }
+    }
 
     private boolean wanted(String scenario) {
         return only.isEmpty() || only.contains(scenario);
@@ -278,7 +294,7 @@ public final class Benchmark {
             warmUp(queues.get(0));
             Map<String, Long> cpuBefore = CpuMeter.snapshot();
             Api.Batch batch = api.closedLoop(queues, body(), runs, 64);
-            boolean all = events.awaitEnded(batch.runIds(), Duration.ofMinutes(quick ? 5 : 20));
+            boolean all = events.awaitEnded(batch.runIds(), Duration.ofMinutes(quick ? 5 : 10));
             Map<String, Long> cpu = CpuMeter.between(cpuBefore, CpuMeter.snapshot());
             long lastEnded = batch.runIds().stream().mapToLong(id -> events.of(id).ended).max().orElse(0);
             long ended = events.ended(batch.runIds());
@@ -344,7 +360,7 @@ public final class Benchmark {
                 "queued " + api.get(api.queues + "/api/v1/queues/" + queue).path("queued").asText());
         long started = RunEvents.micros(Instant.now());
         try (Processes.Agent agent = agent(List.of(queue), 64)) {
-            boolean all = events.awaitEnded(batch.runIds(), Duration.ofMinutes(quick ? 5 : 30));
+            boolean all = events.awaitEnded(batch.runIds(), Duration.ofMinutes(quick ? 5 : 10));
             long lastEnded = batch.runIds().stream().mapToLong(id -> events.of(id).ended).max().orElse(0);
             long ended = events.ended(batch.runIds());
             double seconds = (lastEnded - started) / 1e6;
