@@ -377,13 +377,13 @@ public class QueueDispatcher implements AutoCloseable {
         TopicPartition partition = new TopicPartition(records.get(0).topic(), records.get(0).partition());
         List<Item> items = new ArrayList<>();
         for (ConsumerRecord<String, String> record : records) {
-            RunRequest request = decode(record);
-            if (request != null) {
-                items.add(new Item(record, request));
+            Decoded decoded = decode(record);
+            if (decoded.request() != null) {
+                items.add(new Item(record, decoded.request()));
             } else if (!items.isEmpty()) {
                 consumer.seek(partition, record.offset()); // the items before it first; it leads the next batch
                 break;
-            } else if (!deadLetter(partition, record)) {
+            } else if (!deadLetter(partition, record, decoded.problem())) {
                 return 0;
             }
         }
@@ -473,31 +473,25 @@ public class QueueDispatcher implements AutoCloseable {
         }
     }
 
-    /** The run request an item holds, or null when it is not one. */
-    private static RunRequest decode(ConsumerRecord<String, String> record) {
+    /** What an item holds: a run request, or why it is not one. */
+    private record Decoded(RunRequest request, String problem) {
+    }
+
+    private static Decoded decode(ConsumerRecord<String, String> record) {
         try {
             EventEnvelope envelope = Events.decode(record.value());
             if (!EventTypes.RUN_REQUESTED.equals(envelope.type())) {
-                throw new Events.UndecodableEventException("a queue holds RunRequested items, not " + envelope.type(),
-                        null);
+                return new Decoded(null, "a queue holds RunRequested items, not " + envelope.type());
             }
-            return envelope.payloadAs(RunRequest.class);
+            return new Decoded(envelope.payloadAs(RunRequest.class), null);
         } catch (RuntimeException e) {
-            return null;
+            return new Decoded(null, e.getMessage());
         }
     }
 
     /** Sends an item that is not a run request to the dead letters and moves past it; false if that failed. */
-    private boolean deadLetter(TopicPartition partition, ConsumerRecord<String, String> record)
+    private boolean deadLetter(TopicPartition partition, ConsumerRecord<String, String> record, String reason)
             throws InterruptedException {
-        String reason;
-        try {
-            EventEnvelope envelope = Events.decode(record.value());
-            reason = "a queue holds RunRequested items, not " + envelope.type();
-            envelope.payloadAs(RunRequest.class);
-        } catch (RuntimeException e) {
-            reason = e.getMessage();
-        }
         LOG.errorf("item %s@%d is not a run request; it goes to %s: %s", record.topic(), record.offset(),
                 Topics.DEAD_LETTER, reason);
         try {
