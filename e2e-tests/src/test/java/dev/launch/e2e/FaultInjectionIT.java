@@ -214,9 +214,7 @@ class FaultInjectionIT {
     @Order(2)
     void theBrokerRestartedUnderLoadLosesNoAcceptedRun() throws Exception {
         String queue = queue("broker", 1);
-        List<ServiceProcess> agents = List.of(
-                stack.agent(queue + "-agent-1", 3, agentSettings(null), queue),
-                stack.agent(queue + "-agent-2", 3, agentSettings(null), queue));
+        List<ServiceProcess> agents = twoAgents(queue, 3);
         Load load = new Load(queue);
         try {
             load.start();
@@ -325,9 +323,7 @@ class FaultInjectionIT {
         // maxAttempts 2: were live agents judged lost on the stale heartbeats of the outage, their finished runs
         // would be retried, and the markers would show a second attempt
         String queue = queue("pg", 2);
-        List<ServiceProcess> agents = List.of(
-                stack.agent(queue + "-agent-1", 2, agentSettings(null), queue),
-                stack.agent(queue + "-agent-2", 2, agentSettings(null), queue));
+        List<ServiceProcess> agents = twoAgents(queue, 2);
         List<String> accepted = new ArrayList<>();
         int runs = 30 * SCALE;
         for (int i = 0; i < runs; i++) {
@@ -474,6 +470,12 @@ class FaultInjectionIT {
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
+    }
+
+    /** Two agents without crash points serving {@code queue}, ready. */
+    private static List<ServiceProcess> twoAgents(String queue, int maxJobs) {
+        return List.of(stack.agent(queue + "-agent-1", maxJobs, agentSettings(null), queue),
+                stack.agent(queue + "-agent-2", maxJobs, agentSettings(null), queue));
     }
 
     private static Map<String, String> agentSettings(String crashPoints) {
