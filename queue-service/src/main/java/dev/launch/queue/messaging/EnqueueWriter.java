@@ -50,6 +50,8 @@ public class EnqueueWriter {
     int maxBatch;
     @ConfigProperty(name = "launch.enqueue.fail-fast-after", defaultValue = "5s")
     Duration failFastAfter;
+    @jakarta.inject.Inject
+    QueuePositions positions;
 
     private final LinkedBlockingQueue<Pending> pending = new LinkedBlockingQueue<>();
     private volatile boolean running = true;
@@ -116,6 +118,10 @@ public class EnqueueWriter {
             batchStarted = System.nanoTime();
             try {
                 List<Long> offsets = commit(batch);
+                for (int i = 0; i < batch.size(); i++) {
+                    RunRequest r = batch.get(i).request();
+                    positions.accepted(r.queue(), Priority.parse(r.priority()).orElse(null), offsets.get(i));
+                }
                 for (int i = 0; i < batch.size(); i++) {
                     batch.get(i).offset().complete(offsets.get(i));
                 }

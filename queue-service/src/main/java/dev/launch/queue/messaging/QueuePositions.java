@@ -2,7 +2,12 @@ package dev.launch.queue.messaging;
 
 import dev.launch.common.event.TopicAdmin;
 import dev.launch.common.event.Topics;
+import dev.launch.common.run.OffsetRanks;
 import dev.launch.common.run.Priority;
+import dev.launch.queue.repository.EnqueueStore;
+import io.smallrye.mutiny.Uni;
+import jakarta.inject.Inject;
+import org.jboss.logging.Logger;
 import io.quarkus.runtime.ShutdownEvent;
 import io.quarkus.runtime.StartupEvent;
 import jakarta.enterprise.context.ApplicationScoped;
@@ -21,13 +26,34 @@ import java.util.concurrent.CompletionStage;
 
 /**
  * Kafka-side facts about queues: creating and deleting a queue's single-partition topics (one, or one per
- * priority level), and how far the agents of a queue have got (their group's committed offsets), from which a
- * new run's position is counted.
+ * priority level), how far the agents of a queue have got (their group's committed offsets), and the offsets of
+ * the items accepted here that they have not passed yet, from which a new run's position is counted in
+ * O(log n) at any depth ({@link #ahead}). Those offsets are kept in memory: registered by the writer as its
+ * transactions commit, and read once from {@code enqueued_run} per queue after a start (so runs accepted before
+ * a restart count too).
  */
 @ApplicationScoped
 public class QueuePositions {
+    private static final Logger LOG = Logger.getLogger(QueuePositions.class);
+
     @ConfigProperty(name = "kafka.bootstrap.servers")
     String bootstrap;
+    @Inject
+    EnqueueStore store;
+
+    /** The items of one queue accepted here and not yet known to be passed by its agents, per level. */
+    private static final class Accepted {
+        /** per level (the key null on a queue without priorities); guarded by this */
+        final Map<Priority, OffsetRanks> levels = new java.util.HashMap<>();
+        /** the read of the items accepted before this service started; null until asked, or after a failure */
+        Uni<Void> loaded;
+
+        OffsetRanks level(Priority level) {
+            return levels.computeIfAbsent(level, l -> new OffsetRanks());
+        }
+    }
+
+    private final Map<String, Accepted> accepted = new java.util.concurrent.ConcurrentHashMap<>();
 
     private Admin admin;
 
@@ -48,6 +74,7 @@ public class QueuePositions {
 
     /** Deletes the queue's topics, with or without levels (blocking); topics already gone are fine. */
     public void deleteQueueTopics(String queue) {
+        accepted.remove(queue); // a queue made again under this name starts from offset 0
         List<String> topics = new java.util.ArrayList<>(Topics.queueTopics(queue, false));
         topics.addAll(Topics.queueTopics(queue, true));
         var results = admin.deleteTopics(topics).topicNameValues();
@@ -81,6 +108,71 @@ public class QueuePositions {
             recent.put(queue, new Known(java.util.Collections.unmodifiableMap(new java.util.HashMap<>(next)), System.nanoTime()));
             return next;
         });
+    }
+
+    /** The writer committed an item of {@code queue} on {@code level} (null: no levels) at {@code offset}. */
+    public void accepted(String queue, Priority level, long offset) {
+        Accepted items = accepted.computeIfAbsent(queue, q -> new Accepted());
+        synchronized (items) {
+            items.level(level).add(offset);
+        }
+    }
+
+    /**
+     * Accepted runs ahead of a new one at {@code offset} of level {@code own} (null: a queue without levels),
+     * given the agents' next offsets {@code next} per level: those of its own level from its next offset up to
+     * its own, and every one of a higher level from that level's next offset on. Items the agents have passed
+     * are dropped on the way. When the items accepted before a restart cannot be read now, counts those
+     * accepted since.
+     */
+    public Uni<Long> ahead(String queue, Priority own, long offset, Map<Priority, Long> next) {
+        Accepted items = accepted.computeIfAbsent(queue, q -> new Accepted());
+        return loaded(queue, own, items, next).map(ignored -> {
+            synchronized (items) {
+                long ahead = 0;
+                for (var entry : items.levels.entrySet()) {
+                    Priority level = entry.getKey();
+                    OffsetRanks offsets = entry.getValue();
+                    Long passed = next.get(level);
+                    if (passed != null) {
+                        offsets.removeBefore(passed);
+                    }
+                    if (level == own) {
+                        ahead += offsets.before(offset);
+                    } else if (own != null && level != null && level.rank() < own.rank()) {
+                        ahead += offsets.size();
+                    }
+                }
+                return ahead;
+            }
+        });
+    }
+
+    private Uni<Void> loaded(String queue, Priority own, Accepted items, Map<Priority, Long> next) {
+        synchronized (items) {
+            if (items.loaded == null) {
+                List<Priority> levels = own == null ? java.util.Collections.singletonList(null)
+                        : List.of(Priority.values());
+                Uni<Void> read = Uni.createFrom().voidItem();
+                for (Priority level : levels) {
+                    read = read.chain(() -> store.acceptedFrom(queue, level, next.getOrDefault(level, 0L)))
+                            .invoke(earlier -> {
+                                synchronized (items) {
+                                    earlier.forEach(o -> items.level(level).add(o));
+                                }
+                            }).replaceWithVoid();
+                }
+                items.loaded = read.onFailure().recoverWithUni(e -> {
+                    LOG.warnf("the runs queued on %s before this service started cannot be read now (%s); "
+                            + "positions count those accepted since", queue, e.toString());
+                    synchronized (items) {
+                        items.loaded = null;
+                    }
+                    return Uni.createFrom().voidItem();
+                }).memoize().indefinitely();
+            }
+            return items.loaded;
+        }
     }
 
     /** What the agents' group had committed, read at {@code at} (nanoTime). */

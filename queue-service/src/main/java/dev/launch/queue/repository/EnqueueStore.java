@@ -106,34 +106,17 @@ public class EnqueueStore {
     }
 
     /**
-     * Accepted runs ahead of a run at {@code offset} of level {@code priority} (null: a queue without levels):
-     * those of its own level from the agents' next offset {@code next.get(priority)} up to its own, and every
-     * one of a higher level from that level's next offset on.
+     * Offsets of the runs accepted on {@code queue}'s level {@code level} (null: a queue without levels) from
+     * offset {@code from} on, in order.
      */
-    public Uni<Long> countAhead(String queue, String priority, long offset, Map<Priority, Long> next) {
-        Priority own = Priority.parse(priority).orElse(null);
-        if (own == null) {
-            return count("SELECT count(*) AS n FROM enqueued_run WHERE queue = $1 AND queue_offset >= $2 "
-                    + "AND queue_offset < $3", List.of(queue, next.getOrDefault(null, 0L), offset));
-        }
-        StringBuilder sql = new StringBuilder("SELECT count(*) AS n FROM enqueued_run WHERE queue = $1 AND ((priority = $2 "
-                + "AND queue_offset >= $3 AND queue_offset < $4)");
-        List<Object> params = new ArrayList<>(List.of(queue, own.label(), next.getOrDefault(own, 0L), offset));
-        for (Priority higher : Priority.values()) {
-            if (higher.rank() < own.rank()) {
-                params.add(higher.label());
-                params.add(next.getOrDefault(higher, 0L));
-                sql.append(" OR (priority = $").append(params.size() - 1).append(" AND queue_offset >= $")
-                        .append(params.size()).append(")");
-            }
-        }
-        return count(sql.append(")").toString(), params);
-    }
-
-    private Uni<Long> count(String sql, List<Object> params) {
-        return pool.preparedQuery(sql).execute(Tuple.from(params)).map(rows -> {
-            Row row = rows.iterator().next();
-            return row.getLong("n");
+    public Uni<List<Long>> acceptedFrom(String queue, Priority level, long from) {
+        String sql = "SELECT queue_offset FROM enqueued_run WHERE queue = $1 AND queue_offset >= $2 AND "
+                + (level == null ? "priority IS NULL" : "priority = $3") + " ORDER BY queue_offset";
+        Tuple args = level == null ? Tuple.of(queue, from) : Tuple.of(queue, from, level.label());
+        return pool.preparedQuery(sql).execute(args).map(rows -> {
+            List<Long> offsets = new ArrayList<>(rows.size());
+            rows.forEach(row -> offsets.add(row.getLong("queue_offset")));
+            return offsets;
         });
     }
 }

@@ -155,7 +155,7 @@ public class EnqueueService {
         return onThisContext(Uni.createFrom().completionStage(() -> positions.nextToTake(run.queue(),
                         run.priority() != null)))
                 .onFailure().recoverWithItem(() -> new java.util.HashMap<>())
-                .chain(next -> store.countAhead(run.queue(), run.priority(), offset, next));
+                .chain(next -> positions.ahead(run.queue(), Priority.parse(run.priority()).orElse(null), offset, next));
     }
 
     private static EnqueueResponse replay(String previous) {

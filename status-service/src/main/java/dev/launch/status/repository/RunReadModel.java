@@ -23,7 +23,8 @@ import java.util.Optional;
 
 /**
  * Applies run lifecycle facts to the read model, exactly once per event id and only where the state
- * machine allows the transition. Each event is one database transaction.
+ * machine allows the transition. Each event is one database transaction; once it is committed the change is
+ * applied to {@link QueueIndex} too.
  */
 @ApplicationScoped
 public class RunReadModel {
@@ -37,6 +38,12 @@ public class RunReadModel {
     Pool pool;
     @Inject
     RunMoves moves;
+    @Inject
+    QueueIndex index;
+
+    /** A change committed, and how to bring {@link QueueIndex} along once it is. */
+    private record Applied(RunChange change, Runnable indexUpdate) {
+    }
 
     /**
      * The change applied, or empty when the event was a duplicate, a transition the machine refuses, a claim
@@ -44,10 +51,13 @@ public class RunReadModel {
      */
     public Uni<Optional<RunChange>> apply(EventEnvelope event) {
         RunLifecycle fact = event.payloadAs(RunLifecycle.class);
-        if (movesItem(event.type(), fact)) {
-            return moveOutcome(fact).chain(held -> held ? applyChecked(event, fact) : markSeen(event, fact));
-        }
-        return applyChecked(event, fact);
+        Uni<Optional<Applied>> applied = index.ready().chain(() -> movesItem(event.type(), fact)
+                ? moveOutcome(fact).chain(held -> held ? applyChecked(event, fact) : markSeen(event, fact))
+                : applyChecked(event, fact));
+        return applied.map(change -> {
+            change.ifPresent(a -> a.indexUpdate().run());
+            return change.map(Applied::change);
+        });
     }
 
     /** Waits (bounded) until this service has read the move's command; it is in the fact's transaction. */
@@ -58,18 +68,19 @@ public class RunReadModel {
                 .onFailure().retry().withBackOff(Duration.ofMillis(5), Duration.ofMillis(200)).expireIn(30_000);
     }
 
-    private Uni<Optional<RunChange>> markSeen(EventEnvelope event, RunLifecycle fact) {
+    private Uni<Optional<Applied>> markSeen(EventEnvelope event, RunLifecycle fact) {
         LOG.infof("run %s: %s did not hold (an agent took or started it first)", fact.runId(), fact.reason());
         return pool.preparedQuery("INSERT INTO run_event_seen (event_id) VALUES ($1) ON CONFLICT DO NOTHING")
                 .execute(Tuple.of(event.eventId())).replaceWith(Optional.empty());
     }
 
-    private Uni<Optional<RunChange>> applyChecked(EventEnvelope event, RunLifecycle fact) {
+    private Uni<Optional<Applied>> applyChecked(EventEnvelope event, RunLifecycle fact) {
         return pool.withTransaction(conn -> conn
                 .preparedQuery("INSERT INTO run_event_seen (event_id) VALUES ($1) ON CONFLICT DO NOTHING")
                 .execute(Tuple.of(event.eventId()))
-                .chain(inserted -> inserted.rowCount() == 0 ? Uni.createFrom().item(Optional.<RunChange>empty())
-                        : conn.preparedQuery("SELECT state, item_id, attempt FROM run WHERE run_id = $1 FOR UPDATE")
+                .chain(inserted -> inserted.rowCount() == 0 ? Uni.createFrom().item(Optional.<Applied>empty())
+                        : conn.preparedQuery("SELECT state, item_id, attempt, queue, priority, priority_rank, queue_offset FROM run "
+                                + "WHERE run_id = $1 FOR UPDATE")
                         .execute(Tuple.of(fact.runId()))
                         .chain(rows -> {
                             Row row = rows.iterator().hasNext() ? rows.iterator().next() : null;
@@ -79,29 +90,31 @@ public class RunReadModel {
                                     && item != null && !item.equals(fact.itemId())) {
                                 LOG.infof("ignoring a claim of run %s's item %s: the run was moved to item %s",
                                         fact.runId(), fact.itemId(), item);
-                                return Uni.createFrom().item(Optional.<RunChange>empty());
+                                return Uni.createFrom().item(Optional.<Applied>empty());
                             }
                             if (row != null && AGENT_REPORTS.contains(event.type()) && fact.attempt() != null
                                     && fact.attempt() < row.getInteger("attempt")) {
                                 LOG.infof("ignoring %s of run %s's attempt %d: the run is at attempt %d", event.type(),
                                         fact.runId(), fact.attempt(), row.getInteger("attempt"));
-                                return Uni.createFrom().item(Optional.<RunChange>empty());
+                                return Uni.createFrom().item(Optional.<Applied>empty());
                             }
                             Optional<RunState> next = RunStateMachine.next(current, event.type());
                             if (next.isEmpty()) {
                                 LOG.infof("ignoring %s for run %s in state %s (not a transition the state machine "
                                         + "allows)", event.type(), fact.runId(), current);
-                                return Uni.createFrom().item(Optional.<RunChange>empty());
+                                return Uni.createFrom().item(Optional.<Applied>empty());
                             }
-                            return write(conn, event, fact, current, next.get());
+                            return write(conn, event, fact, row, current, next.get());
                         })));
     }
 
-    private Uni<Optional<RunChange>> write(SqlConnection conn, EventEnvelope event, RunLifecycle fact,
-                                           RunState current, RunState next) {
+    private Uni<Optional<Applied>> write(SqlConnection conn, EventEnvelope event, RunLifecycle fact, Row old,
+                                         RunState current, RunState next) {
         OffsetDateTime at = event.occurredAt().atOffset(ZoneOffset.UTC);
         Uni<?> row;
+        Runnable indexUpdate;
         if (current == null) {
+            indexUpdate = () -> index.changed(fact.queue(), null, 0, null, next, fact.priority(), fact.queueOffset());
             row = conn.preparedQuery("INSERT INTO run (run_id, queue, job, job_version, state, attempt, queue_offset, "
                             + "priority, created_at, updated_at, request, item_id, priority_rank) VALUES ($1, $2, $3, "
                             + "$4, $5, $6, $7, $8, $9, $10, $11, $12, $13)")
@@ -119,6 +132,8 @@ public class RunReadModel {
                             .addShort(rank(fact.priority())));
         } else if (movesItem(event.type(), fact)) {
             // a hand-back keeps its attempt, a retry comes with the next one; either way the run waits afresh
+            indexUpdate = () -> index.changed(old.getString("queue"), current, old.getShort("priority_rank"),
+                    old.getLong("queue_offset"), next, fact.priority(), fact.queueOffset());
             row = conn.preparedQuery("UPDATE run SET state = $2, item_id = $3, priority = $4, priority_rank = $5, "
                             + "queue_offset = $6, agent_id = NULL, updated_at = $7, attempt = COALESCE($8, attempt), "
                             + "target_handle = NULL, exit_code = NULL WHERE run_id = $1")
@@ -127,6 +142,10 @@ public class RunReadModel {
                             .addOffsetDateTime(at).addInteger(fact.attempt()));
         } else {
             boolean stopRequest = EventTypes.RUN_STOP_REQUESTED.equals(event.type());
+            short rank = old.getShort("priority_rank");
+            Long offset = old.getLong("queue_offset");
+            String priority = old.getString("priority");
+            indexUpdate = () -> index.changed(old.getString("queue"), current, rank, offset, next, priority, offset);
             row = conn.preparedQuery("UPDATE run SET state = $2, "
                             + "attempt = COALESCE($3, attempt), agent_id = COALESCE($4, agent_id), "
                             + "target_type = COALESCE($5, target_type), target_handle = COALESCE($6, target_handle), "
@@ -143,7 +162,8 @@ public class RunReadModel {
                                 + "reason) VALUES ($1, $2, $3, $4, $5, $6)")
                         .execute(Tuple.tuple().addUUID(event.eventId()).addString(fact.runId()).addString(next.name())
                                 .addString(event.type()).addOffsetDateTime(at).addString(fact.reason())))
-                .replaceWith(Optional.of(new RunChange(fact.runId(), next.name(), event.occurredAt(), fact.reason())));
+                .replaceWith(Optional.of(new Applied(new RunChange(fact.runId(), next.name(), event.occurredAt(),
+                        fact.reason()), indexUpdate)));
     }
 
     /** A reprioritization, or a hand-back of a lost agent's run: the run now waits as a new item. */

@@ -1,6 +1,7 @@
 package dev.launch.status.rest;
 
 import dev.launch.common.naming.Names;
+import dev.launch.status.repository.QueueIndex;
 import dev.launch.status.service.AgentViews;
 import io.smallrye.mutiny.Uni;
 import io.vertx.mutiny.sqlclient.Pool;
@@ -29,6 +30,8 @@ public class QueueStatsResource {
     Pool pool;
     @Inject
     AgentViews agents;
+    @Inject
+    QueueIndex index;
 
     @Inject
     dev.launch.status.messaging.StopPublisher stops;
@@ -59,29 +62,14 @@ public class QueueStatsResource {
     @GET
     public Uni<Map<String, Object>> stats(@PathParam("queue") String queue) {
         Names.require("queue", queue);
-        Uni<Map<String, Long>> counts = pool.preparedQuery("SELECT state, count(*) AS n FROM run WHERE queue = $1 "
-                + "GROUP BY state").execute(Tuple.of(queue)).map(rows -> {
-                    Map<String, Long> byState = new LinkedHashMap<>();
-                    for (Row row : rows) {
-                        byState.put(row.getString("state"), row.getLong("n"));
-                    }
-                    return byState;
-                });
+        Uni<Map<String, Long>> counts = index.ready().map(ready -> index.states(queue));
         Uni<Instant> oldest = pool.preparedQuery("SELECT min(created_at) AS oldest FROM run WHERE queue = $1 "
                         + "AND state = 'QUEUED'").execute(Tuple.of(queue))
                 .map(rows -> {
                     var at = rows.iterator().next().getOffsetDateTime("oldest");
                     return at == null ? null : at.toInstant();
                 });
-        Uni<Map<String, Long>> depth = pool.preparedQuery("SELECT priority, count(*) AS n FROM run WHERE queue = $1 "
-                + "AND state = 'QUEUED' AND priority IS NOT NULL GROUP BY priority").execute(Tuple.of(queue))
-                .map(rows -> {
-                    Map<String, Long> byLevel = new LinkedHashMap<>();
-                    for (Row row : rows) {
-                        byLevel.put(row.getString("priority"), row.getLong("n"));
-                    }
-                    return byLevel;
-                });
+        Uni<long[]> depth = index.ready().map(ready -> index.queuedByRank(queue));
         return Uni.combine().all().unis(counts, oldest, agents.serving(queue), depth).asTuple().map(t -> {
             Map<String, Long> byState = t.getItem1();
             Map<String, Object> stats = new LinkedHashMap<>();
@@ -90,11 +78,11 @@ public class QueueStatsResource {
             stats.put("running", byState.getOrDefault("CLAIMED", 0L) + byState.getOrDefault("STARTING", 0L)
                     + byState.getOrDefault("RUNNING", 0L) + byState.getOrDefault("STOPPING", 0L));
             stats.put("states", byState);
-            if (!t.getItem4().isEmpty()) {
+            if (index.levelled(queue)) {
                 // queued runs per level, highest first, every level listed
                 Map<String, Long> levels = new LinkedHashMap<>();
                 for (dev.launch.common.run.Priority level : dev.launch.common.run.Priority.values()) {
-                    levels.put(level.label(), t.getItem4().getOrDefault(level.label(), 0L));
+                    levels.put(level.label(), t.getItem4()[level.rank()]);
                 }
                 stats.put("queuedByPriority", levels);
             }

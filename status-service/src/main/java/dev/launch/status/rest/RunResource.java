@@ -43,6 +43,8 @@ public class RunResource {
     @Inject
     RunReadModel model;
     @Inject
+    dev.launch.status.repository.QueueIndex queues;
+    @Inject
     LogStore logs;
     @Inject
     RunChanges changes;
@@ -126,16 +128,14 @@ public class RunResource {
     @GET
     @Path("/counts")
     public Uni<Map<String, Long>> counts(@QueryParam("queue") String queue) {
-        String sql = "SELECT state, count(*) AS n FROM run" + (queue == null ? "" : " WHERE queue = $1")
-                + " GROUP BY state";
-        Tuple args = queue == null ? Tuple.tuple() : Tuple.of(Names.require("queue", queue));
-        return pool.preparedQuery(sql).execute(args).map(rows -> {
+        if (queue != null) {
+            Names.require("queue", queue);
+        }
+        return queues.ready().map(ready -> {
+            Map<String, Long> held = queue == null ? queues.states() : queues.states(queue);
             Map<String, Long> counts = new LinkedHashMap<>();
             for (RunState s : RunState.values()) {
-                counts.put(s.name(), 0L);
-            }
-            for (Row row : rows) {
-                counts.put(row.getString("state"), row.getLong("n"));
+                counts.put(s.name(), held.getOrDefault(s.name(), 0L));
             }
             return counts;
         });
@@ -154,20 +154,16 @@ public class RunResource {
             boolean queued = RunState.QUEUED.name().equals(row.getString("state"))
                     && row.getLong("queue_offset") != null;
             // ahead of a queued run: every queued run of a higher level, and its own level's older runs
-            Uni<Row> ahead = queued
-                    ? pool.preparedQuery("SELECT count(*) FILTER (WHERE priority_rank < $2) AS higher, "
-                            + "count(*) FILTER (WHERE priority_rank = $2 AND queue_offset < $3) AS same FROM run "
-                            + "WHERE queue = $1 AND state = 'QUEUED' AND priority_rank <= $2")
-                    .execute(Tuple.of(row.getString("queue"), row.getShort("priority_rank"),
+            Uni<long[]> ahead = queued
+                    ? queues.ready().map(ready -> queues.ahead(row.getString("queue"), row.getShort("priority_rank"),
                             row.getLong("queue_offset")))
-                    .map(rows -> rows.iterator().next())
                     : Uni.createFrom().nullItem();
             return ahead.call(counts -> {
                 if (counts == null) {
                     return Uni.createFrom().voidItem();
                 }
-                long higher = counts.getLong("higher");
-                long same = counts.getLong("same");
+                long higher = counts[0];
+                long same = counts[1];
                 run.put("position", higher + same);
                 return pendingReasons.of(row.getString("queue"), higher, same)
                         .invoke(reason -> run.put("pendingReason", reason));
