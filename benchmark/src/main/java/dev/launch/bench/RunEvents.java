@@ -41,6 +41,10 @@ final class RunEvents implements AutoCloseable {
                 ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap,
                 ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed",
                 ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false,
+                // the times are the facts' own, so reading them late changes no figure; fetching in bulk keeps
+                // this observer from loading the broker the stack is measured on
+                ConsumerConfig.FETCH_MIN_BYTES_CONFIG, 256 * 1024,
+                ConsumerConfig.FETCH_MAX_WAIT_MS_CONFIG, 100,
                 ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class,
                 ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class));
         List<TopicPartition> partitions = consumer.partitionsFor(Topics.RUNS).stream()
