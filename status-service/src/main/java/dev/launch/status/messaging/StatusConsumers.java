@@ -14,18 +14,23 @@ import io.micrometer.core.instrument.MeterRegistry;
 import io.smallrye.mutiny.Uni;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
+import io.smallrye.reactive.messaging.kafka.KafkaRecord;
+import io.smallrye.reactive.messaging.kafka.KafkaRecordBatch;
 import io.smallrye.reactive.messaging.kafka.api.IncomingKafkaRecordMetadata;
 import org.eclipse.microprofile.reactive.messaging.Incoming;
 import org.eclipse.microprofile.reactive.messaging.Message;
 import org.jboss.logging.Logger;
 
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.function.Function;
 
 /**
  * Builds the read model from {@code launch.runs}, {@code launch.run-logs} and {@code launch.agents}. Store,
- * then ack: a message is acknowledged (its offset committed) only after its effect is in PostgreSQL; while the
- * database is unreachable the consumer retries the same message and goes no further. A record that is not a
+ * then ack: a message (for {@code launch.runs}, a poll's batch of facts, applied in one transaction) is
+ * acknowledged (its offset committed) only after its effect is in PostgreSQL; while the database is unreachable
+ * the consumer retries the same message and goes no further. A record that is not a
  * valid event is logged, counted ({@code launch_status_invalid_events_total}) and refused: the channel's
  * failure strategy sends it to {@code launch.dead-letter} with the reason in the {@code dead-letter-reason}
  * header (and its topic, partition and offset), and consumption goes on.
@@ -47,14 +52,35 @@ public class StatusConsumers {
     @Inject
     AgentFeed feed;
 
+    /**
+     * A poll's worth of facts at once (the channel is in batch mode): the valid ones are applied in one
+     * transaction, in order; each invalid one is refused on its own (to the dead letters) first. The batch is
+     * acknowledged once its effect is stored.
+     */
     @Incoming("launch-runs")
-    public Uni<Void> onRunEvent(String value) {
-        return handle("launch.runs", value, event -> {
-            if (!RunStateMachine.isLifecycleEvent(event.type())) {
-                throw new Events.UndecodableEventException(event.type() + " is not a run lifecycle fact", null);
+    public Uni<Void> onRunEvents(KafkaRecordBatch<String, String> batch) {
+        List<RunReadModel.Fact> facts = new ArrayList<>();
+        Uni<Void> refused = Uni.createFrom().voidItem();
+        for (KafkaRecord<String, String> record : batch) {
+            String problem;
+            try {
+                EventEnvelope event = Events.decode(record.getPayload());
+                if (RunStateMachine.isLifecycleEvent(event.type())) {
+                    facts.add(RunReadModel.Fact.of(event));
+                    continue;
+                }
+                problem = event.type() + " is not a run lifecycle fact";
+            } catch (RuntimeException e) {
+                problem = e.getMessage();
             }
-            return runs.apply(event).invoke(change -> change.ifPresent(changes::publish)).replaceWithVoid();
-        });
+            InvalidEventException invalid = invalid("launch.runs", problem);
+            refused = refused.chain(() -> Uni.createFrom().completionStage(() -> record.nack(invalid)));
+        }
+        Uni<Void> applied = runs.applyAll(facts).invoke(changed -> changed.forEach(changes::publish)).replaceWithVoid()
+                .onFailure().invoke(e -> LOG.warnf("storing %d fact(s) from launch.runs failed, retrying: %s",
+                        facts.size(), e.toString()))
+                .onFailure().retry().withBackOff(Duration.ofMillis(200), Duration.ofSeconds(5)).indefinitely();
+        return refused.chain(() -> applied).chain(() -> Uni.createFrom().completionStage(batch::ack));
     }
 
     @Incoming("launch-run-logs")
@@ -94,9 +120,13 @@ public class StatusConsumers {
     }
 
     private Uni<Void> skip(String topic, String reason) {
+        return Uni.createFrom().failure(invalid(topic, reason));
+    }
+
+    private InvalidEventException invalid(String topic, String reason) {
         LOG.errorf("an invalid record on %s goes to %s: %s", topic, Topics.DEAD_LETTER, reason);
         metrics.counter("launch_status_invalid_events_total", "topic", topic).increment();
-        return Uni.createFrom().failure(new InvalidEventException(reason));
+        return new InvalidEventException(reason);
     }
 
     /** A record that is not a valid event; its message is the dead letter's reason. */

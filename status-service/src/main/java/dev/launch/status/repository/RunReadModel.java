@@ -6,6 +6,7 @@ import dev.launch.common.event.RunLifecycle;
 import dev.launch.common.run.Priority;
 import dev.launch.common.run.RunState;
 import dev.launch.common.run.RunStateMachine;
+import io.smallrye.mutiny.Multi;
 import io.smallrye.mutiny.Uni;
 import io.vertx.mutiny.sqlclient.Pool;
 import io.vertx.mutiny.sqlclient.Row;
@@ -19,12 +20,14 @@ import org.jboss.logging.Logger;
 import java.time.Duration;
 import java.time.OffsetDateTime;
 import java.time.ZoneOffset;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Optional;
 
 /**
  * Applies run lifecycle facts to the read model, exactly once per event id and only where the state
- * machine allows the transition. Each event is one database transaction; once it is committed the change is
- * applied to {@link QueueIndex} too.
+ * machine allows the transition. The facts of one poll are one database transaction; once it is committed the
+ * changes are applied to {@link QueueIndex} too.
  */
 @ApplicationScoped
 public class RunReadModel {
@@ -45,19 +48,51 @@ public class RunReadModel {
     private record Applied(RunChange change, Runnable indexUpdate) {
     }
 
+    /** A lifecycle event with its payload decoded. */
+    public record Fact(EventEnvelope event, RunLifecycle payload) {
+        /** Decodes the payload; an {@link IllegalArgumentException} or Jackson error when it is not a fact. */
+        public static Fact of(EventEnvelope event) {
+            return new Fact(event, event.payloadAs(RunLifecycle.class));
+        }
+    }
+
     /**
      * The change applied, or empty when the event was a duplicate, a transition the machine refuses, a claim
      * of an item the run no longer waits as, or a reprioritization that lost to an agent's take.
      */
     public Uni<Optional<RunChange>> apply(EventEnvelope event) {
-        RunLifecycle fact = event.payloadAs(RunLifecycle.class);
-        Uni<Optional<Applied>> applied = index.ready().chain(() -> movesItem(event.type(), fact)
-                ? moveOutcome(fact).chain(held -> held ? applyChecked(event, fact) : markSeen(event, fact))
-                : applyChecked(event, fact));
-        return applied.map(change -> {
-            change.ifPresent(a -> a.indexUpdate().run());
-            return change.map(Applied::change);
+        return applyAll(List.of(Fact.of(event))).map(changes -> changes.stream().findFirst());
+    }
+
+    /**
+     * Applies facts in order in one transaction (one commit for a whole poll of {@code launch.runs}): the
+     * changes applied, in order; the facts that changed nothing are left out. Moves first wait, outside the
+     * transaction, until this service has read their commands. On a failure nothing of the batch is applied.
+     */
+    public Uni<List<RunChange>> applyAll(List<Fact> facts) {
+        if (facts.isEmpty()) {
+            return Uni.createFrom().item(List.of());
+        }
+        return index.ready().chain(() -> movesHeld(facts)).chain(held -> pool.withTransaction(conn ->
+                Multi.createFrom().range(0, facts.size()).onItem().transformToUniAndConcatenate(i -> held.get(i)
+                                ? applyChecked(conn, facts.get(i).event(), facts.get(i).payload())
+                                : markSeen(conn, facts.get(i).event(), facts.get(i).payload()))
+                        .filter(Optional::isPresent).map(Optional::get).collect().asList()
+        )).map(applied -> {
+            List<RunChange> changes = new ArrayList<>(applied.size());
+            for (Applied a : applied) {
+                a.indexUpdate().run();
+                changes.add(a.change());
+            }
+            return changes;
         });
+    }
+
+    /** Per fact: false for a move that did not hold (an agent took the item first), else true. */
+    private Uni<List<Boolean>> movesHeld(List<Fact> facts) {
+        return Multi.createFrom().iterable(facts).onItem().transformToUniAndConcatenate(fact ->
+                movesItem(fact.event().type(), fact.payload()) ? moveOutcome(fact.payload())
+                        : Uni.createFrom().item(Boolean.TRUE)).collect().asList();
     }
 
     /** Waits (bounded) until this service has read the move's command; it is in the fact's transaction. */
@@ -68,15 +103,14 @@ public class RunReadModel {
                 .onFailure().retry().withBackOff(Duration.ofMillis(5), Duration.ofMillis(200)).expireIn(30_000);
     }
 
-    private Uni<Optional<Applied>> markSeen(EventEnvelope event, RunLifecycle fact) {
+    private Uni<Optional<Applied>> markSeen(SqlConnection conn, EventEnvelope event, RunLifecycle fact) {
         LOG.infof("run %s: %s did not hold (an agent took or started it first)", fact.runId(), fact.reason());
-        return pool.preparedQuery("INSERT INTO run_event_seen (event_id) VALUES ($1) ON CONFLICT DO NOTHING")
+        return conn.preparedQuery("INSERT INTO run_event_seen (event_id) VALUES ($1) ON CONFLICT DO NOTHING")
                 .execute(Tuple.of(event.eventId())).replaceWith(Optional.empty());
     }
 
-    private Uni<Optional<Applied>> applyChecked(EventEnvelope event, RunLifecycle fact) {
-        return pool.withTransaction(conn -> conn
-                .preparedQuery("INSERT INTO run_event_seen (event_id) VALUES ($1) ON CONFLICT DO NOTHING")
+    private Uni<Optional<Applied>> applyChecked(SqlConnection conn, EventEnvelope event, RunLifecycle fact) {
+        return conn.preparedQuery("INSERT INTO run_event_seen (event_id) VALUES ($1) ON CONFLICT DO NOTHING")
                 .execute(Tuple.of(event.eventId()))
                 .chain(inserted -> inserted.rowCount() == 0 ? Uni.createFrom().item(Optional.<Applied>empty())
                         : conn.preparedQuery("SELECT state, item_id, attempt, queue, priority, priority_rank, queue_offset FROM run "
@@ -105,7 +139,7 @@ public class RunReadModel {
                                 return Uni.createFrom().item(Optional.<Applied>empty());
                             }
                             return write(conn, event, fact, row, current, next.get());
-                        })));
+                        }));
     }
 
     private Uni<Optional<Applied>> write(SqlConnection conn, EventEnvelope event, RunLifecycle fact, Row old,
