@@ -5,6 +5,7 @@ import dev.launch.agent.config.AgentIdentity;
 import dev.launch.agent.messaging.EventPublisher;
 import dev.launch.common.event.AgentStatus;
 import dev.launch.common.event.EventTypes;
+import dev.launch.common.event.Topics;
 import dev.launch.common.run.RunCommandsReader;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.DistributionSummary;
@@ -73,8 +74,10 @@ public class Agent {
                 AdminClientConfig.CLIENT_ID_CONFIG, identity.id() + "-levels",
                 AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, 10_000,
                 AdminClientConfig.REQUEST_TIMEOUT_MS_CONFIG, 5_000));
+        java.util.Set<String> existing = existingTopics();
         for (String queue : identity.queues()) {
-            QueueDispatcher dispatcher = new QueueDispatcher(queue, bootstrap, identity.id(), slots, events,
+            QueueDispatcher dispatcher = new QueueDispatcher(queue, existingQueueTopics(queue, existing),
+                    identity.queues().size() >= QueueDispatcher.MANY_QUEUES, bootstrap, identity.id(), slots, events,
                     commands, supervisor, admin, Counter.builder("launch_agent_dead_letters_total")
                     .description("queue items that were not run requests, sent to launch.dead-letter")
                     .tag("queue", queue).register(metrics), DistributionSummary.builder("launch_agent_take_batch_size")
@@ -94,6 +97,31 @@ public class Agent {
             }
         }, every, every, TimeUnit.MILLISECONDS);
         LOG.infof("agent %s serves %s with max-jobs %d", identity.id(), identity.queues(), identity.maxJobs());
+    }
+
+    /** The topics Kafka has now; empty when it cannot tell (every queue is then found by pattern). */
+    private java.util.Set<String> existingTopics() {
+        try {
+            return admin.listTopics().names().get(10, TimeUnit.SECONDS);
+        } catch (Exception e) {
+            if (e instanceof InterruptedException) {
+                Thread.currentThread().interrupt();
+            }
+            LOG.warnf("cannot list Kafka's topics now (%s); every queue's topics are looked for by pattern",
+                    e.toString());
+            return java.util.Set.of();
+        }
+    }
+
+    /** The queue's topics (one, or one per level) when they all exist, else an empty list. */
+    static List<String> existingQueueTopics(String queue, java.util.Set<String> existing) {
+        for (boolean prioritized : new boolean[] {false, true}) {
+            List<String> topics = Topics.queueTopics(queue, prioritized);
+            if (existing.containsAll(topics)) {
+                return topics;
+            }
+        }
+        return List.of();
     }
 
     /**

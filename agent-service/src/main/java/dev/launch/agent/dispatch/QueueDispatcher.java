@@ -57,6 +57,8 @@ public class QueueDispatcher implements AutoCloseable {
     private final Slots slots;
     private final EventPublisher events;
     private final io.micrometer.core.instrument.DistributionSummary batchSizes;
+    /** From this many queues on, an agent's queue consumers wake less often when idle. */
+    public static final int MANY_QUEUES = 20;
     /** The most items one take handles together. */
     static final int MAX_BATCH = 64;
     private final RunCommandsReader commands;
@@ -65,12 +67,27 @@ public class QueueDispatcher implements AutoCloseable {
     private final Counter deadLetters;
     private final KafkaConsumer<String, String> consumer;
     private final Thread thread;
+    /** the queue's topics subscribed by name, or empty: found by pattern */
+    private final List<String> topics;
+    /** how long a poll waits for an item when none is pending */
+    private final Duration idlePoll;
     private volatile boolean running = true;
     /** this agent's free slots as of its last join of the queue's group (what the assignor saw) */
     private int freeWhenJoined;
     private long lastGroupCheck;
 
-    public QueueDispatcher(String queue, String bootstrap, String agentId, Slots slots, EventPublisher events,
+    /**
+     * @param topics the queue's topics when they exist now (subscribed by name: the consumer then asks Kafka
+     *               for these topics' metadata only), or empty to find them by pattern once the queue is created
+     *               (every metadata refresh then lists all topics: fine for a few queues, ruinous for hundreds)
+     * @param many   whether the agent serves many queues ({@link #MANY_QUEUES} or more): each queue's consumer
+     *               then wakes less often when idle (heartbeats every 2 s instead of 0.5 s, an empty poll or fetch
+     *               every 1 s and 5 s instead of 0.2 s and 0.5 s), since hundreds of idle consumers waking
+     *               several times a second took a core; items still arrive as soon as they are committed, but a
+     *               rebalance asked for by another agent takes up to 2 s to reach this one
+     */
+    public QueueDispatcher(String queue, List<String> topics, boolean many, String bootstrap, String agentId,
+                           Slots slots, EventPublisher events,
                            RunCommandsReader commands, RunSupervisor supervisor, Admin admin, Counter deadLetters,
                            io.micrometer.core.instrument.DistributionSummary batchSizes,
                            java.time.Duration sessionTimeout) {
@@ -83,6 +100,8 @@ public class QueueDispatcher implements AutoCloseable {
         this.supervisor = supervisor;
         this.admin = admin;
         this.deadLetters = deadLetters;
+        this.topics = topics;
+        this.idlePoll = Duration.ofMillis(many ? 1_000 : 200);
         this.consumer = new KafkaConsumer<>(Map.ofEntries(
                 Map.entry(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, (Object) bootstrap),
                 Map.entry(ConsumerConfig.GROUP_ID_CONFIG, (Object) Topics.agentGroup(queue)),
@@ -93,23 +112,26 @@ public class QueueDispatcher implements AutoCloseable {
                 Map.entry(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, (Object) 1),
                 // an agent that dies holding the queue blocks it until the broker drops it from the group
                 Map.entry(ConsumerConfig.SESSION_TIMEOUT_MS_CONFIG, (Object) (int) sessionTimeout.toMillis()),
-                // a rebalance asked for by another agent reaches this one within half a second
-                Map.entry(ConsumerConfig.HEARTBEAT_INTERVAL_MS_CONFIG, (Object) 500),
+                // a rebalance asked for by another agent reaches this one within half a second (2 s with many
+                // queues)
+                Map.entry(ConsumerConfig.HEARTBEAT_INTERVAL_MS_CONFIG, (Object) (many ? 2_000 : 500)),
+                // an idle fetch waits this long at the broker; a committed item answers it at once
+                Map.entry(ConsumerConfig.FETCH_MAX_WAIT_MS_CONFIG, (Object) (many ? 5_000 : 500)),
                 // all of a queue's single-partition topics (its levels) go to one member: the one with the most
                 // free slots
                 Map.entry(ConsumerConfig.PARTITION_ASSIGNMENT_STRATEGY_CONFIG,
                         (Object) FreeSlotsAssignor.class.getName()),
                 Map.entry(FreeSlotsAssignor.SLOTS_CONFIG, (Object) slots),
-                // the queue's topics are found by pattern: a queue created after the agent starts is seen
+                // a queue's topics looked for by pattern (a queue created after the agent starts) are seen
                 // within this time
-                Map.entry(ConsumerConfig.METADATA_MAX_AGE_CONFIG, (Object) 5_000),
+                Map.entry(ConsumerConfig.METADATA_MAX_AGE_CONFIG, (Object) (topics.isEmpty() ? 5_000 : 60_000)),
                 Map.entry(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, (Object) StringDeserializer.class),
                 Map.entry(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, (Object) StringDeserializer.class)));
         this.thread = new Thread(this::loop, "dispatch-" + queue);
     }
 
     public void start() {
-        consumer.subscribe(Topics.queueTopicPattern(queue), new ConsumerRebalanceListener() {
+        ConsumerRebalanceListener listener = new ConsumerRebalanceListener() {
             @Override
             public void onPartitionsRevoked(java.util.Collection<TopicPartition> partitions) {
                 // the committed offset is where the next owner starts; nothing else to hand over
@@ -122,7 +144,12 @@ public class QueueDispatcher implements AutoCloseable {
                     LOG.infof("agent %s now takes queue %s's runs (%d free slots)", agentId, queue, freeWhenJoined);
                 }
             }
-        });
+        };
+        if (topics.isEmpty()) {
+            consumer.subscribe(Topics.queueTopicPattern(queue), listener);
+        } else {
+            consumer.subscribe(topics, listener);
+        }
         thread.start();
     }
 
@@ -185,7 +212,7 @@ public class QueueDispatcher implements AutoCloseable {
                 consumer.enforceRebalance("agent " + agentId + " has a free slot again");
             }
             consumer.resume(consumer.paused());
-            return first(consumer.poll(Duration.ofMillis(200)));
+            return first(consumer.poll(idlePoll));
         }
         TopicPartition from = new TopicPartition(pending.topic(), pending.partition());
         if (!awaitSlot(from)) {
