@@ -234,7 +234,11 @@ public final class Benchmark {
         String queue = queue("bench-lat-" + target + "-" + perSecond, target);
         try (Processes.Agent agent = agent(List.of(queue), 64)) {
             warmUp(queue);
+            Map<String, Long> cpuBefore = CpuMeter.snapshot();
+            long cpuFrom = System.nanoTime();
             Api.Batch batch = api.openLoop(List.of(queue), body(), perSecond, seconds);
+            Map<String, Long> cpu = CpuMeter.between(cpuBefore, CpuMeter.snapshot());
+            double cpuSeconds = (System.nanoTime() - cpuFrom) / 1e9;
             boolean all = events.awaitEnded(batch.runIds(), Duration.ofMinutes(3));
             List<Double> claimed = new ArrayList<>();
             List<Double> running = new ArrayList<>();
@@ -262,6 +266,8 @@ public final class Benchmark {
                             + (all ? "" : ", not all ended in 3 min"));
             report.row(section, load + ": enqueue → RUNNING p50/p95/p99", toRunning.ms() + " ms",
                     "202 answered in " + Stats.of(answered).ms() + " ms");
+            cpuRow(section, load + ": CPU per run while the load ran (ms of CPU time, all processes)", cpu,
+                    batch.accepted.size(), cpuSeconds);
         }
     }
 
@@ -310,16 +316,21 @@ public final class Benchmark {
                             + (queueCount == 1 ? " queue" : " queues") + ", 64 enqueues in flight: enqueue → FINISHED",
                     String.format("%,.0f runs/s", rate), String.format("enqueue alone %,.0f runs/s; %d of %d ended "
                             + "in %.1f s%s", enqueueRate, ended, runs, seconds, all ? "" : " (time limit hit)"));
-            long total = cpu.values().stream().mapToLong(Long::longValue).sum();
-            StringBuilder parts = new StringBuilder();
-            cpu.forEach((part, ms) -> parts.append(parts.length() == 0 ? "" : ", ").append(part).append(' ')
-                    .append(String.format("%.1f", ms / (double) ended)));
-            report.row("Throughput (noop, 1 agent, max-jobs 64)", "CPU per run, " + queueCount
-                            + (queueCount == 1 ? " queue" : " queues") + " (ms of CPU time, all processes)",
-                    String.format("%.1f ms", total / (double) ended), parts + String.format("; the machine's %d cores "
-                            + "were %.0f%% busy", Runtime.getRuntime().availableProcessors(), 100.0 * total
-                            / (seconds * 1000 * Runtime.getRuntime().availableProcessors())));
+            cpuRow("Throughput (noop, 1 agent, max-jobs 64)", "CPU per run, " + queueCount
+                    + (queueCount == 1 ? " queue" : " queues") + " (ms of CPU time, all processes)", cpu, ended, seconds);
         }
+    }
+
+    /** A row of CPU time per run, by process, and how busy the machine's cores were over {@code seconds}. */
+    private void cpuRow(String section, String measure, Map<String, Long> cpu, long runs, double seconds) {
+        long total = cpu.values().stream().mapToLong(Long::longValue).sum();
+        StringBuilder parts = new StringBuilder();
+        cpu.forEach((part, ms) -> parts.append(parts.length() == 0 ? "" : ", ").append(part).append(' ')
+                .append(String.format("%.1f", ms / (double) runs)));
+        int cores = Runtime.getRuntime().availableProcessors();
+        report.row(section, measure, String.format("%.1f ms", total / (double) runs), parts
+                + String.format("; the machine's %d cores were %.0f%% busy", cores,
+                100.0 * total / (seconds * 1000 * cores)));
     }
 
     /** {@code depthRuns} runs queued on one queue with no agent, then drained. */
