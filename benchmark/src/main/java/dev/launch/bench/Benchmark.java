@@ -458,7 +458,8 @@ public final class Benchmark {
         return String.join("\n",
                 "- Everything on this one machine: the Kafka broker (single node, KRaft), PostgreSQL, the four services,"
                         + " the agents, the load generator and Kafka's tools share its cores.",
-                "- Services and agents run with `" + jvmOptions + "`; agents at max-jobs 64; runs on the `noop` target"
+                "- Services, agents and the broker run with `" + jvmOptions + "` (the full JIT; `./launch up` uses C1"
+                        + " only, for start-up and memory); agents at max-jobs 64; runs on the `noop` target"
                         + " unless noted (the control plane alone), `local-process` runs `true`.",
                 "- Latency is measured from the client's send of the enqueue request to the time the agent wrote on its"
                         + " CLAIMED and RUNNING facts (same clock); each latency run is preceded by a warm-up of "

@@ -118,11 +118,20 @@ public final class KafkaBroker implements AutoCloseable {
         }
     }
 
+    /**
+     * The broker's JVM: {@code LAUNCH_KAFKA_JVM_OPTS} when set (the benchmark runs it with the full JIT, as the
+     * services), else a small heap and the quick-starting C1 compiler (tests and {@code ./launch up}).
+     */
     private static List<String> javaCommand(String classpath, Path log4j) {
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        return List.of(java, "-Xms128m", "-Xmx512m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
-                "-Djava.awt.headless=true", "-Dlog4j2.configurationFile=" + log4j.toUri(),
-                "-cp", classpath + File.pathSeparator + ownLocation());
+        String options = System.getenv("LAUNCH_KAFKA_JVM_OPTS");
+        List<String> command = new ArrayList<>(List.of(java));
+        command.addAll(options == null || options.isBlank()
+                ? List.of("-Xms128m", "-Xmx512m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1")
+                : List.of(options.trim().split("\\s+")));
+        command.addAll(List.of("-Djava.awt.headless=true", "-Dlog4j2.configurationFile=" + log4j.toUri(),
+                "-cp", classpath + File.pathSeparator + ownLocation()));
+        return command;
     }
 
     private static String ownLocation() {
