@@ -195,13 +195,26 @@ public class EnqueueWriter {
                     Events.encode(EventEnvelope.of(EventTypes.RUN_REQUESTED, r.runId(), r)))));
         }
         List<Long> offsets = new ArrayList<>(batch.size());
+        List<Future<RecordMetadata>> facts = new ArrayList<>(batch.size());
         for (int i = 0; i < batch.size(); i++) {
             long offset = items.get(i).get(deliveryTimeout.toMillis(), TimeUnit.MILLISECONDS).offset();
             offsets.add(offset);
             RunRequest r = batch.get(i).request();
             RunLifecycle queued = RunLifecycle.queued(r, offset);
-            p.send(new ProducerRecord<>(Topics.RUNS, r.runId(),
-                    Events.encode(EventEnvelope.of(EventTypes.RUN_QUEUED, r.runId(), queued))));
+            facts.add(p.send(new ProducerRecord<>(Topics.RUNS, r.runId(),
+                    Events.encode(EventEnvelope.of(EventTypes.RUN_QUEUED, r.runId(), queued)))));
+        }
+        // every RunQueued acknowledged before the commit, not only flushed by it: the fault tests once found a
+        // committed item whose RunQueued was in no partition of launch.runs (a run the read model never saw);
+        // a send that did not land now fails the batch (aborted, tried again) instead of committing without it
+        for (int i = 0; i < facts.size(); i++) {
+            try {
+                facts.get(i).get(deliveryTimeout.toMillis(), TimeUnit.MILLISECONDS);
+            } catch (java.util.concurrent.ExecutionException e) {
+                LOG.warnf("the RunQueued of run %s was not written (%s); the batch is aborted",
+                        batch.get(i).request().runId(), e.getCause());
+                throw e;
+            }
         }
         return offsets;
     }
