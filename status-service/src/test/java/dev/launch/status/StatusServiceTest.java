@@ -353,6 +353,29 @@ class StatusServiceTest {
                 .body(containsString("launch_status_invalid_events_total{topic=\"launch.runs\"}"));
     }
 
+    @Test
+    void anAgentReportAboutARunNeverSeenQueuedIsCountedNotApplied() throws Exception {
+        String q = queue();
+        String runId = RunIds.next();
+        double before = unknownRunFacts();
+        producer.send(new ProducerRecord<>(Topics.RUNS, runId, Events.encode(EventEnvelope.of(EventTypes.RUN_CLAIMED,
+                runId, RunLifecycle.of(runId, q).withAgent("agent-x", 1))))).get(10, TimeUnit.SECONDS);
+        // the same key, so the same partition: once the run shows QUEUED, the claim before it was read
+        producer.send(new ProducerRecord<>(Topics.RUNS, runId, Events.encode(EventEnvelope.of(EventTypes.RUN_QUEUED,
+                runId, new RunLifecycle(runId, q, "train", 1, 1, null, null, null, null, null, null, 0L, null,
+                        Instant.now(), null, null))))).get(10, TimeUnit.SECONDS);
+        awaitState(runId, "QUEUED");
+        assertTrue(unknownRunFacts() >= before + 1, "the claim of an unknown run is counted");
+        given().when().get("/api/v1/runs/" + runId).then().body("history.state", org.hamcrest.Matchers.contains("QUEUED"));
+    }
+
+    private static double unknownRunFacts() {
+        String metrics = given().when().get("/q/metrics").then().statusCode(200).extract().asString();
+        var m = java.util.regex.Pattern.compile("(?m)^launch_status_unknown_run_facts_total(?:\\{[^}]*\\})? (\\S+)$")
+                .matcher(metrics);
+        return m.find() ? Double.parseDouble(m.group(1)) : 0;
+    }
+
     @jakarta.inject.Inject
     io.smallrye.reactive.messaging.kafka.KafkaClientService kafkaClients;
 

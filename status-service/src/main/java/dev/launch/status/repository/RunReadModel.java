@@ -43,6 +43,16 @@ public class RunReadModel {
     RunMoves moves;
     @Inject
     QueueIndex index;
+    @Inject
+    io.micrometer.core.instrument.MeterRegistry metrics;
+    private io.micrometer.core.instrument.Counter unknownRunFacts;
+
+    @jakarta.annotation.PostConstruct
+    void meters() {
+        unknownRunFacts = io.micrometer.core.instrument.Counter.builder("launch_status_unknown_run_facts_total")
+                .description("agent reports about runs the read model never saw queued (their RunQueued missing)")
+                .register(metrics);
+    }
 
     /** A change committed, and how to bring {@link QueueIndex} along once it is. */
     private record Applied(RunChange change, Runnable indexUpdate) {
@@ -133,6 +143,14 @@ public class RunReadModel {
                                 return Uni.createFrom().item(Optional.<Applied>empty());
                             }
                             Optional<RunState> next = RunStateMachine.next(current, event.type());
+                            if (next.isEmpty() && current == null && AGENT_REPORTS.contains(event.type())) {
+                                // an agent works on a run this service never saw queued: its RunQueued is missing
+                                LOG.errorf("%s for run %s of queue %s, which the read model does not know (its "
+                                        + "RunQueued was never read); the run is not shown", event.type(),
+                                        fact.runId(), fact.queue());
+                                unknownRunFacts.increment();
+                                return Uni.createFrom().item(Optional.<Applied>empty());
+                            }
                             if (next.isEmpty()) {
                                 LOG.infof("ignoring %s for run %s in state %s (not a transition the state machine "
                                         + "allows)", event.type(), fact.runId(), current);
