@@ -119,10 +119,9 @@ public class EnqueueWriter {
             try {
                 List<Long> offsets = commit(batch);
                 for (int i = 0; i < batch.size(); i++) {
+                    // known to positions before its answer is computed (an earlier item of the batch counts too)
                     RunRequest r = batch.get(i).request();
                     positions.accepted(r.queue(), Priority.parse(r.priority()).orElse(null), offsets.get(i));
-                }
-                for (int i = 0; i < batch.size(); i++) {
                     batch.get(i).offset().complete(offsets.get(i));
                 }
             } catch (Exception e) {

@@ -67,16 +67,9 @@ public class RunReadModel {
     }
 
     /**
-     * The change applied, or empty when the event was a duplicate, a transition the machine refuses, a claim
-     * of an item the run no longer waits as, or a reprioritization that lost to an agent's take.
-     */
-    public Uni<Optional<RunChange>> apply(EventEnvelope event) {
-        return applyAll(List.of(Fact.of(event))).map(changes -> changes.stream().findFirst());
-    }
-
-    /**
      * Applies facts in order in one transaction (one commit for a whole poll of {@code launch.runs}): the
-     * changes applied, in order; the facts that changed nothing are left out. Moves first wait, outside the
+     * changes applied, in order. Facts that change nothing are left out: a duplicate, a transition the machine
+     * refuses, a claim of an item the run no longer waits as, or a reprioritization that lost to an agent's take. Moves first wait, outside the
      * transaction, until this service has read their commands. On a failure nothing of the batch is applied.
      */
     public Uni<List<RunChange>> applyAll(List<Fact> facts) {

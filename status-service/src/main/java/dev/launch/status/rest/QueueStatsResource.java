@@ -5,7 +5,6 @@ import dev.launch.status.repository.QueueIndex;
 import dev.launch.status.service.AgentViews;
 import io.smallrye.mutiny.Uni;
 import io.vertx.mutiny.sqlclient.Pool;
-import io.vertx.mutiny.sqlclient.Row;
 import io.vertx.mutiny.sqlclient.Tuple;
 import jakarta.inject.Inject;
 import jakarta.ws.rs.GET;
