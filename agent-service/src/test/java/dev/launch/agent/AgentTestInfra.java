@@ -10,11 +10,15 @@ import java.util.Map;
 
 /**
  * The shared broker plus the test queues' topics, created before the agent starts serving them: one queue
- * without priorities and one with (a topic per level).
+ * without priorities, one with (a topic per level), and one whose runs the container tests send to the real
+ * engine (podman with runc, a busybox image made here, images never pulled, this JVM's own installation id).
+ * Quarkus applies a test resource to every test class, so this one serves them all.
  */
 public class AgentTestInfra extends LaunchTestInfra {
     public static final String QUEUE = "agent-test";
     public static final String PRIORITY_QUEUE = "agent-prio";
+    public static final String CONTAINER_QUEUE = "agent-containers";
+    public static final String INSTALLATION = "test-" + java.util.UUID.randomUUID();
 
     @Override
     public Map<String, String> start() {
@@ -23,9 +27,14 @@ public class AgentTestInfra extends LaunchTestInfra {
             TopicAdmin.ensureShared(admin);
             TopicAdmin.ensure(admin, TopicAdmin.queueTopics(QUEUE, false));
             TopicAdmin.ensure(admin, TopicAdmin.queueTopics(PRIORITY_QUEUE, true));
+            TopicAdmin.ensure(admin, TopicAdmin.queueTopics(CONTAINER_QUEUE, false));
         }
-        config.put("launch.agent.queues", QUEUE + "," + PRIORITY_QUEUE);
+        config.put("launch.agent.queues", QUEUE + "," + PRIORITY_QUEUE + "," + CONTAINER_QUEUE);
         config.put("launch.agent.max-jobs", "1");
+        config.put("launch.agent.installation", INSTALLATION);
+        config.put("launch.agent.container.engine", dev.launch.devstack.Podman.engineCommand());
+        config.put("launch.agent.container.base-image", dev.launch.devstack.Podman.IMAGE);
+        config.put("launch.agent.container.pull", "never");
         return config;
     }
 }

@@ -138,12 +138,13 @@ class LocalProcessAgentTest {
 
     @Test
     void aRunningRunIsStoppedWithItsWholeProcessTree() throws Exception {
-        String id = enqueue(code("sleep 60 &\nchild=$!\necho child=$child\nwait $child\n"));
+        String id = enqueue(code("echo self=$$\nsleep 60 &\nchild=$!\necho child=$child\nwait $child\n"));
         awaitType(id, EventTypes.RUN_RUNNING);
         await().atMost(20, TimeUnit.SECONDS).until(() -> logText(id).contains("child="));
-        long pid = Long.parseLong(runs.of(id).stream().filter(e -> e.type().equals(EventTypes.RUN_RUNNING))
-                .findFirst().orElseThrow().payloadAs(RunLifecycle.class).targetHandle().substring(4));
+        assertEquals("launch-" + id + "-1", runs.of(id).stream().filter(e -> e.type().equals(EventTypes.RUN_RUNNING))
+                .findFirst().orElseThrow().payloadAs(RunLifecycle.class).targetHandle());
         String log = logText(id);
+        long pid = Long.parseLong(log.substring(log.indexOf("self=") + 5).trim().split("\\s")[0]);
         long child = Long.parseLong(log.substring(log.indexOf("child=") + 6).trim().split("\\s")[0]);
         stop(id);
         awaitType(id, EventTypes.RUN_STOPPED);
@@ -262,7 +263,8 @@ class LocalProcessAgentTest {
             await().atMost(20, TimeUnit.SECONDS).until(() -> agents.all().stream()
                     .anyMatch(e -> e.type().equals(EventTypes.AGENT_HEARTBEAT)));
             AgentStatus status = agents.all().get(0).payloadAs(AgentStatus.class);
-            assertEquals(List.of(AgentTestInfra.QUEUE, AgentTestInfra.PRIORITY_QUEUE), status.queues());
+            assertEquals(List.of(AgentTestInfra.QUEUE, AgentTestInfra.PRIORITY_QUEUE, AgentTestInfra.CONTAINER_QUEUE),
+                    status.queues());
         }
     }
 }

@@ -54,11 +54,17 @@ class EventContractTest {
         m.put(EventTypes.STOP_RUN, new StopRun(RUN, "local", "stopped by user", "api"));
         m.put(EventTypes.MOVE_RUN, new MoveRun(RUN, "local", RUN, RunIds.next(), "high", "api"));
         m.put(EventTypes.RUN_TAKEN, new RunTaken(RUN, "local", RUN, "agent-1"));
-        m.put(EventTypes.RUN_LAUNCHING, new RunTaken(RUN, "local", RUN, "agent-1"));
+        m.put(EventTypes.RUN_LAUNCHING, new RunTaken(RUN, "local", RUN, "agent-1", "launch-" + RUN + "-1", true));
+        m.put(EventTypes.RUN_PROGRESSED, held.withTarget("local-container", "launch-" + RUN + "-1")
+                .withReason("pulling image"));
+        m.put(EventTypes.RUN_ADOPTED, held.withTarget("local-container", "launch-" + RUN + "-1").withItem(RUN)
+                .withReason("adopted by agent-2"));
+        m.put(EventTypes.ADOPT_RUN, new AdoptRun(RUN, "local", RUN, 1, "local-container", "launch-" + RUN + "-1",
+                "agent-1", "agent agent-1 was lost", 41L, request));
         m.put(EventTypes.RUN_REPRIORITIZED, RunLifecycle.reprioritized(request.movedTo("high", RunIds.next()), 3L,
                 "priority medium -> high"));
         m.put(EventTypes.RUN_OUTPUT_LOGGED, new RunLogBatch(RUN, 1, "agent-1", 0,
-                List.of(new RunLogBatch.Line("stdout", Instant.now(), "hello"))));
+                List.of(new RunLogBatch.Line("stdout", Instant.now(), "hello", 0L))));
         m.put(EventTypes.AGENT_STARTED, agent);
         m.put(EventTypes.AGENT_HEARTBEAT, agent);
         m.put(EventTypes.AGENT_STOPPED, agent);

@@ -151,4 +151,59 @@ class RunCommandLedgerTest {
         assertEquals(Decision.LAUNCH, ledger.decide(run, run, "a"));
         assertEquals(Optional.empty(), ledger.moveOutcome(run, RunIds.next()));
     }
+
+    private void launching(String item, String agent, boolean adoptable) {
+        ledger.apply(EventEnvelope.of(EventTypes.RUN_LAUNCHING, run, new RunTaken(run, "q", item, agent,
+                "launch-" + run + "-1", adoptable)));
+    }
+
+    private dev.launch.common.event.AdoptRun adoptFrom(String agent) {
+        dev.launch.common.event.AdoptRun adopt = new dev.launch.common.event.AdoptRun(run, "q", run, 1,
+                "local-container", "launch-" + run + "-1", agent, "lost", null, null);
+        ledger.apply(EventEnvelope.of(EventTypes.ADOPT_RUN, run, adopt));
+        return adopt;
+    }
+
+    private void adopted(String agent) {
+        ledger.apply(EventEnvelope.of(EventTypes.RUN_ADOPTED, run, dev.launch.common.event.RunLifecycle.of(run, "q")
+                .withAgent(agent, 1).withItem(run)));
+    }
+
+    @Test
+    void theFirstAdoptionAfterAnAdoptRunWinsAndLaterOnesLose() {
+        take(run, "a");
+        launching(run, "a", true);
+        assertEquals("launch-" + run + "-1", ledger.launchRecord(run, run).handle());
+        assertTrue(ledger.launchRecord(run, run).outlivesAgent());
+        adopted("b"); // no adoption asked for: changes nothing
+        assertEquals("a", ledger.owner(run, run));
+        var adopt = adoptFrom("a");
+        assertEquals(adopt, ledger.openAdoption(run));
+        assertEquals(java.util.List.of(adopt), ledger.openAdoptions());
+        adopted("b");
+        adopted("c");
+        assertEquals("b", ledger.owner(run, run));
+        assertNull(ledger.openAdoption(run));
+    }
+
+    @Test
+    void aStaleAdoptRunNamingAFormerOwnerOpensNothing() {
+        take(run, "a");
+        launching(run, "a", true);
+        adoptFrom("a");
+        adopted("b");
+        adoptFrom("a"); // written again before the status service saw b's adoption
+        assertNull(ledger.openAdoption(run));
+        adoptFrom("b"); // b is gone too: a new round, which the same id may win after a restart
+        adopted("b");
+        assertEquals("b", ledger.owner(run, run));
+        assertNull(ledger.openAdoption(run));
+    }
+
+    @Test
+    void workThatWasNeverLaunchedCannotBeAdopted() {
+        take(run, "a");
+        adoptFrom("a");
+        assertNull(ledger.openAdoption(run));
+    }
 }

@@ -4,6 +4,7 @@ import dev.launch.common.run.RunState;
 import dev.launch.common.run.RunStateMachine;
 import org.junit.jupiter.api.Test;
 
+import java.util.List;
 import java.util.Optional;
 
 import static dev.launch.common.event.EventTypes.*;
@@ -95,5 +96,19 @@ class RunStateMachineTest {
         assertEquals(Optional.empty(), RunStateMachine.next(null, RUN_CLAIMED));
         assertEquals(Optional.of(QUEUED), RunStateMachine.next(null, RUN_QUEUED));
         assertTrue(RunStateMachine.isLifecycleEvent(RUN_STOP_REQUESTED));
+    }
+
+    @Test
+    void progressAndAdoptionKeepTheStateAndComeOnlyWhileTheWorkIsHeld() {
+        for (RunState held : List.of(STARTING, RUNNING, STOPPING)) {
+            assertEquals(Optional.of(held), RunStateMachine.next(held, RUN_PROGRESSED));
+            assertEquals(Optional.of(held), RunStateMachine.next(held, RUN_ADOPTED));
+        }
+        for (RunState other : List.of(QUEUED, CLAIMED, FINISHED, FAILED, STOPPED, PREEMPTED)) {
+            assertEquals(Optional.empty(), RunStateMachine.next(other, RUN_PROGRESSED), other.name());
+            assertEquals(Optional.empty(), RunStateMachine.next(other, RUN_ADOPTED), other.name());
+        }
+        assertTrue(RunStateMachine.isLifecycleEvent(RUN_PROGRESSED));
+        assertTrue(RunStateMachine.isLifecycleEvent(RUN_ADOPTED));
     }
 }

@@ -89,9 +89,11 @@ class LaunchScriptIT {
                     .then().statusCode(202).extract().path("runId");
             await().atMost(60, TimeUnit.SECONDS).untilAsserted(() -> given().baseUri("http://127.0.0.1:" + status)
                     .when().get("/api/v1/runs/" + runId).then().statusCode(200).body("state", is("RUNNING")));
-            String handle = given().baseUri("http://127.0.0.1:" + status).when().get("/api/v1/runs/" + runId)
-                    .then().extract().path("target.handle");
-            sleeperPid = Long.parseLong(handle.substring("pid:".length()));
+            await().atMost(30, TimeUnit.SECONDS).until(() -> given().baseUri("http://127.0.0.1:" + status)
+                    .when().get("/api/v1/runs/" + runId + "/logs").then().extract().asString().contains("pid "));
+            String log = given().baseUri("http://127.0.0.1:" + status).when().get("/api/v1/runs/" + runId + "/logs")
+                    .then().extract().asString();
+            sleeperPid = Long.parseLong(log.substring(log.indexOf("pid ") + 4).trim().split("\\s")[0]);
             List<Long> started = recordedPids();
             assertEquals(5, started.size(), "infra, three services and the agent: " + started);
 

@@ -20,6 +20,24 @@ public final class LaunchStack implements AutoCloseable {
     public final ServiceProcess queues;
     public final ServiceProcess status;
 
+    private static final Object SHARED_LOCK = new Object();
+    private static LaunchStack shared;
+
+    /**
+     * The stack the end-to-end classes of this JVM share (one start for the module), stopped when the JVM exits.
+     * A class that breaks its stack on purpose (the fault tests) starts its own.
+     */
+    public static LaunchStack shared() {
+        synchronized (SHARED_LOCK) {
+            if (shared == null) {
+                LaunchStack stack = new LaunchStack();
+                Runtime.getRuntime().addShutdownHook(new Thread(stack::close, "launch-stack-stop"));
+                shared = stack;
+            }
+            return shared;
+        }
+    }
+
     /** The services on the JVM's shared broker and PostgreSQL. */
     public LaunchStack() {
         this(SharedInfra.kafkaBootstrap(), SharedInfra.postgresPort(), Map.of());

@@ -48,7 +48,7 @@ class LocalLaunchIT {
 
     @BeforeAll
     static void start() throws Exception {
-        stack = new LaunchStack();
+        stack = LaunchStack.shared();
         Path code = Files.createTempDirectory("e2e-code");
         Files.writeString(code.resolve("train.sh"), SCRIPT);
         String suffix = UUID.randomUUID().toString().substring(0, 8);
@@ -66,8 +66,8 @@ class LocalLaunchIT {
 
     @AfterAll
     static void stop() {
-        if (stack != null) {
-            stack.close();
+        if (agent != null) {
+            agent.close();
         }
     }
 
@@ -105,6 +105,13 @@ class LocalLaunchIT {
                 .then().statusCode(200).extract().asString();
     }
 
+    /** The process id a sleeping run printed ("pid N"). */
+    private static long pidOf(String runId) {
+        await().atMost(30, TimeUnit.SECONDS).until(() -> logs(runId).contains("pid "));
+        String log = logs(runId);
+        return Long.parseLong(log.substring(log.indexOf("pid ") + 4).trim().split("\\s")[0]);
+    }
+
     private static Instant at(JsonPath run, String state) {
         List<Map<String, String>> history = run.getList("history");
         return history.stream().filter(h -> h.get("state").equals(state)).map(h -> Instant.parse(h.get("at")))
@@ -118,7 +125,7 @@ class LocalLaunchIT {
         ServiceProcess shortLived = stack.agent(other + "-agent", 1, other);
         String sleeper = enqueue(other, "sleep");
         awaitState(sleeper, "RUNNING");
-        long pid = Long.parseLong(run(sleeper).getString("target.handle").substring("pid:".length()));
+        long pid = pidOf(sleeper);
         shortLived.close();
         awaitState(sleeper, "FAILED");
         assertEquals("agent", run(sleeper).getString("failure.stage"));
@@ -255,7 +262,7 @@ class LocalLaunchIT {
         ServiceProcess doomed = stack.agent(crashing + "-agent", 1, crashing);
         String sleeper = enqueue(crashing, "sleep");
         awaitState(sleeper, "RUNNING");
-        long pid = Long.parseLong(run(sleeper).getString("target.handle").substring("pid:".length()));
+        long pid = pidOf(sleeper);
         assertTrue(ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false));
         doomed.kill();
         // the agent's watchdog ends the run's process group once the agent's process is gone
@@ -390,10 +397,9 @@ class LocalLaunchIT {
         String waiting = enqueue("quick");
         given().baseUri(stack.status.url()).when().post("/api/v1/runs/" + waiting + "/stop").then().statusCode(202);
         awaitState(waiting, "STOPPED");
-        await().atMost(30, TimeUnit.SECONDS).until(() -> logs(sleeper).contains("pid "));
-        String handle = run(sleeper).getString("target.handle");
-        long pid = Long.parseLong(handle.substring("pid:".length()));
-        assertTrue(ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false), "the sleeper runs as " + handle);
+        assertEquals("launch-" + sleeper + "-1", run(sleeper).getString("target.handle"));
+        long pid = pidOf(sleeper);
+        assertTrue(ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false), "the sleeper runs as " + pid);
         given().baseUri(stack.status.url()).when().post("/api/v1/runs/" + sleeper + "/stop").then().statusCode(202);
         awaitState(sleeper, "STOPPED");
         await().atMost(15, TimeUnit.SECONDS).until(() -> ProcessHandle.of(pid).map(p -> !p.isAlive()).orElse(true));

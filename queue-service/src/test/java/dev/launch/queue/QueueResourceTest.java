@@ -397,4 +397,62 @@ class QueueResourceTest {
         assertEquals(runId, items.get(0).key());
         assertEquals(0, items.get(0).offset());
     }
+
+    @Test
+    void aLocalContainerQueueTakesWandbLocalContainerArgsAsTheyAreAndSaysWhatItIgnores() {
+        String name = unique("lc");
+        given().contentType(ContentType.JSON).body("""
+                {"name":"%s","target":{"type":"local-container"},
+                 "config":{"volume":"/data:/data:ro","gpus":"{{gpus}}","shm_size":"2g","env":["A=1","RUN=${run_id}"],
+                           "runtime":"nvidia","rm":true,"builder":{"accelerator":{"base_image":"nvidia/cuda:12.1"}}},
+                 "templateVariables":{"gpus":{"schema":{"type":"string","enum":["all","0","1"]},"default":"all"}}}"""
+                        .formatted(name))
+                .when().post("/api/v1/queues").then().statusCode(201)
+                .body("config.shm_size", is("2g"))
+                .body("notes", hasItems(containsString("config.builder"), containsString("config.rm is ignored")));
+        // it runs images, and code and git jobs (in the agent's base image)
+        String image = unique("img");
+        FakeJobService.register(image, 1, """
+                {"name":"%s","version":1,"digest":"sha256:%s","source":{"type":"image","image":"python:3.12"},
+                 "entrypoint":["python","-c","print(1)"],"createdAt":"2026-01-01T00:00:00Z"}""".formatted(image,
+                "c".repeat(64)));
+        String runId = given().contentType(ContentType.JSON).body("{\"job\":\"" + image + "\",\"templateVariables\":"
+                        + "{\"gpus\":\"1\"}}").when().post("/api/v1/queues/" + name + "/runs").then().statusCode(202)
+                .extract().path("runId");
+        ConsumerRecord<String, String> item = read(Topics.queue(name), runId, 1).get(0);
+        var request = Events.decode(item.value()).payloadAs(dev.launch.common.event.RunRequest.class);
+        assertEquals("1", request.target().path("config").path("gpus").asText());
+        assertEquals("RUN=${run_id}", request.target().path("config").path("env").get(1).asText(),
+                "macros are the agent's to fill");
+        given().contentType(ContentType.JSON).body("{\"job\":\"" + codeJob(unique("code")) + "\",\"inputs\":"
+                + "{\"epochs\":1}}").when().post("/api/v1/queues/" + name + "/runs").then().statusCode(202);
+    }
+
+    @Test
+    void containerOptionsThatWeakenIsolationAreRefusedByNameUnlessTheQueueAllowsThem() {
+        String name = unique("lc");
+        String dangerous = """
+                {"privileged":true,"cap_add":"SYS_ADMIN","network":"host","pid":"host",
+                 "volume":["/:/host","/var/run/docker.sock:/var/run/docker.sock"],"mount":"type=bind,src=/,dst=/h"}""";
+        given().contentType(ContentType.JSON)
+                .body("{\"name\":\"" + name + "\",\"target\":{\"type\":\"local-container\"},\"config\":" + dangerous + "}")
+                .when().post("/api/v1/queues").then().statusCode(400).contentType("application/problem+json")
+                .body("errors.field", contains("config.privileged", "config.cap_add", "config.network", "config.pid",
+                        "config.volume", "config.volume", "config.mount"))
+                .body("errors.find { it.field == 'config.network' }.message", containsString("target.allow"));
+        given().when().get("/api/v1/queues/" + name).then().statusCode(404);
+        given().contentType(ContentType.JSON)
+                .body("{\"name\":\"" + name + "\",\"target\":{\"type\":\"local-container\",\"allow\":[\"privileged\","
+                        + "\"cap-add\",\"network=host\",\"pid=host\",\"volume=/\",\"volume=/var/run/docker.sock\",\"mount\"]},"
+                        + "\"config\":" + dangerous + "}")
+                .when().post("/api/v1/queues").then().statusCode(201);
+        given().contentType(ContentType.JSON)
+                .body("{\"name\":\"" + unique("lc") + "\",\"target\":{\"type\":\"local-container\",\"allow\":\"all\","
+                        + "\"image\":\"x\"}}")
+                .when().post("/api/v1/queues").then().statusCode(400)
+                .body("errors.field", hasItems("target.allow", "target.image"));
+        given().contentType(ContentType.JSON)
+                .body("{\"name\":\"" + unique("lp") + "\",\"target\":{\"type\":\"local-process\",\"allow\":[\"x\"]}}")
+                .when().post("/api/v1/queues").then().statusCode(400).body("errors[0].field", is("target.allow"));
+    }
 }

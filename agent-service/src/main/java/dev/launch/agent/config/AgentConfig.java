@@ -53,4 +53,25 @@ public interface AgentConfig {
 
     @WithName("log-flush-interval")
     Duration logFlushInterval();
+
+    /**
+     * The installation id that tells this Launch's work from another's on a shared engine, cluster or account
+     * ({@code launch.installation} labels); empty: the UUID kept in {@code .launch/installation}, made on first use.
+     */
+    Optional<String> installation();
+
+    /** The {@code local-container} target. */
+    Container container();
+
+    interface Container {
+        /** The docker-compatible command ({@code LAUNCH_CONTAINER_ENGINE}): {@code docker}, {@code podman} ... */
+        String engine();
+
+        /** The image that runs {@code code} and {@code git} jobs (their code is mounted at {@code /workspace}). */
+        @WithName("base-image")
+        String baseImage();
+
+        /** The engine's pull policy for a run's image when the queue's config sets none: missing, always, never. */
+        String pull();
+    }
 }

@@ -16,6 +16,7 @@ public class AgentIdentity {
     private final Instant startedAt = Instant.now();
     private final List<String> queues;
     private final int maxJobs;
+    private final String installation;
 
     @Inject
     public AgentIdentity(AgentConfig config) {
@@ -31,6 +32,39 @@ public class AgentIdentity {
             throw new IllegalArgumentException("launch.agent.max-jobs must be at least 1");
         }
         this.maxJobs = config.maxJobs();
+        this.installation = config.installation().filter(s -> !s.isBlank()).orElseGet(AgentIdentity::localInstallation);
+    }
+
+    /** The id kept in {@code .launch/installation} (local mode), made on first use. */
+    private static String localInstallation() {
+        java.nio.file.Path file = java.nio.file.Path.of(".launch", "installation");
+        try {
+            if (java.nio.file.Files.exists(file)) {
+                String id = java.nio.file.Files.readString(file).strip();
+                if (!id.isEmpty()) {
+                    return id;
+                }
+            }
+            java.nio.file.Files.createDirectories(file.getParent());
+            String id = java.util.UUID.randomUUID().toString();
+            java.nio.file.Path next = file.resolveSibling("installation.next");
+            java.nio.file.Files.writeString(next, id + "\n");
+            try {
+                java.nio.file.Files.move(next, file, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+            } catch (java.nio.file.FileAlreadyExistsException e) {
+                java.nio.file.Files.deleteIfExists(next);
+                return java.nio.file.Files.readString(file).strip();
+            }
+            return java.nio.file.Files.readString(file).strip();
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException("cannot read or write " + file.toAbsolutePath()
+                    + "; set LAUNCH_INSTALLATION instead", e);
+        }
+    }
+
+    /** The installation this agent's work is labelled with ({@code launch.installation}). */
+    public String installation() {
+        return installation;
     }
 
     private static String hostName() {

@@ -3,6 +3,7 @@ package dev.launch.agent.dispatch;
 import dev.launch.agent.config.AgentConfig;
 import dev.launch.agent.config.AgentIdentity;
 import dev.launch.agent.messaging.EventPublisher;
+import dev.launch.agent.supervise.RunSupervisor;
 import dev.launch.common.event.AgentStatus;
 import dev.launch.common.event.EventTypes;
 import dev.launch.common.event.Topics;
@@ -67,9 +68,11 @@ public class Agent {
                 .description("runs this agent runs at most at once").register(metrics);
         commands = new RunCommandsReader(bootstrap, identity.id(),
                 stop -> supervisor.stop(stop.runId(), stop.reason()))
-                .onRetry(retry -> supervisor.abandon(retry.runId(), retry.fromItem(), retry.attempt()));
+                .onRetry(retry -> supervisor.abandon(retry.runId(), retry.fromItem(), retry.attempt()))
+                .onAdopt(supervisor::offerAdoption);
         commands.start();
         supervisor.useCommands(commands);
+        supervisor.useSlots(slots);
         admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap,
                 AdminClientConfig.CLIENT_ID_CONFIG, identity.id() + "-levels",
                 AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, 10_000,

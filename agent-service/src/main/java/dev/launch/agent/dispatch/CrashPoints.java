@@ -49,7 +49,7 @@ public final class CrashPoints {
     }
 
     /** Halts the JVM at {@code step} with its configured probability. */
-    static void at(String step) {
+    public static void at(String step) {
         Double p = points.get(step);
         if (p != null && ThreadLocalRandom.current().nextDouble() < p) {
             System.err.println("crash point " + step + ": halting");

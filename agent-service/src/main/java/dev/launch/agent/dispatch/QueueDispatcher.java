@@ -1,6 +1,7 @@
 package dev.launch.agent.dispatch;
 
 import dev.launch.agent.messaging.EventPublisher;
+import dev.launch.agent.supervise.RunSupervisor;
 import dev.launch.common.event.EventEnvelope;
 import dev.launch.common.event.EventTypes;
 import dev.launch.common.event.Events;

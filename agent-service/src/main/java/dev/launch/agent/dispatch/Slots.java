@@ -53,6 +53,24 @@ public class Slots {
         }
     }
 
+    /**
+     * A slot now if one is free, ahead of the line: for work that already runs (an adoption), which should be
+     * watched before new work starts.
+     */
+    public boolean tryTake() {
+        lock.lock();
+        try {
+            if (used >= max) {
+                return false;
+            }
+            used++;
+            lastTakenAt = System.currentTimeMillis();
+            return true;
+        } finally {
+            lock.unlock();
+        }
+    }
+
     /** A slot is free again. */
     public void release() {
         lock.lock();

@@ -2,6 +2,7 @@ package dev.launch.agent.dispatch;
 
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.launch.agent.supervise.RunSupervisor;
 import dev.launch.common.event.RunRequest;
 import dev.launch.common.job.JobSource;
 import org.junit.jupiter.api.Test;

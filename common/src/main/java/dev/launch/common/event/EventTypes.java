@@ -24,9 +24,19 @@ public final class EventTypes {
     public static final String RUN_PREEMPTED = "RunPreempted";
     public static final String RUN_REQUEUED = "RunRequeued";
     public static final String RUN_REPRIORITIZED = "RunReprioritized";
+    /** Why a STARTING, RUNNING or STOPPING run is where it is ("pulling image"); the state does not change. */
+    public static final String RUN_PROGRESSED = "RunProgressed";
+    /**
+     * An agent took over a run whose work outlived its owner: on {@code launch.run-commands} the claim the ledger
+     * arbitrates (the first after an {@code AdoptRun} wins), then on {@code launch.runs} the fact for the read
+     * model. The state does not change.
+     */
+    public static final String RUN_ADOPTED = "RunAdopted";
 
     public static final String STOP_RUN = "StopRun";
     public static final String MOVE_RUN = "MoveRun";
+    /** The status service asks the agents of a run's queue to take over its work (its owner is gone). */
+    public static final String ADOPT_RUN = "AdoptRun";
     /** An agent took a queue item (on {@code launch.run-commands}, in one order with the run's commands). */
     public static final String RUN_TAKEN = "RunTaken";
     /** An agent is about to start a taken item's work (on {@code launch.run-commands}); payload {@link RunTaken}. */
@@ -55,6 +65,9 @@ public final class EventTypes {
             Map.entry(RUN_PREEMPTED, RunLifecycle.class),
             Map.entry(RUN_REQUEUED, RunLifecycle.class),
             Map.entry(RUN_REPRIORITIZED, RunLifecycle.class),
+            Map.entry(RUN_PROGRESSED, RunLifecycle.class),
+            Map.entry(RUN_ADOPTED, RunLifecycle.class),
+            Map.entry(ADOPT_RUN, AdoptRun.class),
             Map.entry(STOP_RUN, StopRun.class),
             Map.entry(MOVE_RUN, MoveRun.class),
             Map.entry(RUN_TAKEN, RunTaken.class),

@@ -16,9 +16,15 @@ public record RunLogBatch(String runId, int attempt, String agentId, long seq, L
 
     /**
      * @param stream {@code stdout} or {@code stderr}
-     * @param at     when the agent read the line
-     * @param text   the line, without its line terminator
+     * @param at       when the agent read the line (or the target stamped it)
+     * @param text     the line, without its line terminator
+     * @param position the line's place in the attempt's output on the target (0, 1, 2 ...), so lines read
+     *                 again by another agent after an adoption are stored once; absent in older batches
      */
-    public record Line(String stream, Instant at, String text) {
+    @com.fasterxml.jackson.annotation.JsonInclude(com.fasterxml.jackson.annotation.JsonInclude.Include.NON_NULL)
+    public record Line(String stream, Instant at, String text, Long position) {
+        public Line(String stream, Instant at, String text) {
+            this(stream, at, text, null);
+        }
     }
 }

@@ -1,8 +1,10 @@
 package dev.launch.common.run;
 
+import dev.launch.common.event.AdoptRun;
 import dev.launch.common.event.EventEnvelope;
 import dev.launch.common.event.EventTypes;
 import dev.launch.common.event.MoveRun;
+import dev.launch.common.event.RunLifecycle;
 import dev.launch.common.event.RunTaken;
 import dev.launch.common.event.StopRun;
 
@@ -32,6 +34,10 @@ import java.util.Set;
  *       attempt) wins if {@code from} is live, launched or not; an agent still holding {@code from} abandons
  *       it.</li>
  *   <li>{@code StopRun} marks the run stopped, whatever item it waits as.</li>
+ *   <li>{@code AdoptRun(item, fromAgent)} opens an adoption of launched work if {@code fromAgent} still owns the
+ *       item (the agent that took it, or the last adopter); a stale one (the run has another owner by now) is
+ *       ignored. The first {@code RunAdopted(item, attempt)} after it makes its agent the owner and closes the
+ *       adoption; later ones lost (ADR 0002).</li>
  * </ul>
  *
  * An agent writes {@code RunTaken}, reads up to it (a fence), then asks {@link #decide}; the status service
@@ -60,6 +66,11 @@ public final class RunCommandLedger {
         final Set<String> voided = new HashSet<>();
         final Map<String, Boolean> moves = new HashMap<>();
         final Set<String> launched = new HashSet<>();
+        /** item -> its first launch record (handle, adoptable) */
+        final Map<String, RunTaken> launchRecords = new HashMap<>();
+        /** item -> the agent that owns its work: the first taker, then each adopter */
+        final Map<String, String> owners = new HashMap<>();
+        AdoptRun adoption;
 
         boolean live(String item) {
             return !movedAway.contains(item) && !voided.contains(item);
@@ -96,6 +107,7 @@ public final class RunCommandLedger {
                 Entry entry = entry(taken.runId());
                 if (entry.live(taken.itemId())) {
                     entry.takenBy.putIfAbsent(taken.itemId(), taken.agentId());
+                    entry.owners.putIfAbsent(taken.itemId(), taken.agentId());
                 }
             }
             case EventTypes.RUN_LAUNCHING -> {
@@ -103,6 +115,8 @@ public final class RunCommandLedger {
                 Entry entry = entry(launching.runId());
                 if (entry.live(launching.itemId())) {
                     entry.launched.add(launching.itemId());
+                    entry.launchRecords.putIfAbsent(launching.itemId(), launching);
+                    entry.owners.putIfAbsent(launching.itemId(), launching.agentId());
                 }
             }
             case EventTypes.MOVE_RUN -> {
@@ -119,6 +133,25 @@ public final class RunCommandLedger {
                     entry.movedAway.add(move.fromItem());
                 } else {
                     entry.voided.add(move.toItem());
+                }
+            }
+            case EventTypes.ADOPT_RUN -> {
+                AdoptRun adopt = envelope.payloadAs(AdoptRun.class);
+                Entry entry = entry(adopt.runId());
+                if (entry.launched.contains(adopt.itemId()) && entry.live(adopt.itemId())
+                        && adopt.fromAgent().equals(entry.owners.get(adopt.itemId()))) {
+                    entry.adoption = adopt;
+                }
+            }
+            case EventTypes.RUN_ADOPTED -> {
+                RunLifecycle adopted = envelope.payloadAs(RunLifecycle.class);
+                Entry entry = entry(adopted.runId());
+                AdoptRun open = entry.adoption;
+                String item = adopted.itemId() == null ? adopted.runId() : adopted.itemId();
+                if (open != null && open.itemId().equals(item) && adopted.attempt() != null
+                        && open.attempt() == adopted.attempt()) {
+                    entry.owners.put(item, adopted.agentId());
+                    entry.adoption = null;
                 }
             }
             default -> {
@@ -166,6 +199,29 @@ public final class RunCommandLedger {
     public synchronized boolean launching(String runId, String itemId) {
         Entry entry = runs.get(runId);
         return entry != null && entry.launched.contains(itemId);
+    }
+
+    /** The first launch record of {@code itemId} (its handle, whether it is adoptable), or null. */
+    public synchronized RunTaken launchRecord(String runId, String itemId) {
+        Entry entry = runs.get(runId);
+        return entry == null ? null : entry.launchRecords.get(itemId);
+    }
+
+    /** The agent that owns {@code itemId}'s work: its taker, or the last agent that adopted it; or null. */
+    public synchronized String owner(String runId, String itemId) {
+        Entry entry = runs.get(runId);
+        return entry == null ? null : entry.owners.get(itemId);
+    }
+
+    /** The adoption of {@code runId}'s work that is open (asked for, not yet won), or null. */
+    public synchronized AdoptRun openAdoption(String runId) {
+        Entry entry = runs.get(runId);
+        return entry == null ? null : entry.adoption;
+    }
+
+    /** Every open adoption (what an agent that has just caught up with the topic may answer). */
+    public synchronized java.util.List<AdoptRun> openAdoptions() {
+        return runs.values().stream().map(e -> e.adoption).filter(java.util.Objects::nonNull).toList();
     }
 
     /** Whether the move to {@code toItem} won; empty until its {@code MoveRun} has been applied. */

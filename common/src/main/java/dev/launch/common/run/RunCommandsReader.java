@@ -38,6 +38,10 @@ public class RunCommandsReader implements AutoCloseable {
     private final KafkaConsumer<String, String> consumer;
     private final Consumer<StopRun> onStop;
     private volatile Consumer<MoveRun> onRetry = retry -> { };
+    private volatile Consumer<dev.launch.common.event.AdoptRun> onAdopt = adopt -> { };
+    /** the ends of the partitions when the reader started; adoptions are offered once they are reached */
+    private Map<TopicPartition, Long> startEnds;
+    private volatile boolean caughtUp;
     private final ConcurrentLinkedQueue<Fence> fences = new ConcurrentLinkedQueue<>();
     private final RunCommandLedger ledger = new RunCommandLedger(REMEMBERED);
 
@@ -72,6 +76,21 @@ public class RunCommandsReader implements AutoCloseable {
     public RunCommandsReader onRetry(Consumer<MoveRun> callback) {
         this.onRetry = callback;
         return this;
+    }
+
+    /**
+     * Called on the reader's thread with each adoption that opened ({@code AdoptRun} that held), once the reader
+     * has caught up with the topic as it was at start (then with every adoption still open): an agent of the
+     * run's queue may answer it with {@code RunAdopted}.
+     */
+    public RunCommandsReader onAdopt(Consumer<dev.launch.common.event.AdoptRun> callback) {
+        this.onAdopt = callback;
+        return this;
+    }
+
+    /** Whether the reader has read the topic up to where it ended when the reader started. */
+    public boolean caughtUp() {
+        return caughtUp;
     }
 
     /** What the records read so far decide. */
@@ -117,6 +136,7 @@ public class RunCommandsReader implements AutoCloseable {
                     infos.forEach(info -> all.add(new TopicPartition(info.topic(), info.partition())));
                     consumer.assign(all);
                     consumer.seekToBeginning(all);
+                    startEnds = consumer.endOffsets(all, Duration.ofSeconds(30));
                     partitions = List.copyOf(all);
                 } catch (org.apache.kafka.common.errors.WakeupException e) {
                     throw e;
@@ -129,6 +149,10 @@ public class RunCommandsReader implements AutoCloseable {
                 try {
                     for (ConsumerRecord<String, String> record : poll(fences.isEmpty() ? 200 : 5)) {
                         apply(record);
+                    }
+                    if (!caughtUp && caughtUp(startEnds)) {
+                        caughtUp = true;
+                        ledger.openAdoptions().forEach(this::offerAdoption);
                     }
                     fences.removeIf(fence -> {
                         if (caughtUp(fence.ends())) {
@@ -199,6 +223,12 @@ public class RunCommandsReader implements AutoCloseable {
             if (firstStop != null) {
                 onStop.accept(firstStop);
             }
+            if (EventTypes.ADOPT_RUN.equals(envelope.type()) && caughtUp) {
+                dev.launch.common.event.AdoptRun adopt = envelope.payloadAs(dev.launch.common.event.AdoptRun.class);
+                if (adopt.equals(ledger.openAdoption(adopt.runId()))) {
+                    offerAdoption(adopt);
+                }
+            }
             if (EventTypes.MOVE_RUN.equals(envelope.type())) {
                 MoveRun move = envelope.payloadAs(MoveRun.class);
                 if (move.retry() && ledger.moveOutcome(move.runId(), move.toItem()).orElse(false)) {
@@ -208,6 +238,14 @@ public class RunCommandsReader implements AutoCloseable {
         } catch (RuntimeException e) {
             LOG.warnf("ignoring unreadable command at %s-%d@%d: %s", record.topic(), record.partition(),
                     record.offset(), e.getMessage());
+        }
+    }
+
+    private void offerAdoption(dev.launch.common.event.AdoptRun adopt) {
+        try {
+            onAdopt.accept(adopt);
+        } catch (RuntimeException e) {
+            LOG.warnf("offering the adoption of run %s failed: %s", adopt.runId(), e.toString());
         }
     }
 

@@ -30,6 +30,8 @@ import static dev.launch.common.run.RunState.*;
  *              RunRequeued: PREEMPTED, or CLAIMED | STARTING (handed back: its agent was lost before starting it),
  *                           or CLAIMED | STARTING | RUNNING (retried as attempt + 1: its agent was lost after
  *                           starting it) --> QUEUED
+ *              RunProgressed, RunAdopted: STARTING | RUNNING | STOPPING --> the same state (a reason while
+ *                           waiting on the target; another agent took over the work)
  * </pre>
  *
  * A {@code RunStopRequested} is the one fact whose effect depends on the state: a QUEUED run goes straight to
@@ -40,6 +42,11 @@ import static dev.launch.common.run.RunState.*;
 public final class RunStateMachine {
 
     private static final Set<RunState> HELD = EnumSet.of(CLAIMED, STARTING, RUNNING);
+
+    /** Facts that say something about a run without moving it, and the states they may come in. */
+    private static final Map<String, Set<RunState>> KEEPING = Map.of(
+            EventTypes.RUN_PROGRESSED, EnumSet.of(STARTING, RUNNING, STOPPING),
+            EventTypes.RUN_ADOPTED, EnumSet.of(STARTING, RUNNING, STOPPING));
 
     private static final Map<String, Set<RunState>> SOURCES = Map.ofEntries(
             Map.entry(EventTypes.RUN_CLAIMED, EnumSet.of(QUEUED)),
@@ -88,6 +95,10 @@ public final class RunStateMachine {
             }
             return HELD.contains(current) ? Optional.of(STOPPING) : Optional.empty();
         }
+        Set<RunState> keeping = KEEPING.get(eventType);
+        if (keeping != null) {
+            return keeping.contains(current) ? Optional.of(current) : Optional.empty();
+        }
         Set<RunState> from = SOURCES.get(eventType);
         if (from == null || !from.contains(current)) {
             return Optional.empty();
@@ -98,6 +109,6 @@ public final class RunStateMachine {
     /** Whether {@code eventType} is a run lifecycle fact this machine knows. */
     public static boolean isLifecycleEvent(String eventType) {
         return EventTypes.RUN_QUEUED.equals(eventType) || EventTypes.RUN_STOP_REQUESTED.equals(eventType)
-                || SOURCES.containsKey(eventType);
+                || SOURCES.containsKey(eventType) || KEEPING.containsKey(eventType);
     }
 }

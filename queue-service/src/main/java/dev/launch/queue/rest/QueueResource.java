@@ -151,6 +151,10 @@ public class QueueResource {
         ObjectNode view = Events.MAPPER.valueToTree(queue);
         view.remove("changedAt");
         view.put("updatedAt", queue.changedAt().toString());
+        List<String> notes = Targets.notes(queue.target(), queue.config());
+        if (!notes.isEmpty()) {
+            notes.forEach(view.putArray("notes")::add);
+        }
         return view;
     }
 }

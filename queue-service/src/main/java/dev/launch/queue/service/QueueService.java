@@ -189,6 +189,8 @@ public class QueueService {
             } else if (!Targets.isSupported(type)) {
                 errors.add(new Problem.FieldError("target.type", "'" + type + "' is not a target type; supported: "
                         + Targets.supported()));
+            } else {
+                errors.addAll(Targets.check(target, request.config()));
             }
         }
         if (request.maxAttempts() != null && (request.maxAttempts() < 1 || request.maxAttempts() > 100)) {

@@ -142,6 +142,16 @@ public class RunMoves {
         return commands.ledger().takenBy(runId, itemId);
     }
 
+    /** The agent that owns {@code itemId}'s work (its taker or last adopter, as far as this service has read). */
+    public String owner(String runId, String itemId) {
+        return commands.ledger().owner(runId, itemId);
+    }
+
+    /** The launch record of {@code itemId} (its handle, whether its work outlives its agent), or null. */
+    public dev.launch.common.event.RunTaken launchRecord(String runId, String itemId) {
+        return commands.ledger().launchRecord(runId, itemId);
+    }
+
     /** Where a {@code MoveRun} record was written. */
     private record Written(TopicPartition partition, long offset) {
     }

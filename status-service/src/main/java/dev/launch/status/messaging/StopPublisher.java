@@ -46,6 +46,14 @@ public class StopPublisher {
                 .chain(() -> send(runs, runId, EventEnvelope.of(EventTypes.RUN_FAILED, runId, fact)));
     }
 
+    /**
+     * Asks the agents of the run's queue to take over its work ({@code AdoptRun} on the run's command partition;
+     * the first {@code RunAdopted} after it wins, see ADR 0002).
+     */
+    public Uni<Void> adopt(dev.launch.common.event.AdoptRun adopt) {
+        return send(commands, adopt.runId(), EventEnvelope.of(EventTypes.ADOPT_RUN, adopt.runId(), adopt));
+    }
+
     private static Uni<Void> send(MutinyEmitter<String> emitter, String key, EventEnvelope envelope) {
         return emitter.sendMessage(Message.of(Events.encode(envelope))
                 .addMetadata(OutgoingKafkaRecordMetadata.<String>builder().withKey(key).build()));

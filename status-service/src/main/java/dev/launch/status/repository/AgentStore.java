@@ -13,7 +13,10 @@ import java.time.ZoneOffset;
 import java.util.ArrayList;
 import java.util.List;
 
-/** The last word of every agent. Later heartbeats win; a stopped agent stays stopped. */
+/**
+ * The last word of every agent. Later heartbeats win; a stopped agent stays stopped until it starts again (a
+ * record with a later start time is a new incarnation of the same id).
+ */
 @ApplicationScoped
 public class AgentStore {
     @Inject
@@ -25,8 +28,12 @@ public class AgentStore {
                         + "ON CONFLICT (agent_id) DO UPDATE SET queues = EXCLUDED.queues, max_jobs = EXCLUDED.max_jobs, "
                         + "runs = EXCLUDED.runs, host = EXCLUDED.host, pid = EXCLUDED.pid, "
                         + "heartbeat_interval_ms = EXCLUDED.heartbeat_interval_ms, started_at = EXCLUDED.started_at, "
-                        + "last_heartbeat = EXCLUDED.last_heartbeat, stopped = agent.stopped OR EXCLUDED.stopped "
-                        + "WHERE agent.last_heartbeat <= EXCLUDED.last_heartbeat OR EXCLUDED.stopped")
+                        + "last_heartbeat = EXCLUDED.last_heartbeat, "
+                        // a new incarnation (started later) is not stopped by its predecessor's goodbye
+                        + "stopped = CASE WHEN EXCLUDED.started_at > agent.started_at THEN EXCLUDED.stopped "
+                        + "ELSE agent.stopped OR EXCLUDED.stopped END "
+                        + "WHERE EXCLUDED.started_at > agent.started_at OR (EXCLUDED.started_at = agent.started_at "
+                        + "AND (agent.last_heartbeat <= EXCLUDED.last_heartbeat OR EXCLUDED.stopped))")
                 .execute(Tuple.tuple().addString(status.agentId()).addString(String.join(",", status.queues()))
                         .addInteger(status.maxJobs()).addString(String.join(",", status.runs()))
                         .addString(status.host()).addLong(status.pid()).addLong(status.heartbeatIntervalMs())

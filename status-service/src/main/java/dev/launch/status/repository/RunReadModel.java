@@ -35,7 +35,8 @@ public class RunReadModel {
     /** Facts an agent reports about the attempt it holds; those of an earlier attempt change nothing. */
     private static final java.util.Set<String> AGENT_REPORTS = java.util.Set.of(EventTypes.RUN_CLAIMED,
             EventTypes.RUN_STARTING, EventTypes.RUN_RUNNING, EventTypes.RUN_FINISHED, EventTypes.RUN_FAILED,
-            EventTypes.RUN_STOPPING, EventTypes.RUN_STOPPED, EventTypes.RUN_PREEMPTED);
+            EventTypes.RUN_STOPPING, EventTypes.RUN_STOPPED, EventTypes.RUN_PREEMPTED, EventTypes.RUN_PROGRESSED,
+            EventTypes.RUN_ADOPTED);
 
     @Inject
     Pool pool;
@@ -191,22 +192,31 @@ public class RunReadModel {
             Long offset = old.getLong("queue_offset");
             String priority = old.getString("priority");
             indexUpdate = () -> index.changed(old.getString("queue"), current, rank, offset, next, priority, offset);
+            // a reason stays while the state does; RunProgressed sets it, any move clears it
+            boolean progressed = EventTypes.RUN_PROGRESSED.equals(event.type());
+            String pending = progressed ? fact.reason() : null;
+            boolean keepPending = next == current && !progressed;
+            boolean agentReport = AGENT_REPORTS.contains(event.type());
             row = conn.preparedQuery("UPDATE run SET state = $2, "
                             + "attempt = COALESCE($3, attempt), agent_id = COALESCE($4, agent_id), "
                             + "target_type = COALESCE($5, target_type), target_handle = COALESCE($6, target_handle), "
                             + "exit_code = COALESCE($7, exit_code), failure_stage = COALESCE($8, failure_stage), "
                             + "failure_reason = CASE WHEN $8 IS NULL THEN failure_reason ELSE $9 END, "
-                            + "stop_requested = stop_requested OR $10, updated_at = $11 WHERE run_id = $1")
+                            + "stop_requested = stop_requested OR $10, updated_at = $11, "
+                            + "pending_reason = CASE WHEN $13 THEN pending_reason ELSE $12 END, "
+                            + "agent_at = CASE WHEN $14 THEN $11 ELSE agent_at END WHERE run_id = $1")
                     .execute(Tuple.tuple()
                             .addString(fact.runId()).addString(next.name()).addInteger(fact.attempt())
                             .addString(fact.agentId()).addString(fact.targetType()).addString(fact.targetHandle())
                             .addInteger(fact.exitCode()).addString(fact.stage()).addString(fact.reason())
-                            .addBoolean(stopRequest).addOffsetDateTime(at));
+                            .addBoolean(stopRequest).addOffsetDateTime(at).addString(pending).addBoolean(keepPending)
+                            .addBoolean(agentReport));
         }
         return row.chain(() -> conn.preparedQuery("INSERT INTO run_history (event_id, run_id, state, event_type, at, "
-                                + "reason) VALUES ($1, $2, $3, $4, $5, $6)")
+                                + "reason, attempt, agent_id, target_handle) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)")
                         .execute(Tuple.tuple().addUUID(event.eventId()).addString(fact.runId()).addString(next.name())
-                                .addString(event.type()).addOffsetDateTime(at).addString(fact.reason())))
+                                .addString(event.type()).addOffsetDateTime(at).addString(fact.reason())
+                                .addInteger(fact.attempt()).addString(fact.agentId()).addString(fact.targetHandle())))
                 .replaceWith(Optional.of(new Applied(new RunChange(fact.runId(), next.name(), event.occurredAt(),
                         fact.reason()), indexUpdate)));
     }

@@ -168,10 +168,11 @@ public class RunResource {
                 return pendingReasons.of(row.getString("queue"), higher, same)
                         .invoke(reason -> run.put("pendingReason", reason));
             }).chain(counts -> {
-                return pool.preparedQuery("SELECT state, at, reason, event_type FROM run_history WHERE run_id = $1 "
-                        + "ORDER BY seq").execute(Tuple.of(runId));
+                return pool.preparedQuery("SELECT state, at, reason, event_type, attempt, agent_id, target_handle "
+                        + "FROM run_history WHERE run_id = $1 ORDER BY seq").execute(Tuple.of(runId));
             }).map(rows -> {
                 List<Map<String, Object>> history = new ArrayList<>();
+                Map<Integer, Map<String, Object>> attempts = new java.util.TreeMap<>();
                 for (Row h : rows) {
                     Map<String, Object> entry = new LinkedHashMap<>();
                     entry.put("state", h.getString("state"));
@@ -180,8 +181,27 @@ public class RunResource {
                         entry.put("reason", h.getString("reason"));
                     }
                     history.add(entry);
+                    Integer n = h.getInteger("attempt");
+                    if (n != null && h.getString("agent_id") != null) {
+                        Map<String, Object> attempt = attempts.computeIfAbsent(n, k -> {
+                            Map<String, Object> a = new LinkedHashMap<>();
+                            a.put("attempt", k);
+                            a.put("agents", new ArrayList<String>());
+                            return a;
+                        });
+                        @SuppressWarnings("unchecked")
+                        List<String> agents = (List<String>) attempt.get("agents");
+                        if (!agents.contains(h.getString("agent_id"))) {
+                            agents.add(h.getString("agent_id"));
+                        }
+                        if (h.getString("target_handle") != null) {
+                            attempt.put("handle", h.getString("target_handle"));
+                        }
+                        attempt.put("outcome", h.getString("state"));
+                    }
                 }
                 run.put("history", history);
+                run.put("attempts", List.copyOf(attempts.values()));
                 String request = row.getString("request");
                 if (request != null) {
                     run.put("resolved", resolved(request));
@@ -420,6 +440,10 @@ public class RunResource {
         }
         if (row.getBoolean("stop_requested")) {
             run.put("stopRequested", true);
+        }
+        if (row.getString("pending_reason") != null) {
+            // why a STARTING, RUNNING or STOPPING run is where it is, as its target says (RunProgressed)
+            run.put("pendingReason", row.getString("pending_reason"));
         }
         run.put("createdAt", row.getOffsetDateTime("created_at").toInstant());
         run.put("updatedAt", row.getOffsetDateTime("updated_at").toInstant());

@@ -58,6 +58,8 @@ public class LostAgentRuns {
     RunMoves moves;
     @Inject
     AgentFeed feed;
+    @Inject
+    dev.launch.status.repository.LogStore logs;
     @ConfigProperty(name = "launch.agents.lost-check-interval", defaultValue = "PT2S")
     Duration interval;
     @ConfigProperty(name = "launch.agents.lost-after-heartbeats")
@@ -112,6 +114,13 @@ public class LostAgentRuns {
         }
     }
 
+    /** A held run to resolve, and why its agent no longer watches it. */
+    private record Orphan(Row row, String agentId, String reason, boolean stoppedAgent) {
+    }
+
+    private static final String HELD_COLUMNS = "r.run_id, r.queue, r.agent_id, r.attempt, r.state, r.item_id, "
+            + "r.priority, r.request, r.target_type, r.target_handle";
+
     private void check() {
         if (checking) {
             return;
@@ -122,78 +131,122 @@ public class LostAgentRuns {
         // judge silence only up to the time before which every agent record has been read (a backlog after an
         // outage must not make live agents look lost)
         feed.horizon().chain(horizon -> horizon.isEmpty() ? Uni.createFrom().voidItem() : agents.all().chain(views -> {
-            // LOST agents, and agents that said goodbye a while ago but still hold runs (a final report lost
-            // on the way out)
-            // silence counts from the agent's last heartbeat, or from the end of a Kafka outage (nobody could be
-            // heard before it), up to the horizon
+            // LOST agents, and agents that said goodbye (their adoptable work at once, the rest a minute later:
+            // a final report may be on its way); silence counts from the agent's last heartbeat, or from the end
+            // of a Kafka outage (nobody could be heard before it), up to the horizon
             java.time.Instant readUpTo = horizon.get();
             java.time.Instant audible = feed.reachableSince();
             List<AgentViews.AgentView> lost = views.stream().filter(v -> {
                 java.time.Instant heard = v.agent().lastHeartbeat().toInstant();
                 java.time.Instant from = heard.isAfter(audible) ? heard : audible;
-                // a stopped agent said goodbye: a minute after it, all it sent before has been read
                 return ("LOST".equals(v.state())
                         && from.plusMillis(v.agent().heartbeatIntervalMs() * lostAfterHeartbeats).isBefore(readUpTo))
-                        || ("STOPPED".equals(v.state()) && heard.plusSeconds(60).isBefore(readUpTo));
+                        || "STOPPED".equals(v.state());
             }).toList();
-            if (lost.isEmpty()) {
-                return Uni.createFrom().voidItem();
-            }
             List<String> ids = lost.stream().map(v -> v.agent().agentId()).toList();
-            return pool.preparedQuery("SELECT run_id, queue, agent_id, attempt, state, item_id, priority, request FROM run WHERE agent_id = ANY($1) AND state IN "
-                            + "('CLAIMED', 'STARTING', 'RUNNING', 'STOPPING')")
-                    .execute(Tuple.of(ids.toArray(String[]::new)))
-                    .chain(rows -> {
-                        List<Row> held = new ArrayList<>();
-                        rows.forEach(row -> {
-                            if (handled.putIfAbsent(key(row), now) == null) {
-                                held.add(row);
-                            }
-                        });
-                        return Multi.createFrom().iterable(held).onItem().transformToUniAndConcatenate(row -> {
+            Uni<List<Orphan>> ofLost = ids.isEmpty() ? Uni.createFrom().item(List.of())
+                    : pool.preparedQuery("SELECT " + HELD_COLUMNS + " FROM run r WHERE r.agent_id = ANY($1) AND "
+                            + "r.state IN ('CLAIMED', 'STARTING', 'RUNNING', 'STOPPING')")
+                    .execute(Tuple.of(ids.toArray(String[]::new))).map(rows -> {
+                        List<Orphan> out = new ArrayList<>();
+                        for (Row row : rows) {
                             AgentViews.AgentView agent = lost.stream()
                                     .filter(v -> v.agent().agentId().equals(row.getString("agent_id")))
                                     .findFirst().orElseThrow();
-                            String reason = "LOST".equals(agent.state())
-                                    ? "agent " + agent.agent().agentId() + " was lost: no heartbeat since "
-                                    + agent.agent().lastHeartbeat().toInstant() + "; its processes are ended "
-                                    + "with it"
-                                    : "agent " + agent.agent().agentId() + " stopped at "
-                                    + agent.agent().lastHeartbeat().toInstant() + " without reporting how the "
-                                    + "run ended";
-                            String owner = moves.takenBy(row.getString("run_id"), row.getString("item_id"));
-                            if (owner != null && !owner.equals(agent.agent().agentId())) {
-                                // the lost agent claimed it but never recorded the take; another agent took the
-                                // item and owns the run now
-                                LOG.infof("run %s: taken by agent %s, not by the lost agent %s; left to it",
-                                        row.getString("run_id"), owner, agent.agent().agentId());
-                                handled.remove(key(row));
-                                return Uni.createFrom().voidItem();
+                            boolean stopped = "STOPPED".equals(agent.state());
+                            java.time.Instant heard = agent.agent().lastHeartbeat().toInstant();
+                            if (stopped && !adoptable(row) && !heard.plusSeconds(60).isBefore(readUpTo)) {
+                                continue; // a stopped agent's last reports may still be on their way
                             }
-                            boolean handBack = mayHandBack(row);
-                            Uni<Boolean> handedBack = handBack
-                                    ? moves.release(request(row), agent.agent().agentId()).map(RunMoves.Outcome::moved)
-                                    : mayRetry(row)
-                                    ? moves.retry(request(row), agent.agent().agentId(), reason).map(RunMoves.Outcome::moved)
-                                    : Uni.createFrom().item(false);
-                            return handedBack.chain(back -> {
-                                if (back) {
-                                    LOG.infof("run %s: %s queue %s (agent %s lost %s it)", row.getString("run_id"),
-                                            handBack ? "handed back to" : "retried on", row.getString("queue"),
-                                            row.getString("agent_id"), handBack ? "before starting" : "after starting");
-                                    return Uni.createFrom().voidItem();
-                                }
-                                LOG.infof("run %s: %s", row.getString("run_id"), reason);
-                                return stops.failLost(row.getString("run_id"), row.getString("queue"),
-                                        agent.agent().agentId(), row.getInteger("attempt"),
-                                        FailureStage.AGENT.wire(), reason);
-                            }).onFailure().invoke(e -> handled.remove(key(row)))
-                                    .onFailure().recoverWithNull();
-                        }).collect().last().replaceWithVoid();
+                            out.add(new Orphan(row, agent.agent().agentId(), stopped
+                                    ? "agent " + agent.agent().agentId() + " stopped at " + heard
+                                    + (adoptable(row) ? " and left the run's work running" : " without reporting "
+                                    + "how the run ended")
+                                    : "agent " + agent.agent().agentId() + " was lost: no heartbeat since " + heard
+                                    + (adoptable(row) ? "" : "; its processes are ended with it"), stopped));
+                        }
+                        return out;
                     });
+            // an agent that started again under the same id: the runs its earlier incarnation last reported about
+            Uni<List<Orphan>> ofRestarted = pool.query("SELECT " + HELD_COLUMNS + ", a.started_at FROM run r JOIN agent a "
+                            + "ON a.agent_id = r.agent_id WHERE r.state IN ('CLAIMED', 'STARTING', 'RUNNING', 'STOPPING') "
+                            + "AND r.agent_at IS NOT NULL AND r.agent_at < a.started_at AND NOT a.stopped").execute()
+                    .map(rows -> {
+                        List<Orphan> out = new ArrayList<>();
+                        for (Row row : rows) {
+                            if (ids.contains(row.getString("agent_id"))) {
+                                continue;
+                            }
+                            out.add(new Orphan(row, row.getString("agent_id"), "agent " + row.getString("agent_id")
+                                    + " started again at " + row.getOffsetDateTime("started_at").toInstant()
+                                    + "; the run belonged to its earlier incarnation", false));
+                        }
+                        return out;
+                    });
+            return ofLost.chain(a -> ofRestarted.map(b -> {
+                List<Orphan> all = new ArrayList<>(a);
+                all.addAll(b);
+                return all;
+            })).chain(orphans -> {
+                List<Orphan> todo = new ArrayList<>();
+                for (Orphan o : orphans) {
+                    if (handled.putIfAbsent(key(o.row()), now) == null) {
+                        todo.add(o);
+                    }
+                }
+                return Multi.createFrom().iterable(todo).onItem().transformToUniAndConcatenate(o -> resolve(o)
+                        .onFailure().invoke(e -> handled.remove(key(o.row())))
+                        .onFailure().recoverWithNull()).collect().last().replaceWithVoid();
+            });
         })).subscribe().with(done -> checking = false, e -> {
             checking = false;
             LOG.warnf("checking for lost agents failed: %s", e.toString());
+        });
+    }
+
+    /** Whether the run's launch record says its work outlives its agent (a container, a Kubernetes Job ...). */
+    private boolean adoptable(Row row) {
+        dev.launch.common.event.RunTaken launch = moves.launchRecord(row.getString("run_id"), row.getString("item_id"));
+        return launch != null && launch.outlivesAgent() && launch.handle() != null;
+    }
+
+    private Uni<Void> resolve(Orphan o) {
+        Row row = o.row();
+        String runId = row.getString("run_id");
+        String owner = moves.owner(runId, row.getString("item_id"));
+        if (owner != null && !owner.equals(o.agentId())) {
+            // the lost agent claimed it but never recorded the take, or another agent adopted it since: that
+            // agent owns the run now
+            LOG.infof("run %s: owned by agent %s, not by %s; left to it", runId, owner, o.agentId());
+            handled.remove(key(row));
+            return Uni.createFrom().voidItem();
+        }
+        if (adoptable(row) && row.getString("request") != null) {
+            dev.launch.common.event.RunTaken launch = moves.launchRecord(runId, row.getString("item_id"));
+            return logs.lastPosition(runId, row.getInteger("attempt")).chain(position -> {
+                LOG.infof("run %s: %s; asking the agents of queue %s to adopt %s", runId, o.reason(),
+                        row.getString("queue"), launch.handle());
+                return stops.adopt(new dev.launch.common.event.AdoptRun(runId, row.getString("queue"),
+                        row.getString("item_id"), row.getInteger("attempt"), row.getString("target_type") != null
+                        ? row.getString("target_type") : request(row).target().path("type").asText(), launch.handle(),
+                        o.agentId(), o.reason(), position, request(row)));
+            });
+        }
+        boolean handBack = mayHandBack(row);
+        Uni<Boolean> handedBack = handBack
+                ? moves.release(request(row), o.agentId()).map(RunMoves.Outcome::moved)
+                : mayRetry(row)
+                ? moves.retry(request(row), o.agentId(), o.reason()).map(RunMoves.Outcome::moved)
+                : Uni.createFrom().item(false);
+        return handedBack.chain(back -> {
+            if (back) {
+                LOG.infof("run %s: %s queue %s (agent %s lost %s it)", runId, handBack ? "handed back to"
+                        : "retried on", row.getString("queue"), o.agentId(), handBack ? "before starting" : "after starting");
+                return Uni.createFrom().voidItem();
+            }
+            LOG.infof("run %s: %s", runId, o.reason());
+            return stops.failLost(runId, row.getString("queue"), o.agentId(), row.getInteger("attempt"),
+                    FailureStage.AGENT.wire(), o.reason());
         });
     }
 }

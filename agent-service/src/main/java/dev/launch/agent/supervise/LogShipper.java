@@ -1,4 +1,4 @@
-package dev.launch.agent.runner;
+package dev.launch.agent.supervise;
 
 import dev.launch.agent.messaging.EventPublisher;
 import dev.launch.common.event.RunLogBatch;
@@ -9,8 +9,9 @@ import java.util.List;
 import java.util.concurrent.CompletableFuture;
 
 /**
- * Collects a run's output lines and ships them to {@code launch.run-logs} in numbered batches: when a batch
- * is full, when {@link #flushIfDue} finds the oldest line old enough, and at the end.
+ * Collects a run's output lines and ships them to {@code launch.run-logs} in batches numbered by the target
+ * position of their first line: when a batch is full, when {@link #flushIfDue} finds the oldest line old
+ * enough, and at the end.
  */
 public class LogShipper {
     static final int MAX_LINE = 16 * 1024;
@@ -36,12 +37,13 @@ public class LogShipper {
         this.flushNanos = flushInterval.toNanos();
     }
 
-    public synchronized void add(String stream, String line) {
+    /** A line at {@code position} of the attempt's output on the target. */
+    public synchronized void add(String stream, String line, long position) {
         if (buffer.isEmpty()) {
             oldest = System.nanoTime();
         }
         String text = line.length() > MAX_LINE ? line.substring(0, MAX_LINE) + " [line cut at 16 KiB]" : line;
-        buffer.add(new RunLogBatch.Line(stream, Instant.now(), text));
+        buffer.add(new RunLogBatch.Line(stream, Instant.now(), text, position));
         if (buffer.size() >= maxLines) {
             flush();
         }
@@ -56,7 +58,10 @@ public class LogShipper {
     /** Ships what is buffered; the returned future completes when every batch so far is acknowledged. */
     public synchronized CompletableFuture<?> flush() {
         if (!buffer.isEmpty()) {
-            RunLogBatch batch = new RunLogBatch(runId, attempt, agentId, seq++, List.copyOf(buffer));
+            // numbered by the target position of its first line, so batches of two owners never share a number
+            Long first = buffer.get(0).position();
+            RunLogBatch batch = new RunLogBatch(runId, attempt, agentId, first != null ? first : seq, List.copyOf(buffer));
+            seq++;
             buffer.clear();
             last = CompletableFuture.allOf(last, publisher.logs(batch));
         }

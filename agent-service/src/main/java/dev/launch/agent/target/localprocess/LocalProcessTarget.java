@@ -1,8 +1,11 @@
-package dev.launch.agent.runner;
+package dev.launch.agent.target.localprocess;
 
 import dev.launch.agent.config.AgentConfig;
+import dev.launch.agent.target.Target;
+import dev.launch.agent.target.TargetObserver;
+import dev.launch.agent.target.RunEnvironment;
+import dev.launch.agent.target.Workspaces;
 import dev.launch.common.event.RunRequest;
-import dev.launch.common.job.JobSource;
 import dev.launch.common.run.FailureStage;
 import jakarta.annotation.PreDestroy;
 import jakarta.enterprise.context.ApplicationScoped;
@@ -17,7 +20,6 @@ import java.io.InputStreamReader;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -26,17 +28,22 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.stream.Stream;
 
 /**
- * Runs a job as a local process: the code is copied (code source) or cloned at its pinned commit (git source)
- * into the run's own workspace, and the process starts there in a session of its own, so stopping it
- * (SIGTERM, then SIGKILL after the grace period) reaches its whole process tree.
+ * The {@code local-process} target: the code is copied (code source) or cloned at its pinned commit (git source)
+ * into the attempt's own workspace, and the process starts there in a session of its own, so stopping it
+ * (SIGTERM, then SIGKILL after the grace period) reaches its whole process tree. A local process dies with its
+ * agent (the agent's {@link ProcessWatchdog} ends it), so it is not adoptable: a lost agent's started runs are
+ * retried or failed. Its pipes can only be read by threads of their own: one reader per stream and one waiter
+ * per process.
  */
 @ApplicationScoped
-public class LocalProcessRunner implements Runner {
-    private static final Logger LOG = Logger.getLogger(LocalProcessRunner.class);
+public class LocalProcessTarget implements Target {
+    private static final Logger LOG = Logger.getLogger(LocalProcessTarget.class);
     private static final boolean HAS_SETSID = Files.isExecutable(Path.of("/usr/bin/setsid"));
+    public static final String TYPE = "local-process";
 
     @Inject
     AgentConfig config;
@@ -52,38 +59,45 @@ public class LocalProcessRunner implements Runner {
     private static final class Running {
         volatile Process process;
         volatile boolean stopRequested;
+        final Object ended = new Object();
+        volatile boolean done;
     }
 
     @Override
-    public String targetType() {
-        return "local-process";
+    public String type() {
+        return TYPE;
     }
 
     @Override
-    public void launch(RunRequest request, RunReporter reporter) {
+    public boolean adoptable() {
+        return false;
+    }
+
+    @Override
+    public void submit(RunRequest request, String handle, TargetObserver observer) {
         Running state = new Running();
-        running.put(request.runId(), state);
+        running.put(handle, state);
+        boolean watching = false;
         try {
-            reporter.starting();
             Path workspace;
             try {
-                workspace = prepareWorkspace(request);
+                workspace = Workspaces.prepare(config.workspace(), request.runId() + "-" + request.attempt(), request);
             } catch (IOException | RuntimeException e) {
-                reporter.failed(FailureStage.BUILD.wire(), "could not prepare the code: " + e.getMessage(), null);
+                observer.failed(FailureStage.BUILD.wire(), "could not prepare the code: " + e.getMessage(), null);
                 return;
             }
             if (state.stopRequested) {
-                reporter.stopped(null);
+                observer.stopped(null);
                 return;
             }
-            if (!reporter.launching()) {
+            if (!observer.launching()) {
                 return;
             }
             Process process;
             try {
                 process = start(request, workspace);
             } catch (IOException e) {
-                reporter.failed(FailureStage.TARGET.wire(), "could not start " + request.command() + ": "
+                observer.failed(FailureStage.TARGET.wire(), "could not start " + request.command() + ": "
                         + e.getMessage(), null);
                 return;
             }
@@ -94,22 +108,45 @@ public class LocalProcessRunner implements Runner {
             if (state.stopRequested) {
                 terminate(process);
             }
-            reporter.running("pid:" + process.pid());
-            Thread out = pump(process.getInputStream(), "stdout", reporter, request.runId());
-            Thread err = pump(process.getErrorStream(), "stderr", reporter, request.runId());
+            observer.running();
+            Thread waiter = new Thread(() -> watch(handle, state, process, observer), "run-wait-" + handle);
+            waiter.setDaemon(true);
+            waiter.start();
+            watching = true;
+        } finally {
+            if (!watching) {
+                end(handle, state);
+            }
+        }
+    }
+
+    /** Pumps the output and waits for the exit, on the process's own thread. */
+    private void watch(String handle, Running state, Process process, TargetObserver observer) {
+        try {
+            AtomicLong position = new AtomicLong();
+            Thread out = pump(process.getInputStream(), "stdout", observer, handle, position);
+            Thread err = pump(process.getErrorStream(), "stderr", observer, handle, position);
             int exit = waitFor(process);
             join(out);
             join(err);
             if (state.stopRequested) {
-                reporter.stopped(exit);
+                observer.stopped(exit);
             } else {
-                reporter.exited(exit);
+                observer.exited(exit);
             }
         } finally {
-            Running ended = running.remove(request.runId());
-            if (HAS_SETSID && ended != null && ended.process != null && !ended.process.isAlive()) {
-                watchdog().forget(ended.process.pid());
+            if (HAS_SETSID && !process.isAlive()) {
+                watchdog().forget(process.pid());
             }
+            end(handle, state);
+        }
+    }
+
+    private void end(String handle, Running state) {
+        running.remove(handle, state);
+        synchronized (state.ended) {
+            state.done = true;
+            state.ended.notifyAll();
         }
     }
 
@@ -129,26 +166,7 @@ public class LocalProcessRunner implements Runner {
     }
 
     private String agentId() {
-        return config.id().orElse("agent-" + ProcessHandle.current().pid());
-    }
-
-    private Path prepareWorkspace(RunRequest request) throws IOException {
-        Path workspace = config.workspace().toAbsolutePath().resolve(request.runId() + "-" + request.attempt());
-        if (Files.exists(workspace)) {
-            deleteTree(workspace);
-        }
-        Files.createDirectories(workspace);
-        JobSource source = request.source();
-        switch (source.type()) {
-            case JobSource.CODE -> copyTree(Path.of(source.snapshot()), workspace);
-            case JobSource.GIT -> {
-                git(workspace.getParent(), "clone", "--quiet", "--no-checkout", "--", source.remote(),
-                        workspace.toString());
-                git(workspace, "checkout", "--quiet", "--detach", source.commit());
-            }
-            default -> throw new IllegalArgumentException("local processes cannot run " + source.type() + " sources");
-        }
-        return workspace;
+        return config.id().filter(s -> !s.isBlank()).orElse("agent-" + ProcessHandle.current().pid());
     }
 
     private Process start(RunRequest request, Path workspace) throws IOException {
@@ -164,11 +182,7 @@ public class LocalProcessRunner implements Runner {
         command.addAll(request.command());
         ProcessBuilder builder = new ProcessBuilder(command).directory(workspace.toFile());
         Map<String, String> env = builder.environment();
-        env.put("LAUNCH_RUN_ID", request.runId());
-        env.put("LAUNCH_JOB", request.jobRef());
-        env.put("LAUNCH_QUEUE", request.queue());
-        env.put("LAUNCH_ATTEMPT", String.valueOf(request.attempt()));
-        env.put("LAUNCH_INPUTS", request.inputs() == null ? "{}" : request.inputs().toString());
+        env.putAll(RunEnvironment.of(request));
         env.put("LAUNCH_WORKSPACE", workspace.toString());
         builder.redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")));
         return builder.start();
@@ -188,17 +202,21 @@ public class LocalProcessRunner implements Runner {
         return false;
     }
 
-    private static Thread pump(InputStream stream, String name, RunReporter reporter, String runId) {
+    /** Lines of both streams share one count, in the order they are read. */
+    private static Thread pump(InputStream stream, String name, TargetObserver observer, String handle,
+                               AtomicLong position) {
         Thread t = new Thread(() -> {
             try (BufferedReader reader = new BufferedReader(new InputStreamReader(stream, StandardCharsets.UTF_8))) {
                 String line;
                 while ((line = reader.readLine()) != null) {
-                    reporter.output(name, line);
+                    synchronized (position) {
+                        observer.output(name, line, position.getAndIncrement());
+                    }
                 }
             } catch (IOException e) {
-                LOG.debugf("reading %s of run %s ended: %s", name, runId, e.getMessage());
+                LOG.debugf("reading %s of %s ended: %s", name, handle, e.getMessage());
             }
-        }, "run-" + name + "-" + runId);
+        }, "run-" + name + "-" + handle);
         t.setDaemon(true);
         t.start();
         return t;
@@ -209,7 +227,7 @@ public class LocalProcessRunner implements Runner {
             try {
                 return process.waitFor();
             } catch (InterruptedException e) {
-                // the agent only interrupts at shutdown, after stopAll: keep waiting for the exit code
+                // the agent only interrupts at shutdown, after stopping its runs: keep waiting for the exit code
                 Thread.interrupted();
             }
         }
@@ -224,8 +242,8 @@ public class LocalProcessRunner implements Runner {
     }
 
     @Override
-    public void stop(String runId) {
-        Running state = running.get(runId);
+    public void stop(String handle) {
+        Running state = running.get(handle);
         if (state == null) {
             return;
         }
@@ -272,8 +290,9 @@ public class LocalProcessRunner implements Runner {
         }
     }
 
+    /** Stops every process, force-kills what is left at the deadline, and waits for their ends to be reported. */
     @Override
-    public void stopAll(Duration within) {
+    public void shutdown(Duration within) {
         running.keySet().forEach(this::stop);
         long deadline = System.nanoTime() + within.toNanos();
         for (Running state : running.values()) {
@@ -287,6 +306,12 @@ public class LocalProcessRunner implements Runner {
                     tree(p).forEach(ProcessHandle::destroyForcibly);
                     signalGroup(p.pid(), "KILL");
                 }
+                synchronized (state.ended) {
+                    long wait = Math.max(1, (deadline - System.nanoTime()) / 1_000_000) + 5000;
+                    if (!state.done) {
+                        state.ended.wait(wait);
+                    }
+                }
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 return;
@@ -297,46 +322,5 @@ public class LocalProcessRunner implements Runner {
     @PreDestroy
     void close() {
         killer.shutdownNow();
-    }
-
-    private static void git(Path dir, String... args) throws IOException {
-        List<String> command = new ArrayList<>(List.of("git", "-C", dir.toString()));
-        command.addAll(List.of(args));
-        Process git = new ProcessBuilder(command).redirectErrorStream(true)
-                .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null"))).start();
-        String output = new String(git.getInputStream().readAllBytes(), StandardCharsets.UTF_8).strip();
-        try {
-            if (!git.waitFor(300, TimeUnit.SECONDS) || git.exitValue() != 0) {
-                git.destroyForcibly();
-                throw new IOException("git " + args[0] + " failed: " + output);
-            }
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IOException("interrupted during git " + args[0]);
-        }
-    }
-
-    private static void copyTree(Path from, Path to) throws IOException {
-        if (!Files.isDirectory(from)) {
-            throw new IOException("the job's code snapshot " + from + " is missing on this machine");
-        }
-        try (Stream<Path> walk = Files.walk(from)) {
-            for (Path p : (Iterable<Path>) walk::iterator) {
-                Path target = to.resolve(from.relativize(p).toString());
-                if (Files.isDirectory(p)) {
-                    Files.createDirectories(target);
-                } else {
-                    Files.copy(p, target, StandardCopyOption.COPY_ATTRIBUTES, StandardCopyOption.REPLACE_EXISTING);
-                }
-            }
-        }
-    }
-
-    private static void deleteTree(Path dir) throws IOException {
-        try (Stream<Path> walk = Files.walk(dir)) {
-            for (Path p : walk.sorted(java.util.Comparator.reverseOrder()).toList()) {
-                Files.deleteIfExists(p);
-            }
-        }
     }
 }

@@ -1,4 +1,4 @@
-package dev.launch.agent.runner;
+package dev.launch.agent.target.localprocess;
 
 import org.jboss.logging.Logger;
 
