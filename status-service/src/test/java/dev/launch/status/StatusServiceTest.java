@@ -398,4 +398,110 @@ class StatusServiceTest {
         given().when().get("/api/v1/runs?state=DANCING").then().statusCode(400).body("errors[0].field", is("state"));
         given().when().get("/api/v1/runs?limit=0").then().statusCode(400).body("errors[0].field", is("limit"));
     }
+
+    /** A run of {@code q} on the local-container target, RUNNING on {@code agentId}, its launch recorded adoptable. */
+    private String containerRunningOn(String q, String agentId) throws Exception {
+        String runId = RunIds.next();
+        RunRequest request = new RunRequest(runId, q, "train", 2, "sha256:x",
+                new dev.launch.common.job.JobSource("image", "busybox", null, null, null, null, null),
+                List.of("sh", "-c", "sleep 60"), Events.MAPPER.createObjectNode(),
+                Events.MAPPER.createObjectNode().put("type", "local-container"), 1, 1, null, Instant.now(), null);
+        fact(EventTypes.RUN_QUEUED, RunLifecycle.queued(request, 0));
+        String handle = "launch-" + runId + "-1";
+        RunLifecycle held = RunLifecycle.of(runId, q).withAgent(agentId, 1).withTarget("local-container", handle);
+        fact(EventTypes.RUN_CLAIMED, RunLifecycle.of(runId, q).withAgent(agentId, 1));
+        send(Topics.RUN_COMMANDS, runId, EventEnvelope.of(EventTypes.RUN_TAKEN, runId, new RunTaken(runId, q, runId,
+                agentId)));
+        fact(EventTypes.RUN_STARTING, held);
+        send(Topics.RUN_COMMANDS, runId, EventEnvelope.of(EventTypes.RUN_LAUNCHING, runId, new RunTaken(runId, q, runId,
+                agentId, handle, true)));
+        fact(EventTypes.RUN_RUNNING, held);
+        awaitState(runId, "RUNNING");
+        return runId;
+    }
+
+    private static List<AdoptRun> adoptRuns(String runId) {
+        return TopicReader.read(SharedInfra.kafkaBootstrap(), Topics.RUN_COMMANDS, runId, 3).stream()
+                .map(r -> Events.decode(r.value())).filter(e -> e.type().equals(EventTypes.ADOPT_RUN))
+                .map(e -> e.payloadAs(AdoptRun.class)).toList();
+    }
+
+    @Test
+    void workOfALostAgentThatOutlivesItIsOfferedForAdoptionNotRetriedOrFailed() throws Exception {
+        String q = queue();
+        String agentId = "agent-" + UUID.randomUUID();
+        String runId = containerRunningOn(q, agentId);
+        send(Topics.RUN_LOGS, runId, EventEnvelope.of(EventTypes.RUN_OUTPUT_LOGGED, runId, new RunLogBatch(runId, 1,
+                agentId, 0, List.of(new RunLogBatch.Line("stdout", Instant.now(), "l0", 0L),
+                new RunLogBatch.Line("stdout", Instant.now(), "l1", 1L)))));
+        await().atMost(20, TimeUnit.SECONDS).untilAsserted(() -> given().when().get("/api/v1/runs/" + runId + "/logs")
+                .then().body(is("l0\nl1\n")));
+        agentSaid(EventTypes.AGENT_HEARTBEAT, agentId, q, runId, 60);
+        await().atMost(20, TimeUnit.SECONDS).until(() -> adoptRuns(runId).size() >= 1);
+        AdoptRun adopt = adoptRuns(runId).get(0);
+        assertEquals(agentId, adopt.fromAgent());
+        assertEquals("launch-" + runId + "-1", adopt.handle());
+        assertEquals("local-container", adopt.targetType());
+        assertEquals(1L, adopt.logPosition(), "the adopter reads on after the last line stored");
+        assertEquals(q, adopt.request().queue());
+        given().when().get("/api/v1/runs/" + runId).then().body("state", is("RUNNING")).body("attempt", is(1));
+        assertTrue(TopicReader.read(SharedInfra.kafkaBootstrap(), Topics.RUN_COMMANDS, runId, 3).stream()
+                .noneMatch(r -> Events.decode(r.value()).type().equals(EventTypes.STOP_RUN)), "nothing is stopped");
+
+        // the adopter's fact moves the run to it; the detail lists the attempt's agents and handle
+        String adopter = "adopter-" + UUID.randomUUID();
+        RunLifecycle adopted = RunLifecycle.of(runId, q).withAgent(adopter, 1)
+                .withTarget("local-container", "launch-" + runId + "-1").withItem(runId)
+                .withReason("adopted by agent " + adopter + ": " + adopt.reason());
+        fact(EventTypes.RUN_ADOPTED, adopted);
+        await().atMost(20, TimeUnit.SECONDS).untilAsserted(() -> given().when().get("/api/v1/runs/" + runId).then()
+                .body("agentId", is(adopter)).body("state", is("RUNNING"))
+                .body("attempts[0].agents", contains(agentId, adopter))
+                .body("attempts[0].handle", is("launch-" + runId + "-1"))
+                .body("history.reason", hasItem(startsWith("adopted by agent " + adopter))));
+        // the adopter reads the output again from an earlier place: each line is stored once
+        send(Topics.RUN_LOGS, runId, EventEnvelope.of(EventTypes.RUN_OUTPUT_LOGGED, runId, new RunLogBatch(runId, 1,
+                adopter, 1, List.of(new RunLogBatch.Line("stdout", Instant.now(), "l1", 1L),
+                new RunLogBatch.Line("stdout", Instant.now(), "l2", 2L)))));
+        fact(EventTypes.RUN_FINISHED, RunLifecycle.of(runId, q).withAgent(adopter, 1).withExit(0));
+        awaitState(runId, "FINISHED");
+        await().atMost(20, TimeUnit.SECONDS).untilAsserted(() -> given().when().get("/api/v1/runs/" + runId + "/logs")
+                .then().body(is("l0\nl1\nl2\n")));
+        given().when().get("/api/v1/runs/" + runId).then().body("attempts[0].outcome", is("FINISHED"));
+    }
+
+    @Test
+    void anAgentThatStartsAgainUnderItsIdHasItsEarlierIncarnationsWorkOfferedForAdoptionAtOnce() throws Exception {
+        String q = queue();
+        String agentId = "agent-" + UUID.randomUUID();
+        String runId = containerRunningOn(q, agentId);
+        // the same id, started after the run's last report: a new incarnation, holding nothing yet
+        send(Topics.AGENTS, agentId, EventEnvelope.of(EventTypes.AGENT_STARTED, agentId, new AgentStatus(agentId,
+                List.of(q), 1, List.of(), "h", 2, 1000, Instant.now())));
+        await().atMost(20, TimeUnit.SECONDS).until(() -> adoptRuns(runId).size() >= 1);
+        assertTrue(adoptRuns(runId).get(0).reason().contains("started again"), adoptRuns(runId).get(0).reason());
+        given().when().get("/api/v1/agents").then()
+                .body("items.find { it.agentId == '" + agentId + "' }.state", anyOf(is("POLLING"), is("RUNNING")));
+    }
+
+    @Test
+    void aReasonWhileStartingIsShownUntilTheRunMovesOn() throws Exception {
+        String q = queue();
+        String runId = queued(q, 0);
+        RunLifecycle held = RunLifecycle.of(runId, q).withAgent("a", 1).withTarget("local-container", "launch-x");
+        fact(EventTypes.RUN_CLAIMED, held);
+        fact(EventTypes.RUN_STARTING, held);
+        fact(EventTypes.RUN_PROGRESSED, held.withReason("pulling image busybox"));
+        await().atMost(20, TimeUnit.SECONDS).untilAsserted(() -> given().when().get("/api/v1/runs/" + runId).then()
+                .body("state", is("STARTING")).body("pendingReason", is("pulling image busybox")));
+        fact(EventTypes.RUN_RUNNING, held);
+        awaitState(runId, "RUNNING");
+        given().when().get("/api/v1/runs/" + runId).then().body("pendingReason", nullValue())
+                .body("history.state", contains("QUEUED", "CLAIMED", "STARTING", "STARTING", "RUNNING"));
+        // not while queued or after the end
+        fact(EventTypes.RUN_FINISHED, held.withExit(0));
+        fact(EventTypes.RUN_PROGRESSED, held.withReason("too late"));
+        awaitState(runId, "FINISHED");
+        given().when().get("/api/v1/runs/" + runId).then().body("pendingReason", nullValue());
+    }
 }
