@@ -224,6 +224,7 @@ class ContainerAgentTest {
             awaitFact(id, EventTypes.RUN_RUNNING);
         }
         int during = Thread.activeCount();
+        System.out.printf("30 running containers: %d threads before, %d while they run%n", before, during);
         assertTrue(during - before <= 16, "threads went from " + before + " to " + during + " for 30 containers");
         for (String id : ids) {
             command(id, EventTypes.STOP_RUN, new StopRun(id, AgentTestInfra.CONTAINER_QUEUE, "enough", "test"));

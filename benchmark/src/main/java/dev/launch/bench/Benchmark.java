@@ -27,7 +27,7 @@ import java.util.regex.Pattern;
  *
  * <p>Arguments: {@code --kafka host:port --jobs URL --queues URL --status URL --agent-jar PATH
  * --broker-classpath FILE --work DIR --out FILE [--jvm-options "..."] [--quick] [--only scenario,...]}
- * (scenarios: kafka, latency, throughput, depth, breadth; a partial run writes a partial page).
+ * (scenarios: kafka, latency, throughput, depth, breadth, containers; a partial run writes a partial page).
  */
 public final class Benchmark {
     /** The sizes of one benchmark run. */
@@ -136,6 +136,9 @@ public final class Benchmark {
         }
         if (wanted("breadth")) {
             scenario("Breadth", this::breadth);
+        }
+        if (wanted("containers")) {
+            scenario("Containers (local-container: `true`)", this::containers);
         }
         if (only.isEmpty()) {
             ratios();
@@ -380,6 +383,52 @@ public final class Benchmark {
             report.row(section, "drain: agent start → last FINISHED", String.format("%.1f s", seconds),
                     String.format("%,d of %,d ended, %,.0f runs/s including the agent's start%s", ended, runs,
                             ended / seconds, all ? "" : " (time limit hit)"));
+        }
+    }
+
+    /**
+     * The container engine's own create + start rate first, then Launch on the local-container target at half
+     * that rate: enqueue → RUNNING of a container running {@code true}.
+     */
+    private void containers() throws Exception {
+        String section = "Containers (local-container: `true`)";
+        step("containers");
+        ContainerEngineBench engine = ContainerEngineBench.find(work);
+        if (engine == null) {
+            report.row(section, "skipped", "-", "no container engine (LAUNCH_CONTAINER_ENGINE, podman or docker) "
+                    + "or no image (LAUNCH_BENCH_IMAGE, or /bin/busybox from busybox-static)");
+            return;
+        }
+        int n = quick ? 10 : 30;
+        engine.createStart(2); // the engine's first calls load its storage
+        double seconds = engine.createStart(n);
+        double rate = n / seconds;
+        report.row(section, "engine alone: " + n + " × create + start, one after another",
+                String.format("%.1f containers/s", rate), String.format("%.0f ms each (%s)", seconds * 1000 / n,
+                        engine.engine.get(engine.engine.size() - 1)));
+        String image = "bench-container-" + Long.toString(System.currentTimeMillis(), 36);
+        api.post(api.jobs + "/api/v1/jobs", "{\"name\":\"" + image + "\",\"source\":{\"type\":\"image\",\"image\":\""
+                + engine.image + "\"},\"entrypoint\":[\"true\"]}", 201);
+        String queue = queue("bench-containers", "local-container");
+        int perSecond = Math.max(1, (int) Math.floor(rate / 2));
+        int loadSeconds = quick ? 10 : 30;
+        try (Processes.Agent agent = processes.agent("bench-agent-" + (++agents), List.of(queue), 64,
+                work.resolve("workspaces"), engine.agentSettings())) {
+            agent.awaitReady(Duration.ofMinutes(5));
+            Api.Batch batch = api.openLoop(List.of(queue), "{\"job\":\"" + image + "\"}", perSecond, loadSeconds);
+            boolean all = events.awaitEnded(batch.runIds(), Duration.ofMinutes(5));
+            List<Double> running = new ArrayList<>();
+            synchronized (batch.accepted) {
+                for (Api.Sent sent : batch.accepted) {
+                    RunEvents.Times t = events.of(sent.runId());
+                    if (t.running != 0) {
+                        running.add((t.running - sent.sentMicros()) / 1000.0);
+                    }
+                }
+            }
+            report.row(section, perSecond + " runs/s open loop for " + loadSeconds + " s (half the engine's rate): "
+                    + "enqueue → RUNNING p50/p95/p99", Stats.of(running).ms() + " ms", batch.accepted.size()
+                    + " accepted" + (all ? "" : ", not all ended in 5 min"));
         }
     }
 

@@ -69,6 +69,12 @@ final class Processes {
     }
 
     Agent agent(String id, List<String> queues, int maxJobs, Path workspace) throws IOException {
+        return agent(id, queues, maxJobs, workspace, Map.of());
+    }
+
+    /** An agent with extra settings ({@code LAUNCH_CONTAINER_ENGINE} ...). */
+    Agent agent(String id, List<String> queues, int maxJobs, Path workspace, Map<String, String> settings)
+            throws IOException {
         int port = freePort();
         List<String> command = new ArrayList<>(List.of(java));
         command.addAll(jvmOptions);
@@ -79,6 +85,7 @@ final class Processes {
                 String.join(",", queues), "LAUNCH_AGENT_MAX_JOBS", String.valueOf(maxJobs), "LAUNCH_AGENT_ID", id,
                 "LAUNCH_AGENT_HTTP_PORT", String.valueOf(port), "LAUNCH_AGENT_WORKSPACE", workspace.toString(),
                 "LAUNCH_HTTP_HOST", "127.0.0.1"));
+        builder.environment().putAll(settings);
         return new Agent(builder.start(), port, id);
     }
 

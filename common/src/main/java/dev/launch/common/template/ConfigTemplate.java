@@ -30,7 +30,8 @@ public final class ConfigTemplate {
     private static final Pattern MACRO = Pattern.compile("\\$\\{([A-Za-z_][A-Za-z0-9_]*)}");
 
     /** Macro names the agent fills at launch. */
-    public static final Set<String> MACROS = Set.of("run_id", "queue", "job", "job_version", "attempt");
+    public static final Set<String> MACROS = Set.of("run_id", "queue", "job", "job_version", "attempt",
+            "project_name", "entity_name", "image_uri");
 
     private ConfigTemplate() {
     }

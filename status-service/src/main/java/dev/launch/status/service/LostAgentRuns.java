@@ -32,6 +32,9 @@ import java.util.concurrent.ConcurrentHashMap;
  * <ul>
  *   <li>a run its agent took but never started (no {@code RunLaunching} record) goes back to its queue, at the
  *       tail of its level, for another agent; a launch record that came first wins over the hand-back;</li>
+ *   <li>a run whose work outlives its agent (its launch record says adoptable: a container) is offered to the
+ *       agents of its queue ({@code AdoptRun}); the first to answer owns it (ADR 0002). An agent that said goodbye
+ *       and an earlier incarnation of a restarted agent are resolved this way at once;</li>
  *   <li>a run it started goes back to its queue as its next attempt (at the tail of its level) when the queue's
  *       {@code maxAttempts} allows and no stop was asked for; an agent still holding the old attempt abandons
  *       it when it reads the retry;</li>
