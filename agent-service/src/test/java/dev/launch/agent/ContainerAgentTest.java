@@ -288,4 +288,24 @@ class ContainerAgentTest {
         await().atMost(10, TimeUnit.SECONDS).until(() -> logText(id).contains("the original"));
         assertFalse(logText(id).contains("a second copy"));
     }
+
+    @Test
+    void aRunStoppedWhileItsCodeIsPreparedIsNeverStarted() throws Exception {
+        // a named pipe in the code snapshot: copying it into the workspace waits until someone writes to it
+        Path snapshot = Files.createTempDirectory("container-stuck");
+        Path pipe = snapshot.resolve("pipe");
+        assertEquals(0, new ProcessBuilder("mkfifo", pipe.toString()).start().waitFor());
+        String id = enqueue(request(RunIds.next(), new JobSource(JobSource.CODE, null, null, null, null,
+                snapshot.toString(), snapshot.toString()), target(null), "sh", "-c", "echo must not run"));
+        awaitFact(id, EventTypes.RUN_STARTING);
+        command(id, EventTypes.STOP_RUN, new StopRun(id, AgentTestInfra.CONTAINER_QUEUE, "changed my mind", "test"));
+        awaitFact(id, EventTypes.RUN_STOPPING);
+        try (var writer = Files.newOutputStream(pipe)) {
+            writer.write('x');
+        }
+        awaitFact(id, EventTypes.RUN_STOPPED);
+        assertFalse(runs.typesOf(id).contains(EventTypes.RUN_RUNNING));
+        assertTrue(Podman.containersLabelled("launch.run-id", id).isEmpty());
+        assertFalse(logText(id).contains("must not run"));
+    }
 }

@@ -167,14 +167,9 @@ public class RunSupervisor {
             try {
                 h.startDeadline = scheduleStartTimeout(h);
                 events.run(EventTypes.RUN_STARTING, reporter.base);
-                if (target.adoptable() && target.exists(handle)) {
-                    // the item was taken again after its work was submitted: watch that work, never submit twice
-                    LOG.infof("run %s: %s exists on the target already; watching it instead of submitting it again",
-                            request.runId(), handle);
-                    target.attach(request, handle, -1, reporter);
-                } else {
-                    target.submit(request, handle, reporter);
-                }
+                // a target finds work that exists under the handle already (an item taken again after its work
+                // was submitted) and watches it instead of submitting a second copy
+                target.submit(request, handle, reporter);
             } catch (RuntimeException e) {
                 LOG.errorf(e, "run %s failed inside the agent", request.runId());
                 reporter.failed(FailureStage.AGENT.wire(), "the agent failed while launching it: " + e, null);
