@@ -129,11 +129,6 @@ public class RunSupervisor {
         }
     }
 
-    /** The target types this agent can launch on. */
-    public java.util.Set<String> targetTypes() {
-        return java.util.Set.copyOf(targets.keySet());
-    }
-
     /** Launches a claimed run; {@code done} runs once it has ended and its end is reported. */
     public void launch(RunRequest claimed, Runnable done) {
         RunRequest request = withMacrosExpanded(claimed);

@@ -88,11 +88,6 @@ public class RunCommandsReader implements AutoCloseable {
         return this;
     }
 
-    /** Whether the reader has read the topic up to where it ended when the reader started. */
-    public boolean caughtUp() {
-        return caughtUp;
-    }
-
     /** What the records read so far decide. */
     public RunCommandLedger ledger() {
         return ledger;

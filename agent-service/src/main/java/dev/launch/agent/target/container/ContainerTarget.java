@@ -493,53 +493,35 @@ public class ContainerTarget implements Target {
             args.add(w.lastLineAt.minusNanos(1).toString());
         }
         args.add(w.handle);
-        java.io.File errors = null;
+        ContainerEngine.Result r = engine.run(args, 60);
+        if (!r.ok()) {
+            return false; // the container is gone or the engine is away: the end is found by events or resync
+        }
+        List<LogLine> lines = new ArrayList<>();
+        parse(r.out(), "stdout", lines);
+        parse(r.err(), "stderr", lines);
+        // stable: within one timestamp stdout first, then stderr, each in the engine's order
+        lines.sort(java.util.Comparator.comparing(LogLine::at).thenComparing(l -> l.stream().equals("stderr")));
         boolean any = false;
-        try {
-            errors = java.io.File.createTempFile("launch-logs-", ".err");
-            Process p = new ProcessBuilder(engine.command(args)).redirectError(errors)
-                    .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null"))).start();
-            List<LogLine> lines = new ArrayList<>();
-            parse(new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8), "stdout",
-                    lines);
-            if (!p.waitFor(60, TimeUnit.SECONDS)) {
-                p.destroyForcibly();
-                return false;
+        int sameAsLast = 0;
+        for (LogLine l : lines) {
+            if (w.lastLineAt != null && l.at().isBefore(w.lastLineAt)) {
+                continue;
             }
-            if (p.exitValue() != 0) {
-                return false; // the container is gone or the engine is away: the end is found by events or resync
+            if (w.lastLineAt != null && l.at().equals(w.lastLineAt)) {
+                if (sameAsLast++ < w.readAtLast) {
+                    continue; // read before
+                }
+                w.readAtLast++;
+            } else {
+                w.lastLineAt = l.at();
+                w.readAtLast = 1;
+                sameAsLast = 1;
             }
-            parse(java.nio.file.Files.readString(errors.toPath()), "stderr", lines);
-            // stable: within one timestamp stdout first, then stderr, each in the engine's order
-            lines.sort(java.util.Comparator.comparing(LogLine::at).thenComparing(l -> l.stream().equals("stderr")));
-            int sameAsLast = 0;
-            for (LogLine l : lines) {
-                if (w.lastLineAt != null && l.at().isBefore(w.lastLineAt)) {
-                    continue;
-                }
-                if (w.lastLineAt != null && l.at().equals(w.lastLineAt)) {
-                    if (sameAsLast++ < w.readAtLast) {
-                        continue; // read before
-                    }
-                    w.readAtLast++;
-                } else {
-                    w.lastLineAt = l.at();
-                    w.readAtLast = 1;
-                    sameAsLast = 1;
-                }
-                long position = w.nextPosition++;
-                if (position > w.skipThrough) {
-                    w.observer.output(l.stream(), l.text(), position);
-                    any = true;
-                }
-            }
-        } catch (IOException e) {
-            LOG.debugf("reading the output of %s failed: %s", w.handle, e.getMessage());
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        } finally {
-            if (errors != null) {
-                errors.delete();
+            long position = w.nextPosition++;
+            if (position > w.skipThrough) {
+                w.observer.output(l.stream(), l.text(), position);
+                any = true;
             }
         }
         return any;
