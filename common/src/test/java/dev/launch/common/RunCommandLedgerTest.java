@@ -206,4 +206,24 @@ class RunCommandLedgerTest {
         adoptFrom("a");
         assertNull(ledger.openAdoption(run));
     }
+
+    @Test
+    void anAdoptRunOfWorkWhoseRecordsAgedOutOpensFromTheRequestItselfAndItsWinnerOwnsTheWork() {
+        // nothing read about the run: its take and launch records are older than the topic's retention
+        var adopt = adoptFrom("a");
+        assertEquals(adopt, ledger.openAdoption(run));
+        assertEquals("launch-" + run + "-1", ledger.launchRecord(run, run).handle());
+        adopted("b");
+        assertEquals("b", ledger.owner(run, run));
+        adoptFrom("a"); // a late copy naming the former owner
+        assertNull(ledger.openAdoption(run));
+    }
+
+    @Test
+    void anAdoptionWhoseAdoptRunAgedOutStillNamesTheOwner() {
+        adopted("b");
+        assertEquals("b", ledger.owner(run, run));
+        adoptFrom("a");
+        assertNull(ledger.openAdoption(run), "the agent named is no longer the owner");
+    }
 }

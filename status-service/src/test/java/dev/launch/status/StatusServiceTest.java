@@ -47,6 +47,8 @@ class StatusServiceTest {
 
     @TestHTTPResource("/api/v1/runs")
     URL runsUrl;
+    @jakarta.inject.Inject
+    io.vertx.mutiny.sqlclient.Pool pool;
 
     @BeforeAll
     static void connect() {
@@ -401,6 +403,14 @@ class StatusServiceTest {
 
     /** A run of {@code q} on the local-container target, RUNNING on {@code agentId}, its launch recorded adoptable. */
     private String containerRunningOn(String q, String agentId) throws Exception {
+        return containerRunningOn(q, agentId, true);
+    }
+
+    /**
+     * As above; without {@code commandsOnTopic} its take and launch records are not on the command topic, as once
+     * they are older than its retention: the run's launch is known only from the status service's durable copy.
+     */
+    private String containerRunningOn(String q, String agentId, boolean commandsOnTopic) throws Exception {
         String runId = RunIds.next();
         RunRequest request = new RunRequest(runId, q, "train", 2, "sha256:x",
                 new dev.launch.common.job.JobSource("image", "busybox", null, null, null, null, null),
@@ -410,18 +420,30 @@ class StatusServiceTest {
         String handle = "launch-" + runId + "-1";
         RunLifecycle held = RunLifecycle.of(runId, q).withAgent(agentId, 1).withTarget("local-container", handle);
         fact(EventTypes.RUN_CLAIMED, RunLifecycle.of(runId, q).withAgent(agentId, 1));
-        send(Topics.RUN_COMMANDS, runId, EventEnvelope.of(EventTypes.RUN_TAKEN, runId, new RunTaken(runId, q, runId,
-                agentId)));
+        if (commandsOnTopic) {
+            send(Topics.RUN_COMMANDS, runId, EventEnvelope.of(EventTypes.RUN_TAKEN, runId, new RunTaken(runId, q,
+                    runId, agentId)));
+        }
         fact(EventTypes.RUN_STARTING, held);
-        send(Topics.RUN_COMMANDS, runId, EventEnvelope.of(EventTypes.RUN_LAUNCHING, runId, new RunTaken(runId, q, runId,
-                agentId, handle, true)));
+        if (commandsOnTopic) {
+            send(Topics.RUN_COMMANDS, runId, EventEnvelope.of(EventTypes.RUN_LAUNCHING, runId, new RunTaken(runId, q,
+                    runId, agentId, handle, true)));
+        } else {
+            pool.preparedQuery("INSERT INTO run_launch (run_id, item_id, agent_id, handle, adoptable, recorded_at) "
+                            + "VALUES ($1, $1, $2, $3, true, now() - interval '30 days')")
+                    .execute(io.vertx.mutiny.sqlclient.Tuple.of(runId, agentId, handle)).await().atMost(Duration.ofSeconds(10));
+        }
         fact(EventTypes.RUN_RUNNING, held);
         awaitState(runId, "RUNNING");
         return runId;
     }
 
     private static List<AdoptRun> adoptRuns(String runId) {
-        return TopicReader.read(SharedInfra.kafkaBootstrap(), Topics.RUN_COMMANDS, runId, 3).stream()
+        return adoptRuns(runId, 3); // RunTaken, RunLaunching and at least one AdoptRun
+    }
+
+    private static List<AdoptRun> adoptRuns(String runId, int records) {
+        return TopicReader.read(SharedInfra.kafkaBootstrap(), Topics.RUN_COMMANDS, runId, records).stream()
                 .map(r -> Events.decode(r.value())).filter(e -> e.type().equals(EventTypes.ADOPT_RUN))
                 .map(e -> e.payloadAs(AdoptRun.class)).toList();
     }
@@ -468,6 +490,37 @@ class StatusServiceTest {
         await().atMost(20, TimeUnit.SECONDS).untilAsserted(() -> given().when().get("/api/v1/runs/" + runId + "/logs")
                 .then().body(is("l0\nl1\nl2\n")));
         given().when().get("/api/v1/runs/" + runId).then().body("attempts[0].outcome", is("FINISHED"));
+    }
+
+    @Test
+    void eachLaunchRecordReadIsKeptInTheDatabase() throws Exception {
+        String q = queue();
+        String agentId = "agent-" + UUID.randomUUID();
+        String runId = containerRunningOn(q, agentId);
+        await().atMost(20, TimeUnit.SECONDS).until(() -> pool.preparedQuery("SELECT agent_id, handle, adoptable FROM "
+                        + "run_launch WHERE run_id = $1 AND item_id = $1").execute(io.vertx.mutiny.sqlclient.Tuple.of(runId))
+                .await().atMost(Duration.ofSeconds(10)).size() == 1);
+        var row = pool.preparedQuery("SELECT agent_id, handle, adoptable FROM run_launch WHERE run_id = $1")
+                .execute(io.vertx.mutiny.sqlclient.Tuple.of(runId)).await().atMost(Duration.ofSeconds(10)).iterator().next();
+        assertEquals(agentId, row.getString("agent_id"));
+        assertEquals("launch-" + runId + "-1", row.getString("handle"));
+        assertTrue(row.getBoolean("adoptable"));
+    }
+
+    @Test
+    void workWhoseLaunchRecordsAreOlderThanTheCommandTopicsRetentionIsStillAdoptedNotRetried() throws Exception {
+        String q = queue();
+        String agentId = "agent-" + UUID.randomUUID();
+        String runId = containerRunningOn(q, agentId, false);
+        agentSaid(EventTypes.AGENT_HEARTBEAT, agentId, q, runId, 60);
+        await().atMost(20, TimeUnit.SECONDS).until(() -> adoptRuns(runId, 1).size() >= 1);
+        AdoptRun adopt = adoptRuns(runId, 1).get(0);
+        assertEquals(agentId, adopt.fromAgent());
+        assertEquals("launch-" + runId + "-1", adopt.handle());
+        List<String> types = TopicReader.read(SharedInfra.kafkaBootstrap(), Topics.RUN_COMMANDS, runId, 1).stream()
+                .map(r -> Events.decode(r.value()).type()).toList();
+        assertEquals(List.of(EventTypes.ADOPT_RUN), types, "no retry beside the running work, no stop");
+        given().when().get("/api/v1/runs/" + runId).then().body("state", is("RUNNING")).body("attempt", is(1));
     }
 
     @Test

@@ -37,7 +37,9 @@ import java.util.Set;
  *   <li>{@code AdoptRun(item, fromAgent)} opens an adoption of launched work if {@code fromAgent} still owns the
  *       item (the agent that took it, or the last adopter); a stale one (the run has another owner by now) is
  *       ignored. The first {@code RunAdopted(item, attempt)} after it makes its agent the owner and closes the
- *       adoption; later ones lost (ADR 0002).</li>
+ *       adoption; later ones lost (ADR 0002). Records older than the topic's retention are gone: an
+ *       {@code AdoptRun} of an item nothing was read about stands for its launch record (the status service
+ *       asks from its durable copy), and a {@code RunAdopted} of such an item makes its agent the owner.</li>
  * </ul>
  *
  * An agent writes {@code RunTaken}, reads up to it (a fence), then asks {@link #decide}; the status service
@@ -138,8 +140,19 @@ public final class RunCommandLedger {
             case EventTypes.ADOPT_RUN -> {
                 AdoptRun adopt = envelope.payloadAs(AdoptRun.class);
                 Entry entry = entry(adopt.runId());
-                if (entry.launched.contains(adopt.itemId()) && entry.live(adopt.itemId())
-                        && adopt.fromAgent().equals(entry.owners.get(adopt.itemId()))) {
+                String item = adopt.itemId();
+                if (entry.live(item) && !entry.launched.contains(item) && !entry.takenBy.containsKey(item)
+                        && !entry.owners.containsKey(item)) {
+                    // nothing read about the item: its take and launch are older than the topic's retention (or
+                    // this reader's memory). The status service asks from its own durable copy of the launch
+                    // record, so the request stands for that record.
+                    entry.launched.add(item);
+                    entry.launchRecords.put(item, new RunTaken(adopt.runId(), adopt.queue(), item, adopt.fromAgent(),
+                            adopt.handle(), true));
+                    entry.owners.put(item, adopt.fromAgent());
+                }
+                if (entry.launched.contains(item) && entry.live(item)
+                        && adopt.fromAgent().equals(entry.owners.get(item))) {
                     entry.adoption = adopt;
                 }
             }
@@ -152,6 +165,10 @@ public final class RunCommandLedger {
                         && open.attempt() == adopted.attempt()) {
                     entry.owners.put(item, adopted.agentId());
                     entry.adoption = null;
+                } else if (open == null && !entry.owners.containsKey(item) && entry.live(item)) {
+                    // the adoption it answered is older than what was read: it won then, it owns the work now
+                    entry.launched.add(item);
+                    entry.owners.put(item, adopted.agentId());
                 }
             }
             default -> {

@@ -39,6 +39,7 @@ public class RunCommandsReader implements AutoCloseable {
     private final Consumer<StopRun> onStop;
     private volatile Consumer<MoveRun> onRetry = retry -> { };
     private volatile Consumer<dev.launch.common.event.AdoptRun> onAdopt = adopt -> { };
+    private volatile Consumer<dev.launch.common.event.RunTaken> onLaunch = launch -> { };
     /** the ends of the partitions when the reader started; adoptions are offered once they are reached */
     private Map<TopicPartition, Long> startEnds;
     private volatile boolean caughtUp;
@@ -85,6 +86,15 @@ public class RunCommandsReader implements AutoCloseable {
      */
     public RunCommandsReader onAdopt(Consumer<dev.launch.common.event.AdoptRun> callback) {
         this.onAdopt = callback;
+        return this;
+    }
+
+    /**
+     * Called on the reader's thread with each launch record that held (the first {@code RunLaunching} of a live
+     * item), each time it is read: a reader that must not depend on the topic's retention keeps its own copy.
+     */
+    public RunCommandsReader onLaunch(Consumer<dev.launch.common.event.RunTaken> callback) {
+        this.onLaunch = callback;
         return this;
     }
 
@@ -222,6 +232,12 @@ public class RunCommandsReader implements AutoCloseable {
                 dev.launch.common.event.AdoptRun adopt = envelope.payloadAs(dev.launch.common.event.AdoptRun.class);
                 if (adopt.equals(ledger.openAdoption(adopt.runId()))) {
                     offerAdoption(adopt);
+                }
+            }
+            if (EventTypes.RUN_LAUNCHING.equals(envelope.type())) {
+                dev.launch.common.event.RunTaken launch = envelope.payloadAs(dev.launch.common.event.RunTaken.class);
+                if (launch.equals(ledger.launchRecord(launch.runId(), launch.itemId()))) {
+                    onLaunch.accept(launch);
                 }
             }
             if (EventTypes.MOVE_RUN.equals(envelope.type())) {

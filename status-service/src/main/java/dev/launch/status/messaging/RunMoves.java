@@ -50,6 +50,8 @@ public class RunMoves {
 
     @ConfigProperty(name = "kafka.bootstrap.servers")
     String bootstrap;
+    @jakarta.inject.Inject
+    dev.launch.status.repository.LaunchRecords launches;
 
     private RunCommandsReader commands;
     private KafkaProducer<String, String> producer;
@@ -66,7 +68,7 @@ public class RunMoves {
     }
 
     void start(@Observes StartupEvent event) {
-        commands = new RunCommandsReader(bootstrap, "launch-status", stop -> { });
+        commands = new RunCommandsReader(bootstrap, "launch-status", stop -> { }).onLaunch(launches::record);
         commands.start();
     }
 

@@ -90,7 +90,8 @@ public class LostAgentRuns {
     private boolean mayHandBack(Row row) {
         String state = row.getString("state");
         return ("CLAIMED".equals(state) || "STARTING".equals(state)) && row.getString("request") != null
-                && !moves.launching(row.getString("run_id"), row.getString("item_id"));
+                && !moves.launching(row.getString("run_id"), row.getString("item_id"))
+                && row.getValue("launch_adoptable") == null;
     }
 
     /**
@@ -121,8 +122,12 @@ public class LostAgentRuns {
     private record Orphan(Row row, String agentId, String reason, boolean stoppedAgent) {
     }
 
+    /** A held run's columns, with its durable launch record (null when none held) for when the topic forgot it. */
     private static final String HELD_COLUMNS = "r.run_id, r.queue, r.agent_id, r.attempt, r.state, r.item_id, "
-            + "r.priority, r.request, r.target_type, r.target_handle";
+            + "r.priority, r.request, r.target_type, r.target_handle, l.handle AS launch_handle, "
+            + "l.adoptable AS launch_adoptable";
+    private static final String HELD_FROM = " FROM run r LEFT JOIN run_launch l ON l.run_id = r.run_id "
+            + "AND l.item_id = r.item_id";
 
     private void check() {
         if (checking) {
@@ -148,7 +153,7 @@ public class LostAgentRuns {
             }).toList();
             List<String> ids = lost.stream().map(v -> v.agent().agentId()).toList();
             Uni<List<Orphan>> ofLost = ids.isEmpty() ? Uni.createFrom().item(List.of())
-                    : pool.preparedQuery("SELECT " + HELD_COLUMNS + " FROM run r WHERE r.agent_id = ANY($1) AND "
+                    : pool.preparedQuery("SELECT " + HELD_COLUMNS + HELD_FROM + " WHERE r.agent_id = ANY($1) AND "
                             + "r.state IN ('CLAIMED', 'STARTING', 'RUNNING', 'STOPPING')")
                     .execute(Tuple.of(ids.toArray(String[]::new))).map(rows -> {
                         List<Orphan> out = new ArrayList<>();
@@ -171,7 +176,7 @@ public class LostAgentRuns {
                         return out;
                     });
             // an agent that started again under the same id: the runs its earlier incarnation last reported about
-            Uni<List<Orphan>> ofRestarted = pool.query("SELECT " + HELD_COLUMNS + ", a.started_at FROM run r JOIN agent a "
+            Uni<List<Orphan>> ofRestarted = pool.query("SELECT " + HELD_COLUMNS + ", a.started_at" + HELD_FROM + " JOIN agent a "
                             + "ON a.agent_id = r.agent_id WHERE r.state IN ('CLAIMED', 'STARTING', 'RUNNING', 'STOPPING') "
                             + "AND r.agent_at IS NOT NULL AND r.agent_at < a.started_at AND NOT a.stopped").execute()
                     .map(rows -> {
@@ -198,7 +203,11 @@ public class LostAgentRuns {
                     }
                 }
                 return Multi.createFrom().iterable(todo).onItem().transformToUniAndConcatenate(o -> resolve(o)
-                        .onFailure().invoke(e -> handled.remove(key(o.row())))
+                        .onFailure().invoke(e -> {
+                            LOG.warnf("resolving run %s of agent %s failed (%s); trying again",
+                                    o.row().getString("run_id"), o.agentId(), e.toString());
+                            handled.remove(key(o.row()));
+                        })
                         .onFailure().recoverWithNull()).collect().last().replaceWithVoid();
             });
         })).subscribe().with(done -> checking = false, e -> {
@@ -209,8 +218,19 @@ public class LostAgentRuns {
 
     /** Whether the run's launch record says its work outlives its agent (a container, a Kubernetes Job ...). */
     private boolean adoptable(Row row) {
+        return launchHandle(row) != null;
+    }
+
+    /**
+     * The handle of the run's adoptable work, or null: from the launch record read on the command topic, else
+     * from its durable copy (the topic forgets records past its retention; a run may run for longer).
+     */
+    private String launchHandle(Row row) {
         dev.launch.common.event.RunTaken launch = moves.launchRecord(row.getString("run_id"), row.getString("item_id"));
-        return launch != null && launch.outlivesAgent() && launch.handle() != null;
+        if (launch != null) {
+            return launch.outlivesAgent() ? launch.handle() : null;
+        }
+        return Boolean.TRUE.equals(row.getBoolean("launch_adoptable")) ? row.getString("launch_handle") : null;
     }
 
     private Uni<Void> resolve(Orphan o) {
@@ -225,13 +245,13 @@ public class LostAgentRuns {
             return Uni.createFrom().voidItem();
         }
         if (adoptable(row) && row.getString("request") != null) {
-            dev.launch.common.event.RunTaken launch = moves.launchRecord(runId, row.getString("item_id"));
+            String handle = launchHandle(row);
             return logs.lastPosition(runId, row.getInteger("attempt")).chain(position -> {
                 LOG.infof("run %s: %s; asking the agents of queue %s to adopt %s", runId, o.reason(),
-                        row.getString("queue"), launch.handle());
+                        row.getString("queue"), handle);
                 return stops.adopt(new dev.launch.common.event.AdoptRun(runId, row.getString("queue"),
                         row.getString("item_id"), row.getInteger("attempt"), row.getString("target_type") != null
-                        ? row.getString("target_type") : request(row).target().path("type").asText(), launch.handle(),
+                        ? row.getString("target_type") : request(row).target().path("type").asText(), handle,
                         o.agentId(), o.reason(), position, request(row)));
             });
         }
