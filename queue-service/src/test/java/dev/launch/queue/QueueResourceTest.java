@@ -169,7 +169,7 @@ class QueueResourceTest {
     @Test
     void unsupportedTargetsAndBadQueuesAreRefused() {
         String name = unique("q");
-        given().contentType(ContentType.JSON).body("{\"name\":\"" + name + "\",\"target\":{\"type\":\"kubernetes\"}}")
+        given().contentType(ContentType.JSON).body("{\"name\":\"" + name + "\",\"target\":{\"type\":\"sagemaker\"}}")
                 .when().post("/api/v1/queues").then().statusCode(400).contentType("application/problem+json")
                 .body("errors[0].field", is("target.type")).body("detail", containsString("not supported yet"));
         given().contentType(ContentType.JSON).body("{\"name\":\"" + name + "\"}")

@@ -206,7 +206,16 @@ public class EnqueueService {
         if (queue.config() != null) {
             Map<String, JsonNode> values = new java.util.HashMap<>();
             variables.fields().forEachRemaining(e -> values.put(e.getKey(), e.getValue()));
-            target.set("config", ConfigTemplate.fillVariables(queue.config(), values));
+            JsonNode filled = ConfigTemplate.fillVariables(queue.config(), values);
+            if (filled instanceof ObjectNode config) {
+                // checked again as it will run: a variable's value may make a field refused or unreadable
+                List<Problem.FieldError> refused = Targets.checkFilled(queue.target(), config);
+                if (!refused.isEmpty()) {
+                    throw ProblemException.invalid("the queue's config, filled with this run's template variables, "
+                            + "is refused: " + refused.get(0).field() + ": " + refused.get(0).message(), refused);
+                }
+            }
+            target.set("config", filled);
         }
         target.set("variables", variables);
         String priority = queue.prioritization() ? (request.priority() == null ? Priority.DEFAULT.label() : request.priority()) : null;

@@ -190,7 +190,7 @@ public class QueueService {
                 errors.add(new Problem.FieldError("target.type", "'" + type + "' is not a target type; supported: "
                         + Targets.supported()));
             } else {
-                errors.addAll(Targets.check(target, request.config()));
+                errors.addAll(Targets.check(target, request.config(), request.templateVariables()));
             }
         }
         if (request.maxAttempts() != null && (request.maxAttempts() < 1 || request.maxAttempts() > 100)) {

@@ -5,6 +5,8 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.launch.common.job.JobSource;
 import dev.launch.common.problem.Problem;
 import dev.launch.common.target.ContainerOptions;
+import dev.launch.common.target.KubernetesManifest;
+import dev.launch.common.template.ConfigTemplate;
 
 import java.util.ArrayList;
 import java.util.HashSet;
@@ -23,6 +25,8 @@ public final class Targets {
     public static final String NOOP = "noop";
     /** Each run is a container of the agent's docker-compatible engine. */
     public static final String LOCAL_CONTAINER = "local-container";
+    /** Each run attempt is a Kubernetes Job made from the queue's manifest. */
+    public static final String KUBERNETES = "kubernetes";
 
     /** One target type: the sources it runs, and its checks of a queue's target and config. */
     interface TargetType {
@@ -97,12 +101,82 @@ public final class Targets {
         }
     };
 
+    private static final TargetType KUBERNETES_TYPE = new TargetType() {
+        @Override
+        public Set<String> sources() {
+            return Set.of(JobSource.IMAGE);
+        }
+
+        @Override
+        public List<Problem.FieldError> check(ObjectNode target, ObjectNode config) {
+            List<Problem.FieldError> errors = new ArrayList<>();
+            Set<String> allow = allowList(target, errors, KubernetesManifest.ALLOWABLE);
+            target.fieldNames().forEachRemaining(field -> {
+                if (!Set.of("type", "allow", "namespace", "container").contains(field)) {
+                    errors.add(new Problem.FieldError("target." + field, "not a field of a kubernetes target (it "
+                            + "takes type, namespace, container and allow; the manifest goes in config)"));
+                }
+            });
+            JsonNode namespace = target.get("namespace");
+            if (namespace != null && (!namespace.isTextual()
+                    || !namespace.asText().matches("[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?"))) {
+                errors.add(new Problem.FieldError("target.namespace", "must be a namespace name (lower-case letters, "
+                        + "digits and '-', at most 63)"));
+            }
+            JsonNode container = target.get("container");
+            if (container != null && !container.isTextual()) {
+                errors.add(new Problem.FieldError("target.container", "must be the name of a container of the pod"));
+            }
+            errors.addAll(KubernetesManifest.check(config, allow, container == null ? null : container.asText()));
+            return errors;
+        }
+
+        @Override
+        public List<String> notes(ObjectNode config) {
+            List<String> notes = new ArrayList<>();
+            ObjectNode manifest = config != null && config.path("kubernetes").isObject()
+                    ? (ObjectNode) config.get("kubernetes") : config;
+            if (manifest != null && manifest.has("builder")) {
+                notes.add("config.builder is kept for the image builds to come; it has no effect yet (kubernetes "
+                        + "queues run jobs made from an image)");
+            }
+            if (config != null && config.has("kubernetes")) {
+                notes.add("config.kubernetes: the manifest was read from inside its 'kubernetes:' wrapper");
+            }
+            return notes;
+        }
+    };
+
+    /** A target's {@code allow} list: names from {@code allowable} (any name when null). */
+    private static Set<String> allowList(ObjectNode target, List<Problem.FieldError> errors, Set<String> allowable) {
+        Set<String> allow = new HashSet<>();
+        JsonNode list = target.get("allow");
+        if (list == null) {
+            return allow;
+        }
+        if (!list.isArray()) {
+            errors.add(new Problem.FieldError("target.allow", "must be a list of field names, e.g. "
+                    + "[\"shareProcessNamespace\"]"));
+            return allow;
+        }
+        list.forEach(a -> {
+            if (a.isTextual() && (allowable == null || allowable.contains(a.asText()))) {
+                allow.add(a.asText());
+            } else {
+                errors.add(new Problem.FieldError("target.allow", "cannot allow " + a + "; it may name "
+                        + new java.util.TreeSet<>(allowable)));
+            }
+        });
+        return allow;
+    }
+
     private static final Map<String, TargetType> TYPES = new TreeMap<>(Map.of(
             LOCAL_PROCESS, LOCAL_PROCESS_TYPE,
             NOOP, NOOP_TYPE,
-            LOCAL_CONTAINER, LOCAL_CONTAINER_TYPE));
+            LOCAL_CONTAINER, LOCAL_CONTAINER_TYPE,
+            KUBERNETES, KUBERNETES_TYPE));
 
-    private static final Set<String> PLANNED = Set.of("kubernetes", "sagemaker");
+    private static final Set<String> PLANNED = Set.of("sagemaker");
 
     private Targets() {
     }
@@ -128,9 +202,47 @@ public final class Targets {
         return t == null ? Set.of() : t.sources();
     }
 
-    /** The checks of the target type named in {@code target} (a supported one). */
-    public static List<Problem.FieldError> check(ObjectNode target, ObjectNode config) {
+    /**
+     * The checks of the target type named in {@code target} (a supported one), on {@code config} as a run would see
+     * it: each declared {@code {{variable}}} filled with a value its schema allows (its default, else its first
+     * enum value, else its minimum), so a typed check sees a number where a number goes.
+     */
+    public static List<Problem.FieldError> check(ObjectNode target, ObjectNode config, ObjectNode variables) {
+        return TYPES.get(target.get("type").asText()).check(target, sample(config, variables));
+    }
+
+    /** The checks on {@code config} with its variables already filled (at enqueue). */
+    public static List<Problem.FieldError> checkFilled(ObjectNode target, ObjectNode config) {
         return TYPES.get(target.get("type").asText()).check(target, config);
+    }
+
+    private static ObjectNode sample(ObjectNode config, ObjectNode variables) {
+        if (config == null) {
+            return null;
+        }
+        Map<String, JsonNode> values = new java.util.HashMap<>();
+        for (String name : ConfigTemplate.variablesIn(config)) {
+            JsonNode declared = variables == null ? null : variables.get(name);
+            if (declared == null) {
+                continue; // refused elsewhere: used but not declared
+            }
+            JsonNode schema = declared.path("schema");
+            JsonNode value = declared.has("default") ? declared.get("default")
+                    : schema.path("enum").isArray() && !schema.path("enum").isEmpty() ? schema.get("enum").get(0)
+                    : schema.has("minimum") ? schema.get("minimum")
+                    : switch (schema.path("type").asText()) {
+                        case "integer" -> com.fasterxml.jackson.databind.node.IntNode.valueOf(1);
+                        case "number" -> com.fasterxml.jackson.databind.node.DoubleNode.valueOf(1.0);
+                        default -> com.fasterxml.jackson.databind.node.TextNode.valueOf("x");
+                    };
+            values.put(name, value);
+        }
+        try {
+            JsonNode filled = ConfigTemplate.fillVariables(config, values);
+            return filled instanceof ObjectNode o ? o : config;
+        } catch (IllegalArgumentException e) {
+            return config; // an undeclared variable: said by the caller
+        }
     }
 
     public static List<String> notes(ObjectNode target, ObjectNode config) {
