@@ -74,4 +74,30 @@ public interface AgentConfig {
         /** The engine's pull policy for a run's image when the queue's config sets none: missing, always, never. */
         String pull();
     }
+
+    /** The {@code kubernetes} target. */
+    Kubernetes kubernetes();
+
+    interface Kubernetes {
+        /**
+         * The API server to use ({@code LAUNCH_KUBERNETES_API_SERVER}); empty: fabric8's own rules, the in-cluster
+         * service account, else the kubeconfig ({@code KUBECONFIG}, else {@code ~/.kube/config}) and its context.
+         */
+        @WithName("api-server")
+        Optional<String> apiServer();
+
+        /**
+         * How long a pod may stay in a state that does not clear by itself (the image cannot be pulled, a
+         * container config error such as a missing Secret key, a crash loop) before the run fails in stage target.
+         */
+        @WithName("failure-wait")
+        Duration failureWait();
+
+        /** {@code ttlSecondsAfterFinished} of a Job whose config sets none (the agent deletes it once reported). */
+        @WithName("ttl-after-finished")
+        Duration ttlAfterFinished();
+
+        /** The informers' resync period. */
+        Duration resync();
+    }
 }

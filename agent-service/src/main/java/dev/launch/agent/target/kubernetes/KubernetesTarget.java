@@ -1,0 +1,535 @@
+package dev.launch.agent.target.kubernetes;
+
+import dev.launch.agent.config.AgentConfig;
+import dev.launch.agent.config.AgentIdentity;
+import dev.launch.agent.target.Target;
+import dev.launch.agent.target.TargetObserver;
+import dev.launch.common.event.RunRequest;
+import dev.launch.common.run.FailureStage;
+import io.fabric8.kubernetes.api.model.DeletionPropagation;
+import io.fabric8.kubernetes.api.model.HasMetadata;
+import io.fabric8.kubernetes.api.model.Pod;
+import io.fabric8.kubernetes.api.model.batch.v1.Job;
+import io.fabric8.kubernetes.client.Config;
+import io.fabric8.kubernetes.client.ConfigBuilder;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.KubernetesClientBuilder;
+import io.fabric8.kubernetes.client.KubernetesClientException;
+import io.fabric8.kubernetes.client.informers.ResourceEventHandler;
+import io.fabric8.kubernetes.client.informers.SharedIndexInformer;
+import jakarta.annotation.PreDestroy;
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.inject.Inject;
+import org.jboss.logging.Logger;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The {@code kubernetes} target: each run attempt is a {@code batch/v1} Job named by its handle, made from the
+ * queue's manifest ({@link Workloads}), labelled with the run, queue, attempt and installation. Jobs and pods
+ * outlive the agent, so it is adoptable.
+ *
+ * <p>Watched with informers, two per namespace for all of this installation's work (Jobs and Pods by the
+ * {@code launch.installation} label), re-listed by fabric8 after a lost watch and resynced periodically: no call
+ * per run. Each change of a watched attempt's Job or pods is judged on one thread ({@link PodStates}); what
+ * lasts too long in a stuck state is failed by a timer, not by polling. See DESIGN.md beside this class.
+ */
+@ApplicationScoped
+public class KubernetesTarget implements Target {
+    private static final Logger LOG = Logger.getLogger(KubernetesTarget.class);
+    public static final String TYPE = "kubernetes";
+    /** How long a failed Job's pod may take to show its last state before the Job's own reason is reported. */
+    private static final long UNDECIDED_WAIT_MS = 5_000;
+
+    @Inject
+    AgentConfig config;
+    @Inject
+    AgentIdentity identity;
+
+    private volatile KubernetesClient client;
+    private volatile boolean ownClient;
+    private volatile String installation;
+    private volatile Duration failureWait;
+    private volatile Duration ttl;
+    private volatile Duration resync;
+    private final Map<String, Informers> namespaces = new ConcurrentHashMap<>();
+    private final Map<String, Watched> watched = new ConcurrentHashMap<>();
+    private final Set<String> stoppedEarly = ConcurrentHashMap.newKeySet();
+    private final Set<String> dirty = ConcurrentHashMap.newKeySet();
+    /** judges every change, in order: one thread for all of the agent's Kubernetes runs */
+    private final ExecutorService judge = Executors.newSingleThreadExecutor(daemon("kubernetes-judge"));
+    /** API calls that may take a while: creates, deletes, last log reads */
+    private final ExecutorService calls = Executors.newFixedThreadPool(3, daemon("kubernetes-calls"));
+    private final ScheduledExecutorService timers = Executors.newSingleThreadScheduledExecutor(daemon("kubernetes-timers"));
+
+    private static java.util.concurrent.ThreadFactory daemon(String name) {
+        return r -> {
+            Thread t = new Thread(r, name);
+            t.setDaemon(true);
+            return t;
+        };
+    }
+
+    /** A namespace's two informers. */
+    private record Informers(SharedIndexInformer<Job> jobs, SharedIndexInformer<Pod> pods) {
+    }
+
+    /** One attempt this agent watches. */
+    private static final class Watched {
+        final String handle;
+        final String namespace;
+        final RunRequest request;
+        final TargetObserver observer;
+        final long skipThrough;
+        final Map<String, PodLogs> logs = new ConcurrentHashMap<>();
+        volatile String container = Workloads.MAIN_CONTAINER;
+        volatile boolean jobSeen;
+        volatile boolean stopRequested;
+        volatile boolean runningReported;
+        volatile boolean ended;
+        String lastReason;
+        long stuckSince;
+        long undecidedSince;
+
+        Watched(String handle, String namespace, RunRequest request, TargetObserver observer, long skipThrough) {
+            this.handle = handle;
+            this.namespace = namespace;
+            this.request = request;
+            this.observer = observer;
+            this.skipThrough = skipThrough;
+        }
+
+        String key() {
+            return namespace + "/" + handle;
+        }
+    }
+
+    @Override
+    public String type() {
+        return TYPE;
+    }
+
+    @Override
+    public boolean adoptable() {
+        return true;
+    }
+
+    /** Uses {@code client} instead of one made from the agent's configuration (tests). */
+    void use(KubernetesClient client, String installation, Duration failureWait, Duration ttl, Duration resync) {
+        this.client = client;
+        this.installation = installation;
+        this.failureWait = failureWait;
+        this.ttl = ttl;
+        this.resync = resync;
+    }
+
+    private KubernetesClient client() {
+        KubernetesClient c = client;
+        if (c != null) {
+            return c;
+        }
+        synchronized (this) {
+            if (client == null) {
+                AgentConfig.Kubernetes k = config.kubernetes();
+                Config base = Config.autoConfigure(null);
+                Config chosen = k.apiServer().map(url -> new ConfigBuilder(base).withMasterUrl(url).build()).orElse(base);
+                installation = identity.installation();
+                failureWait = k.failureWait();
+                ttl = k.ttlAfterFinished();
+                resync = k.resync();
+                client = new KubernetesClientBuilder().withConfig(chosen).build();
+                ownClient = true;
+                LOG.infof("kubernetes target: API server %s, default namespace %s", chosen.getMasterUrl(),
+                        chosen.getNamespace());
+            }
+            return client;
+        }
+    }
+
+    private String defaultNamespace() {
+        String ns = client().getNamespace();
+        return ns == null || ns.isBlank() ? "default" : ns;
+    }
+
+    /** The namespace's informers, started and synced (bounded wait). */
+    private Informers informers(String namespace) {
+        Informers found = namespaces.get(namespace);
+        if (found != null) {
+            return found;
+        }
+        synchronized (namespaces) {
+            found = namespaces.get(namespace);
+            if (found != null) {
+                return found;
+            }
+            KubernetesClient c = client();
+            long every = resync.toMillis();
+            SharedIndexInformer<Job> jobs = c.batch().v1().jobs().inNamespace(namespace)
+                    .withLabel(Workloads.INSTALLATION, installation).runnableInformer(every);
+            SharedIndexInformer<Pod> pods = c.pods().inNamespace(namespace)
+                    .withLabel(Workloads.INSTALLATION, installation).runnableInformer(every);
+            pods.addIndexers(Map.of("attempt", pod -> List.of(attemptKey(pod))));
+            jobs.addEventHandler(handler(job -> job.getMetadata().getName()));
+            pods.addEventHandler(handler(this::handleOf));
+            Informers made = new Informers(jobs, pods);
+            try {
+                jobs.start().toCompletableFuture().get(30, TimeUnit.SECONDS);
+                pods.start().toCompletableFuture().get(30, TimeUnit.SECONDS);
+            } catch (Exception e) {
+                if (e instanceof InterruptedException) {
+                    Thread.currentThread().interrupt();
+                }
+                LOG.warnf("the informers of namespace %s have not synced yet (%s); going on", namespace, e.toString());
+            }
+            namespaces.put(namespace, made);
+            return made;
+        }
+    }
+
+    private static String attemptKey(Pod pod) {
+        Map<String, String> labels = pod.getMetadata().getLabels();
+        return labels == null ? "" : labels.get(Workloads.RUN_ID) + "/" + labels.get(Workloads.ATTEMPT);
+    }
+
+    /** The handle of the attempt a pod belongs to (the rule is deterministic, ADR 0002). */
+    private String handleOf(Pod pod) {
+        Map<String, String> labels = pod.getMetadata().getLabels();
+        if (labels == null || labels.get(Workloads.RUN_ID) == null) {
+            return null;
+        }
+        try {
+            return dev.launch.agent.target.Handles.of(labels.get(Workloads.RUN_ID),
+                    Integer.parseInt(labels.get(Workloads.ATTEMPT)), maxHandleLength());
+        } catch (NumberFormatException e) {
+            return null;
+        }
+    }
+
+    private <T extends HasMetadata> ResourceEventHandler<T> handler(java.util.function.Function<T, String> handleOf) {
+        return new ResourceEventHandler<>() {
+            @Override
+            public void onAdd(T obj) {
+                changed(obj);
+            }
+
+            @Override
+            public void onUpdate(T old, T obj) {
+                changed(obj);
+            }
+
+            @Override
+            public void onDelete(T obj, boolean unknownFinalState) {
+                changed(obj);
+            }
+
+            private void changed(T obj) {
+                String handle = handleOf.apply(obj);
+                if (handle != null) {
+                    Watched w = watched.get(obj.getMetadata().getNamespace() + "/" + handle);
+                    if (w != null) {
+                        judgeSoon(w);
+                    }
+                }
+            }
+        };
+    }
+
+    /** Judges {@code w} on the judge thread; changes that arrive meanwhile are judged once. */
+    private void judgeSoon(Watched w) {
+        if (dirty.add(w.key())) {
+            judge.execute(() -> {
+                dirty.remove(w.key());
+                try {
+                    judgeNow(w);
+                } catch (RuntimeException e) {
+                    LOG.warnf(e, "judging run %s failed", w.request.runId());
+                }
+            });
+        }
+    }
+
+    @Override
+    public void submit(RunRequest request, String handle, TargetObserver observer) {
+        String namespace;
+        Job job;
+        try {
+            namespace = Workloads.namespace(request, defaultNamespace());
+            job = Workloads.job(request, handle, namespace, installationId(), ttl);
+        } catch (IllegalArgumentException e) {
+            observer.failed(FailureStage.TARGET.wire(), "the queue's manifest is refused: " + e.getMessage(), null);
+            return;
+        } catch (KubernetesClientException e) {
+            observer.failed(FailureStage.TARGET.wire(), "no Kubernetes cluster can be reached: " + e.getMessage(), null);
+            return;
+        }
+        if (stoppedEarly.remove(handle)) {
+            observer.stopped(null);
+            return;
+        }
+        informers(namespace);
+        Watched w = new Watched(handle, namespace, request, observer, -1);
+        w.container = Workloads.mainContainer(job, request);
+        if (!observer.launching()) {
+            return;
+        }
+        watched.put(w.key(), w);
+        try {
+            client().batch().v1().jobs().inNamespace(namespace).resource(job).create();
+            LOG.infof("run %s: created Job %s/%s", request.runId(), namespace, handle);
+        } catch (KubernetesClientException e) {
+            if (e.getCode() == 409) {
+                Job existing = client().batch().v1().jobs().inNamespace(namespace).withName(handle).get();
+                if (existing != null && Workloads.isAttempt(existing, request, installationId())) {
+                    LOG.infof("Job %s/%s exists already (the run's item was taken again); watching it", namespace,
+                            handle);
+                    judgeSoon(w);
+                    return;
+                }
+                watched.remove(w.key());
+                observer.failed(FailureStage.TARGET.wire(), "a Job named " + handle + " exists in namespace "
+                        + namespace + " and is not this run's attempt; it was left alone", null);
+                return;
+            }
+            watched.remove(w.key());
+            observer.failed(FailureStage.TARGET.wire(), "the Kubernetes API refused the Job (" + e.getCode() + "): "
+                    + (e.getStatus() != null && e.getStatus().getMessage() != null ? e.getStatus().getMessage()
+                    : e.getMessage()), null);
+            return;
+        }
+        judgeSoon(w);
+    }
+
+    private String installationId() {
+        client();
+        return installation;
+    }
+
+    @Override
+    public void attach(RunRequest request, String handle, long afterPosition, TargetObserver observer) {
+        String namespace;
+        try {
+            namespace = Workloads.namespace(request, defaultNamespace());
+        } catch (KubernetesClientException e) {
+            observer.failed(FailureStage.AGENT.wire(), "no Kubernetes cluster can be reached: " + e.getMessage(), null);
+            return;
+        }
+        Informers informers = informers(namespace);
+        Watched w = new Watched(handle, namespace, request, observer, afterPosition);
+        Job job = informers.jobs().getStore().getByKey(w.key());
+        if (job == null) {
+            job = client().batch().v1().jobs().inNamespace(namespace).withName(handle).get();
+        }
+        if (job == null) {
+            observer.failed(FailureStage.TARGET.wire(), "Job " + w.key() + " is gone from the cluster: it was "
+                    + "deleted while no agent watched it; the run's end is unknown", null);
+            return;
+        }
+        w.jobSeen = true;
+        w.container = request.target().path("container").asText(
+                job.getSpec().getTemplate().getSpec().getContainers().get(0).getName());
+        watched.put(w.key(), w);
+        judgeSoon(w);
+    }
+
+    /** What the informers say about {@code w} now, told to its observer; on the judge thread only. */
+    private void judgeNow(Watched w) {
+        if (w.ended || watched.get(w.key()) != w) {
+            return;
+        }
+        Informers informers = namespaces.get(w.namespace);
+        Job job = informers.jobs().getStore().getByKey(w.key());
+        List<Pod> pods = informers.pods().getIndexer().byIndex("attempt", w.request.runId() + "/" + w.request.attempt());
+        long now = System.currentTimeMillis();
+        if (job != null) {
+            w.jobSeen = true;
+        }
+        if (w.stopRequested) {
+            if ((job == null || job.getMetadata().getDeletionTimestamp() != null) && pods.isEmpty()) {
+                end(w, () -> w.observer.stopped(null), false);
+            }
+            return;
+        }
+        if (job == null && w.jobSeen) {
+            end(w, () -> w.observer.failed(FailureStage.TARGET.wire(), "Job " + w.key() + " was deleted outside "
+                    + "Launch", null), false);
+            return;
+        }
+        for (Pod pod : pods) {
+            followLogs(w, pod, pods.size() > 1);
+        }
+        PodStates.Observation seen = PodStates.of(job, pods, w.container);
+        if (!(seen instanceof PodStates.Undecided)) {
+            w.undecidedSince = 0;
+        }
+        if (seen instanceof PodStates.Progress p) {
+            if (!p.reason().equals(w.lastReason)) {
+                w.lastReason = p.reason();
+                w.observer.progressed(p.reason());
+            }
+            if (!p.stuck()) {
+                w.stuckSince = 0;
+            } else if (w.stuckSince == 0) {
+                w.stuckSince = now;
+                timers.schedule(() -> judgeSoon(w), failureWait.toMillis() + 10, TimeUnit.MILLISECONDS);
+            } else if (now - w.stuckSince >= failureWait.toMillis()) {
+                String reason = p.reason() + ", for " + failureWait.toSeconds() + " s";
+                end(w, () -> w.observer.failed(FailureStage.TARGET.wire(), reason, null), true);
+            }
+        } else if (seen instanceof PodStates.Running) {
+            w.stuckSince = 0;
+            running(w);
+        } else if (seen instanceof PodStates.Exited e) {
+            end(w, () -> {
+                running(w);
+                w.observer.exited(e.exitCode());
+            }, true);
+        } else if (seen instanceof PodStates.Failed f) {
+            end(w, () -> {
+                if (f.started()) {
+                    running(w);
+                }
+                w.observer.failed(f.stage(), f.reason(), f.exitCode());
+            }, true);
+        } else if (seen instanceof PodStates.Preempted p) {
+            end(w, () -> w.observer.preempted(p.reason()), true);
+        } else if (seen instanceof PodStates.Undecided u) {
+            if (w.undecidedSince == 0) {
+                w.undecidedSince = now;
+                timers.schedule(() -> judgeSoon(w), UNDECIDED_WAIT_MS + 10, TimeUnit.MILLISECONDS);
+            } else if (now - w.undecidedSince >= UNDECIDED_WAIT_MS) {
+                end(w, () -> w.observer.failed(FailureStage.TARGET.wire(), "the Job failed: " + u.jobReason(),
+                        null), true);
+            }
+        }
+    }
+
+    private void running(Watched w) {
+        if (!w.runningReported) {
+            w.runningReported = true;
+            w.observer.running();
+        }
+    }
+
+    /** Follows the output of a pod whose main container has started. */
+    private void followLogs(Watched w, Pod pod, boolean several) {
+        String name = pod.getMetadata().getName();
+        if (w.logs.containsKey(name) || !started(pod, w.container)) {
+            return;
+        }
+        long after = w.logs.values().stream().mapToLong(PodLogs::lastPosition).max().orElse(w.skipThrough);
+        PodLogs logs = new PodLogs(client(), w.namespace, name, w.container, after, w.observer, timers, several);
+        w.logs.put(name, logs);
+        calls.execute(logs::follow);
+    }
+
+    private static boolean started(Pod pod, String container) {
+        if (pod.getStatus() == null || pod.getStatus().getContainerStatuses() == null) {
+            return false;
+        }
+        return pod.getStatus().getContainerStatuses().stream().filter(s -> container.equals(s.getName()))
+                .anyMatch(s -> s.getState() != null && (s.getState().getRunning() != null
+                        || s.getState().getTerminated() != null)
+                        || s.getLastState() != null && s.getLastState().getTerminated() != null);
+    }
+
+    /**
+     * The attempt ended: the output is read to its end, the end reported, and — once reported — the Job deleted
+     * ({@code delete}) with its pods: Kubernetes keeps nothing Launch does not need.
+     */
+    private void end(Watched w, Runnable report, boolean delete) {
+        w.ended = true;
+        calls.execute(() -> {
+            Informers informers = namespaces.get(w.namespace);
+            for (Pod pod : informers.pods().getIndexer().byIndex("attempt", w.request.runId() + "/" + w.request.attempt())) {
+                followLogs(w, pod, false);
+            }
+            w.logs.values().forEach(PodLogs::finish);
+            try {
+                report.run();
+            } finally {
+                watched.remove(w.key(), w);
+                if (delete) {
+                    try {
+                        client().batch().v1().jobs().inNamespace(w.namespace).withName(w.handle)
+                                .withPropagationPolicy(DeletionPropagation.BACKGROUND).delete();
+                    } catch (KubernetesClientException e) {
+                        LOG.infof("Job %s could not be deleted (%s); its TTL removes it", w.key(), e.getMessage());
+                    }
+                }
+            }
+        });
+    }
+
+    @Override
+    public void stop(String handle) {
+        Watched w = watched.values().stream().filter(x -> x.handle.equals(handle)).findFirst().orElse(null);
+        if (w == null) {
+            stoppedEarly.add(handle); // not created yet: it will not be
+            return;
+        }
+        w.stopRequested = true;
+        calls.execute(() -> {
+            try {
+                client().batch().v1().jobs().inNamespace(w.namespace).withName(handle)
+                        .withPropagationPolicy(DeletionPropagation.FOREGROUND).delete();
+            } catch (KubernetesClientException e) {
+                LOG.warnf("deleting Job %s failed: %s", w.key(), e.getMessage());
+            }
+            judgeSoon(w);
+        });
+    }
+
+    @Override
+    public void detach(String handle) {
+        watched.values().removeIf(w -> {
+            if (w.handle.equals(handle)) {
+                w.logs.values().forEach(PodLogs::close);
+                return true;
+            }
+            return false;
+        });
+    }
+
+    @Override
+    public List<String> find(String queue) {
+        List<String> names = new ArrayList<>();
+        for (String namespace : namespaces.isEmpty() ? List.of(defaultNamespace()) : List.copyOf(namespaces.keySet())) {
+            client().batch().v1().jobs().inNamespace(namespace).withLabel(Workloads.INSTALLATION, installationId())
+                    .withLabel(Workloads.QUEUE, queue).list().getItems()
+                    .forEach(job -> names.add(job.getMetadata().getName()));
+        }
+        return names;
+    }
+
+    @Override
+    public void shutdown(Duration within) {
+        watched.values().forEach(w -> w.logs.values().forEach(PodLogs::close));
+        watched.clear(); // Jobs outlive the agent: left running for another agent to adopt
+        namespaces.values().forEach(i -> {
+            i.jobs().stop();
+            i.pods().stop();
+        });
+        namespaces.clear();
+    }
+
+    @PreDestroy
+    void close() {
+        shutdown(Duration.ZERO);
+        judge.shutdownNow();
+        calls.shutdownNow();
+        timers.shutdownNow();
+        KubernetesClient c = client;
+        if (c != null && ownClient) {
+            c.close();
+        }
+    }
+}
