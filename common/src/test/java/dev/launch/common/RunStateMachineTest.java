@@ -69,6 +69,8 @@ class RunStateMachineTest {
     @Test
     void preemptedRunIsRequeued() {
         assertEquals(QUEUED, walk(RUN_QUEUED, RUN_CLAIMED, RUN_RUNNING, RUN_PREEMPTED, RUN_REQUEUED));
+        assertEquals(FAILED, walk(RUN_QUEUED, RUN_CLAIMED, RUN_RUNNING, RUN_PREEMPTED, RUN_FAILED),
+                "preempted with no attempts left");
         assertEquals(Optional.empty(), RunStateMachine.next(QUEUED, RUN_PREEMPTED));
     }
 

@@ -411,11 +411,17 @@ class StatusServiceTest {
      * they are older than its retention: the run's launch is known only from the status service's durable copy.
      */
     private String containerRunningOn(String q, String agentId, boolean commandsOnTopic) throws Exception {
+        return containerRunningOn(q, agentId, commandsOnTopic, 1);
+    }
+
+    private String containerRunningOn(String q, String agentId, boolean commandsOnTopic, int maxAttempts)
+            throws Exception {
         String runId = RunIds.next();
         RunRequest request = new RunRequest(runId, q, "train", 2, "sha256:x",
                 new dev.launch.common.job.JobSource("image", "busybox", null, null, null, null, null),
                 List.of("sh", "-c", "sleep 60"), Events.MAPPER.createObjectNode(),
-                Events.MAPPER.createObjectNode().put("type", "local-container"), 1, 1, null, Instant.now(), null);
+                Events.MAPPER.createObjectNode().put("type", "local-container"), 1, maxAttempts, null, Instant.now(),
+                null);
         fact(EventTypes.RUN_QUEUED, RunLifecycle.queued(request, 0));
         String handle = "launch-" + runId + "-1";
         RunLifecycle held = RunLifecycle.of(runId, q).withAgent(agentId, 1).withTarget("local-container", handle);
@@ -490,6 +496,31 @@ class StatusServiceTest {
         await().atMost(20, TimeUnit.SECONDS).untilAsserted(() -> given().when().get("/api/v1/runs/" + runId + "/logs")
                 .then().body(is("l0\nl1\nl2\n")));
         given().when().get("/api/v1/runs/" + runId).then().body("attempts[0].outcome", is("FINISHED"));
+    }
+
+    @Test
+    void aPreemptedRunIsQueuedAgainAsItsNextAttemptWhileAttemptsRemainThenFailed() throws Exception {
+        String q = queue();
+        try (org.apache.kafka.clients.admin.Admin admin = org.apache.kafka.clients.admin.Admin.create(
+                Map.of("bootstrap.servers", SharedInfra.kafkaBootstrap()))) {
+            dev.launch.common.event.TopicAdmin.ensure(admin, dev.launch.common.event.TopicAdmin.queueTopics(q, false));
+        }
+        String agentId = "agent-" + UUID.randomUUID();
+        String runId = containerRunningOn(q, agentId, true, 2);
+        fact(EventTypes.RUN_PREEMPTED, RunLifecycle.of(runId, q).withAgent(agentId, 1)
+                .withReason("the pod was evicted (PreemptionByScheduler)"));
+        await().atMost(20, TimeUnit.SECONDS).untilAsserted(() -> given().when().get("/api/v1/runs/" + runId).then()
+                .body("state", is("QUEUED")).body("attempt", is(2))
+                .body("history.reason", hasItem(containsString("preempted: the pod was evicted"))));
+        assertTrue(TopicReader.read(SharedInfra.kafkaBootstrap(), Topics.RUN_COMMANDS, runId, 3).stream()
+                .map(r -> Events.decode(r.value())).anyMatch(e -> e.type().equals(EventTypes.MOVE_RUN)
+                        && e.payloadAs(dev.launch.common.event.MoveRun.class).retry()), "a retry on the command topic");
+
+        String last = containerRunningOn(q, agentId, true, 1);
+        fact(EventTypes.RUN_PREEMPTED, RunLifecycle.of(last, q).withAgent(agentId, 1).withReason("spot reclaimed"));
+        awaitState(last, "FAILED");
+        given().when().get("/api/v1/runs/" + last).then().body("failure.stage", is("target"))
+                .body("failure.reason", containsString("preempted: spot reclaimed; no attempts left"));
     }
 
     @Test

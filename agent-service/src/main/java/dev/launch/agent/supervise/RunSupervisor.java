@@ -486,6 +486,8 @@ public class RunSupervisor {
         final LogShipper logs;
         private final String item;
         private volatile boolean running;
+        /** the target's last reason while starting (the scheduler's message ...), said when the start times out */
+        private volatile String lastReason;
         private final AtomicBoolean ended = new AtomicBoolean();
 
         Reporter(Held h, RunLifecycle base, LogShipper logs, String item) {
@@ -529,6 +531,7 @@ public class RunSupervisor {
 
         @Override
         public void progressed(String reason) {
+            lastReason = reason;
             if (!ended.get()) {
                 events.run(EventTypes.RUN_PROGRESSED, base.withReason(reason));
             }
@@ -557,7 +560,8 @@ public class RunSupervisor {
             }
             try {
                 report(EventTypes.RUN_FAILED, base.withFailure(FailureStage.TARGET.wire(), "the run did not start "
-                        + "within " + timeout + " (the queue's startTimeout); it was stopped"), logs);
+                        + "within " + timeout + " (the queue's startTimeout)" + (lastReason == null ? ""
+                        : ": " + lastReason) + "; it was stopped"), logs);
             } finally {
                 release(h);
             }

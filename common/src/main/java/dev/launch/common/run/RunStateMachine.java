@@ -24,7 +24,8 @@ import static dev.launch.common.run.RunState.*;
  *                      PREEMPTED <--RunPreempted--+----------------> STOPPING --RunStopped--> STOPPED
  *                                                                                                    |
  *              RunFinished: CLAIMED | STARTING | RUNNING | STOPPING  --> FINISHED                     |
- *              RunFailed:   QUEUED | CLAIMED | STARTING | RUNNING | STOPPING --> FAILED  &lt;-----------+
+ *              RunFailed:   QUEUED | CLAIMED | STARTING | RUNNING | STOPPING | PREEMPTED (no attempts left)
+ *                           --> FAILED  &lt;---------------------------------------------------------------+
  *              RunStopped:  QUEUED | CLAIMED | STARTING | RUNNING | STOPPING --> STOPPED
  *              RunReprioritized: QUEUED | CLAIMED (of the item moved away from) --> QUEUED
  *              RunRequeued: PREEMPTED, or CLAIMED | STARTING (handed back: its agent was lost before starting it),
@@ -53,7 +54,8 @@ public final class RunStateMachine {
             Map.entry(EventTypes.RUN_STARTING, EnumSet.of(CLAIMED)),
             Map.entry(EventTypes.RUN_RUNNING, EnumSet.of(CLAIMED, STARTING)),
             Map.entry(EventTypes.RUN_FINISHED, EnumSet.of(CLAIMED, STARTING, RUNNING, STOPPING)),
-            Map.entry(EventTypes.RUN_FAILED, EnumSet.of(QUEUED, CLAIMED, STARTING, RUNNING, STOPPING)),
+            // from PREEMPTED: preempted with no attempts left
+            Map.entry(EventTypes.RUN_FAILED, EnumSet.of(QUEUED, CLAIMED, STARTING, RUNNING, STOPPING, PREEMPTED)),
             Map.entry(EventTypes.RUN_STOPPING, EnumSet.of(CLAIMED, STARTING, RUNNING)),
             Map.entry(EventTypes.RUN_STOPPED, EnumSet.of(QUEUED, CLAIMED, STARTING, RUNNING, STOPPING)),
             Map.entry(EventTypes.RUN_PREEMPTED, EnumSet.of(STARTING, RUNNING)),

@@ -46,6 +46,12 @@ public class StopPublisher {
                 .chain(() -> send(runs, runId, EventEnvelope.of(EventTypes.RUN_FAILED, runId, fact)));
     }
 
+    /** Ends a run FAILED that no agent holds any longer (a preempted run with no attempts left). */
+    public Uni<Void> fail(String runId, String queue, String agentId, int attempt, String stage, String reason) {
+        RunLifecycle fact = RunLifecycle.of(runId, queue).withAgent(agentId, attempt).withFailure(stage, reason);
+        return send(runs, runId, EventEnvelope.of(EventTypes.RUN_FAILED, runId, fact));
+    }
+
     /**
      * Asks the agents of the run's queue to take over its work ({@code AdoptRun} on the run's command partition;
      * the first {@code RunAdopted} after it wins, see ADR 0002).

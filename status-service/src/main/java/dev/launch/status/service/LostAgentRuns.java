@@ -108,7 +108,7 @@ public class LostAgentRuns {
         return row.getString("run_id") + "/" + row.getString("item_id");
     }
 
-    private static RunRequest request(Row row) {
+    static RunRequest request(Row row) {
         try {
             RunRequest original = Events.MAPPER.readValue(row.getString("request"), RunRequest.class);
             return original.movedTo(row.getString("priority"), row.getString("item_id"))
