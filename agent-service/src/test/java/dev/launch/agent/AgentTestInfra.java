@@ -11,14 +11,26 @@ import java.util.Map;
 /**
  * The shared broker plus the test queues' topics, created before the agent starts serving them: one queue
  * without priorities, one with (a topic per level), and one whose runs the container tests send to the real
- * engine (podman with runc, a busybox image made here, images never pulled, this JVM's own installation id).
+ * engine (podman with runc, a busybox image made here, images never pulled, this JVM's own installation id), and
+ * one whose runs go to a Kubernetes API server (fabric8's mock, played by {@link #cluster()}).
  * Quarkus applies a test resource to every test class, so this one serves them all.
  */
 public class AgentTestInfra extends LaunchTestInfra {
     public static final String QUEUE = "agent-test";
     public static final String PRIORITY_QUEUE = "agent-prio";
     public static final String CONTAINER_QUEUE = "agent-containers";
+    public static final String KUBERNETES_QUEUE = "agent-kubernetes";
     public static final String INSTALLATION = "test-" + java.util.UUID.randomUUID();
+    private static dev.launch.devstack.KubernetesTestCluster cluster;
+
+    /** The Kubernetes API server the agent's kubernetes target uses (fabric8's mock, played by the test). */
+    public static synchronized dev.launch.devstack.KubernetesTestCluster cluster() {
+        if (cluster == null) {
+            cluster = new dev.launch.devstack.KubernetesTestCluster();
+            Runtime.getRuntime().addShutdownHook(new Thread(cluster::close, "test-cluster-stop"));
+        }
+        return cluster;
+    }
 
     @Override
     public Map<String, String> start() {
@@ -28,8 +40,10 @@ public class AgentTestInfra extends LaunchTestInfra {
             TopicAdmin.ensure(admin, TopicAdmin.queueTopics(QUEUE, false));
             TopicAdmin.ensure(admin, TopicAdmin.queueTopics(PRIORITY_QUEUE, true));
             TopicAdmin.ensure(admin, TopicAdmin.queueTopics(CONTAINER_QUEUE, false));
+            TopicAdmin.ensure(admin, TopicAdmin.queueTopics(KUBERNETES_QUEUE, false));
         }
-        config.put("launch.agent.queues", QUEUE + "," + PRIORITY_QUEUE + "," + CONTAINER_QUEUE);
+        config.put("launch.agent.queues", QUEUE + "," + PRIORITY_QUEUE + "," + CONTAINER_QUEUE + "," + KUBERNETES_QUEUE);
+        config.put("launch.agent.kubernetes.api-server", cluster().url());
         config.put("launch.agent.max-jobs", "1");
         config.put("launch.agent.installation", INSTALLATION);
         config.put("launch.agent.container.engine", dev.launch.devstack.Podman.engineCommand());
