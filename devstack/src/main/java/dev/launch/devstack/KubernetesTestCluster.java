@@ -67,7 +67,8 @@ public final class KubernetesTestCluster implements AutoCloseable {
         Dispatcher dispatcher = new Dispatcher() {
             @Override
             public MockResponse dispatch(RecordedRequest request) {
-                requests.add(request.getMethod() + " " + request.getPath());
+                String agent = request.getHeader("User-Agent");
+                requests.add((agent == null ? "" : agent) + " " + request.getMethod() + " " + request.getPath());
                 String path = request.getPath();
                 int q = path.indexOf('?');
                 String bare = q < 0 ? path : path.substring(0, q);
@@ -114,7 +115,7 @@ public final class KubernetesTestCluster implements AutoCloseable {
         this.onPodCreated = script;
     }
 
-    /** Every request so far, as {@code VERB path?query}. */
+    /** Every request so far, as {@code <user agent> VERB path?query}. */
     public List<String> requests() {
         return List.copyOf(requests);
     }

@@ -47,6 +47,7 @@ import java.util.concurrent.TimeUnit;
 public class KubernetesTarget implements Target {
     private static final Logger LOG = Logger.getLogger(KubernetesTarget.class);
     public static final String TYPE = "kubernetes";
+    public static final String USER_AGENT = "launch-agent";
     /** How long a failed Job's pod may take to show its last state before the Job's own reason is reported. */
     private static final long UNDECIDED_WAIT_MS = 5_000;
 
@@ -140,19 +141,29 @@ public class KubernetesTarget implements Target {
         synchronized (this) {
             if (client == null) {
                 AgentConfig.Kubernetes k = config.kubernetes();
-                Config base = Config.autoConfigure(null);
-                Config chosen = k.apiServer().map(url -> new ConfigBuilder(base).withMasterUrl(url).build()).orElse(base);
                 installation = identity.installation();
                 failureWait = k.failureWait();
                 ttl = k.ttlAfterFinished();
                 resync = k.resync();
-                client = new KubernetesClientBuilder().withConfig(chosen).build();
+                client = clientFor(k.apiServer());
                 ownClient = true;
-                LOG.infof("kubernetes target: API server %s, default namespace %s", chosen.getMasterUrl(),
-                        chosen.getNamespace());
+                LOG.infof("kubernetes target: API server %s, default namespace %s",
+                        client.getConfiguration().getMasterUrl(), client.getNamespace());
             }
             return client;
         }
+    }
+
+    /**
+     * A client as the agent makes it: fabric8's own rules (in-cluster service account, else {@code KUBECONFIG} or
+     * {@code ~/.kube/config} and its current context) unless {@code apiServer} names the server; its requests say
+     * {@code launch-agent} as their user agent (the API server's audit log tells them apart).
+     */
+    public static KubernetesClient clientFor(java.util.Optional<String> apiServer) {
+        Config base = Config.autoConfigure(null);
+        ConfigBuilder chosen = new ConfigBuilder(base).withUserAgent(USER_AGENT);
+        apiServer.ifPresent(chosen::withMasterUrl);
+        return new KubernetesClientBuilder().withConfig(chosen.build()).build();
     }
 
     private String defaultNamespace() {
