@@ -263,8 +263,8 @@ class LocalProcessAgentTest {
             await().atMost(20, TimeUnit.SECONDS).until(() -> agents.all().stream()
                     .anyMatch(e -> e.type().equals(EventTypes.AGENT_HEARTBEAT)));
             AgentStatus status = agents.all().get(0).payloadAs(AgentStatus.class);
-            assertEquals(List.of(AgentTestInfra.QUEUE, AgentTestInfra.PRIORITY_QUEUE, AgentTestInfra.CONTAINER_QUEUE),
-                    status.queues());
+            assertEquals(List.of(AgentTestInfra.QUEUE, AgentTestInfra.PRIORITY_QUEUE, AgentTestInfra.CONTAINER_QUEUE,
+                    AgentTestInfra.KUBERNETES_QUEUE), status.queues());
         }
     }
 }

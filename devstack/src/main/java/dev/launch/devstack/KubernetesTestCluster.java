@@ -45,10 +45,17 @@ import java.util.function.Consumer;
  * {@code Complete} or {@code Failed} condition; its garbage collector deletes a deleted Job's pods after
  * {@link #podDeletionDelayMs} (so a stop is seen STOPPING); its kubelet is the test, which moves pods through
  * their states with the methods below and writes their output, served by {@code GET .../pods/{pod}/log} with
- * {@code timestamps} and {@code sinceTime} as the API server does. Every request is recorded (verb and path).
+ * {@code timestamps} and {@code sinceTime} as the API server does; the field selector {@code reason=FailedCreate}
+ * on events, which the mock lacks, is served too (the only events here are the Job controller's FailedCreate).
+ * Every request is recorded (user agent, verb and path).
  */
 public final class KubernetesTestCluster implements AutoCloseable {
     private final KubernetesMockServer server;
+    private final KubernetesCrudDispatcher crud;
+    /** custom resource kinds served, by group/version */
+    private final Map<String, List<io.fabric8.kubernetes.client.dsl.base.CustomResourceDefinitionContext>> kinds =
+            new ConcurrentHashMap<>();
+    private final List<SharedIndexInformer<?>> informers = new CopyOnWriteArrayList<>();
     private final KubernetesClient client;
     private final SharedIndexInformer<Job> jobs;
     private final ScheduledExecutorService later = Executors.newSingleThreadScheduledExecutor(r -> {
@@ -61,9 +68,15 @@ public final class KubernetesTestCluster implements AutoCloseable {
     /** what happens to each new Job's pod right after the pod is made (the test's kubelet script) */
     private volatile Consumer<Pod> onPodCreated = pod -> { };
     public volatile long podDeletionDelayMs = 500;
+    /** when set, the Job controller makes no pod for new Jobs and records a FailedCreate event with this message */
+    public volatile String refusePods;
+
+    /** the mock server logs each request at INFO; kept here so the level holds (a logger is weakly held) */
+    private static final java.util.logging.Logger QUIET = java.util.logging.Logger.getLogger("io.fabric8.mockwebserver");
 
     public KubernetesTestCluster() {
-        KubernetesCrudDispatcher crud = new KubernetesCrudDispatcher();
+        QUIET.setLevel(java.util.logging.Level.WARNING);
+        crud = new KubernetesCrudDispatcher();
         Dispatcher dispatcher = new Dispatcher() {
             @Override
             public MockResponse dispatch(RecordedRequest request) {
@@ -75,6 +88,16 @@ public final class KubernetesTestCluster implements AutoCloseable {
                 if ("GET".equals(request.getMethod()) && bare.matches("/api/v1/namespaces/[^/]+/pods/[^/]+/log")) {
                     return log(bare.split("/")[6], q < 0 ? "" : path.substring(q + 1));
                 }
+                String discovery = "GET".equals(request.getMethod()) ? discovery(bare) : null;
+                if (discovery != null) {
+                    return new MockResponse().setResponseCode(200).setBody(discovery);
+                }
+                if (bare.matches("/api/v1/namespaces/[^/]+/events") && path.contains("fieldSelector=reason%3DFailedCreate")) {
+                    // the mock has no field selectors on events; the only events here are FailedCreate ones
+                    String plain = path.replaceAll("fieldSelector=reason%3DFailedCreate&?", "").replaceAll("[?&]$", "");
+                    return crud.dispatch(new RecordedRequest(request.getHttpVersion(), request.method(), plain,
+                            request.getHeaders(), request.getBody()));
+                }
                 return crud.dispatch(request);
             }
         };
@@ -84,7 +107,12 @@ public final class KubernetesTestCluster implements AutoCloseable {
         jobs = client.batch().v1().jobs().inAnyNamespace().inform(new ResourceEventHandler<>() {
             @Override
             public void onAdd(Job job) {
-                later.execute(() -> createPod(job));
+                String refused = refusePods;
+                if (refused == null) {
+                    later.execute(() -> createPod(job));
+                } else {
+                    later.execute(() -> failedCreate(job, refused));
+                }
             }
 
             @Override
@@ -98,6 +126,108 @@ public final class KubernetesTestCluster implements AutoCloseable {
                         podDeletionDelayMs, TimeUnit.MILLISECONDS);
             }
         }, 0);
+    }
+
+    /**
+     * Serves a custom resource kind (as its CRD would), with API discovery, and plays its operator: each new
+     * resource gets one pod per pod template in its spec (labels and spec from the template), which the test moves
+     * through its states; the resource's {@code status} is the test's to set ({@link #customStatus}).
+     */
+    public void serve(String group, String version, String kind, String plural) {
+        var context = new io.fabric8.kubernetes.client.dsl.base.CustomResourceDefinitionContext.Builder()
+                .withGroup(group).withVersion(version).withKind(kind).withPlural(plural).withScope("Namespaced")
+                .build();
+        crud.expectCustomResource(context);
+        kinds.computeIfAbsent(group + "/" + version, k -> new CopyOnWriteArrayList<>()).add(context);
+        informers.add(client.genericKubernetesResources(context).inAnyNamespace().inform(new ResourceEventHandler<>() {
+            @Override
+            public void onAdd(io.fabric8.kubernetes.api.model.GenericKubernetesResource resource) {
+                later.execute(() -> createPods(resource));
+            }
+
+            @Override
+            public void onUpdate(io.fabric8.kubernetes.api.model.GenericKubernetesResource old,
+                                 io.fabric8.kubernetes.api.model.GenericKubernetesResource resource) {
+            }
+
+            @Override
+            public void onDelete(io.fabric8.kubernetes.api.model.GenericKubernetesResource resource, boolean unknown) {
+                later.schedule(() -> client.pods().inNamespace(resource.getMetadata().getNamespace())
+                        .withLabel("launch.test/owner", resource.getMetadata().getName()).delete(),
+                        podDeletionDelayMs, TimeUnit.MILLISECONDS);
+            }
+        }, 0));
+    }
+
+    private String discovery(String path) {
+        if (!path.startsWith("/apis/")) {
+            return null;
+        }
+        String groupVersion = path.substring("/apis/".length());
+        List<io.fabric8.kubernetes.client.dsl.base.CustomResourceDefinitionContext> served = kinds.get(groupVersion);
+        if (served == null) {
+            return null;
+        }
+        StringBuilder resources = new StringBuilder();
+        for (var c : served) {
+            if (resources.length() > 0) {
+                resources.append(',');
+            }
+            resources.append("{\"name\":\"").append(c.getPlural()).append("\",\"singularName\":\"")
+                    .append(c.getKind().toLowerCase()).append("\",\"namespaced\":true,\"kind\":\"").append(c.getKind())
+                    .append("\",\"verbs\":[\"create\",\"delete\",\"get\",\"list\",\"patch\",\"update\",\"watch\"]}");
+        }
+        return "{\"kind\":\"APIResourceList\",\"apiVersion\":\"v1\",\"groupVersion\":\"" + groupVersion
+                + "\",\"resources\":[" + resources + "]}";
+    }
+
+    private void createPods(io.fabric8.kubernetes.api.model.GenericKubernetesResource resource) {
+        com.fasterxml.jackson.databind.JsonNode spec = io.fabric8.kubernetes.client.utils.Serialization.jsonMapper()
+                .valueToTree(resource.getAdditionalProperties().get("spec"));
+        List<com.fasterxml.jackson.databind.JsonNode> templates = new ArrayList<>();
+        collectTemplates(spec, templates);
+        int i = 0;
+        for (com.fasterxml.jackson.databind.JsonNode template : templates) {
+            io.fabric8.kubernetes.api.model.PodTemplateSpec pod = io.fabric8.kubernetes.client.utils.Serialization
+                    .jsonMapper().convertValue(template, io.fabric8.kubernetes.api.model.PodTemplateSpec.class);
+            Map<String, String> labels = new HashMap<>(pod.getMetadata().getLabels());
+            labels.put("launch.test/owner", resource.getMetadata().getName());
+            Pod made = new PodBuilder().withNewMetadata().withName(resource.getMetadata().getName() + "-" + (i++))
+                    .withNamespace(resource.getMetadata().getNamespace()).withLabels(labels)
+                    .withCreationTimestamp(Instant.now().toString()).endMetadata().withSpec(pod.getSpec())
+                    .withNewStatus().withPhase("Pending").endStatus().build();
+            onPodCreated.accept(client.pods().inNamespace(made.getMetadata().getNamespace()).resource(made).create());
+        }
+    }
+
+    private static void collectTemplates(com.fasterxml.jackson.databind.JsonNode node,
+                                         List<com.fasterxml.jackson.databind.JsonNode> found) {
+        if (node.isObject()) {
+            node.fields().forEachRemaining(f -> {
+                if (f.getKey().equals("template") && f.getValue().path("spec").path("containers").isArray()) {
+                    found.add(f.getValue());
+                } else {
+                    collectTemplates(f.getValue(), found);
+                }
+            });
+        } else if (node.isArray()) {
+            node.forEach(child -> collectTemplates(child, found));
+        }
+    }
+
+    /** Sets a custom resource's {@code status} (its operator's word), e.g. {@code {"conditions": [...]}}. */
+    public void customStatus(String apiVersion, String kind, String namespace, String name, Object status) {
+        client.genericKubernetesResources(apiVersion, kind).inNamespace(namespace).withName(name).editStatus(r -> {
+            r.setAdditionalProperty("status", status);
+            return r;
+        });
+    }
+
+    /** The resources of a custom kind of a run, by its label. */
+    public List<io.fabric8.kubernetes.api.model.GenericKubernetesResource> custom(String apiVersion, String kind,
+                                                                                   String runId) {
+        return client.genericKubernetesResources(apiVersion, kind).inAnyNamespace().withLabel("launch.run-id", runId)
+                .list().getItems();
     }
 
     /** The API server's URL, for an agent's {@code LAUNCH_KUBERNETES_API_SERVER}. */
@@ -135,6 +265,19 @@ public final class KubernetesTestCluster implements AutoCloseable {
                 .withNewStatus().withPhase("Pending").endStatus().build();
         Pod made = client.pods().inNamespace(ns).resource(pod).create();
         onPodCreated.accept(made);
+    }
+
+    /** A {@code FailedCreate} event on the Job, as the Job controller records when a pod is refused. */
+    private void failedCreate(Job job, String message) {
+        client.v1().events().inNamespace(job.getMetadata().getNamespace()).resource(
+                new io.fabric8.kubernetes.api.model.EventBuilder().withNewMetadata()
+                        .withName(job.getMetadata().getName() + "." + UUID.randomUUID().toString().substring(0, 8))
+                        .withNamespace(job.getMetadata().getNamespace()).endMetadata()
+                        .withNewInvolvedObject().withKind("Job").withApiVersion("batch/v1")
+                        .withName(job.getMetadata().getName()).withNamespace(job.getMetadata().getNamespace())
+                        .withUid(job.getMetadata().getUid()).endInvolvedObject()
+                        .withReason("FailedCreate").withType("Warning").withMessage(message)
+                        .withLastTimestamp(Instant.now().toString()).withCount(1).build()).create();
     }
 
     /** The pods of a run, by its label. */
@@ -207,7 +350,10 @@ public final class KubernetesTestCluster implements AutoCloseable {
         });
     }
 
-    /** The main container ends with {@code exitCode} ({@code reason}: Completed, Error, OOMKilled); the Job follows. */
+    /**
+     * The main container ends with {@code exitCode} ({@code reason}: Completed, Error, OOMKilled); a Job's
+     * condition follows (a custom resource's status is set by the test, as its operator would).
+     */
     public Pod terminated(Pod pod, int exitCode, String reason) {
         Pod ended = status(pod, s -> {
             s.setPhase(exitCode == 0 ? "Succeeded" : "Failed");
@@ -215,8 +361,10 @@ public final class KubernetesTestCluster implements AutoCloseable {
                     .withExitCode(exitCode).withReason(reason).withFinishedAt(Instant.now().toString())
                     .endTerminated().build())));
         });
-        jobCondition(pod, exitCode == 0 ? "Complete" : "Failed", exitCode == 0 ? null : "BackoffLimitExceeded",
-                exitCode == 0 ? null : "Job has reached the specified backoff limit");
+        if (pod.getMetadata().getLabels().containsKey("batch.kubernetes.io/job-name")) {
+            jobCondition(pod, exitCode == 0 ? "Complete" : "Failed", exitCode == 0 ? null : "BackoffLimitExceeded",
+                    exitCode == 0 ? null : "Job has reached the specified backoff limit");
+        }
         return ended;
     }
 
@@ -277,6 +425,7 @@ public final class KubernetesTestCluster implements AutoCloseable {
     @Override
     public void close() {
         jobs.stop();
+        informers.forEach(SharedIndexInformer::stop);
         later.shutdownNow();
         client.close();
         server.destroy();

@@ -73,11 +73,29 @@ class KubernetesQueueConfigTest {
     }
 
     @Test
-    void customWorkloadKindsAreRefusedAsNotSupportedYet() throws Exception {
-        create(target(), fixture("04-docs-volcano-job.yaml"), null).statusCode(400)
-                .body("errors.field", contains("config.kind")).body("errors[0].message", containsString("not supported yet"));
-        create(target(), fixture("05-docs-kubeflow-pytorchjob-wrapped.yaml"), null).statusCode(400)
-                .body("errors.field", contains("config.kubernetes.kind"));
+    void customWorkloadKindsAreAcceptedWithTheirPodTemplatesCheckedAndAStatusRule() throws Exception {
+        create(target(), fixture("04-docs-volcano-job.yaml"), null).statusCode(201);
+        create(target(), fixture("05-docs-kubeflow-pytorchjob-wrapped.yaml"), null).statusCode(201)
+                .body("notes", hasItem(containsString("'kubernetes:' wrapper")));
+        // a pod template is read as Kubernetes reads it, wherever the operator keeps it
+        ObjectNode misplaced = (ObjectNode) fixture("05-docs-kubeflow-pytorchjob-wrapped.yaml").get("kubernetes");
+        ((ObjectNode) misplaced.at("/spec/pytorchReplicaSpecs/Worker/template/spec/containers/0"))
+                .putObject("resources").putArray("volumeMounts");
+        create(target(), misplaced, null).statusCode(400).body("errors.field",
+                contains("config.spec.pytorchReplicaSpecs.Worker.template.spec.containers[0].resources.volumeMounts"));
+        // a kind Launch does not know needs its status rule
+        JsonNode ray = Events.MAPPER.readTree("""
+                {"apiVersion": "ray.io/v1", "kind": "RayJob", "spec": {"rayClusterSpec": {"headGroupSpec":
+                  {"template": {"spec": {"containers": [{"name": "ray-head", "image": "${image_uri}"}]}}}}}}""");
+        create(target(), ray, null).statusCode(400).body("errors.field", contains("target.status"))
+                .body("errors[0].message", containsString("declare it"));
+        ObjectNode declared = target();
+        declared.set("status", Events.MAPPER.readTree("{\"field\": \"jobDeploymentStatus\", \"running\": "
+                + "[\"Running\"], \"succeeded\": [\"Complete\"], \"failed\": [\"Failed\"]}"));
+        create(declared, ray, null).statusCode(201);
+        // a bare Pod is not a workload Launch watches to its end
+        create(target(), Events.MAPPER.readTree("{\"apiVersion\": \"v1\", \"kind\": \"Pod\", \"spec\": {}}"), null)
+                .statusCode(400).body("errors.field", hasItem("config.apiVersion"));
     }
 
     @Test

@@ -148,6 +148,28 @@ class StatusServiceTest {
                 .then().statusCode(200).body(is("one\ntwo\nthree\n")));
     }
 
+    private static RunLogBatch.Line podLine(String pod, long position) {
+        return new RunLogBatch.Line("stdout", Instant.now(), pod + "@" + position, position, pod);
+    }
+
+    @Test
+    void theOutputOfSeveralPodsIsDeduplicatedPerPodSoALateLineOfOneIsNotTakenForRead() throws Exception {
+        String q = queue();
+        String runId = queued(q, 0);
+        send(Topics.RUN_LOGS, runId, EventEnvelope.of(EventTypes.RUN_OUTPUT_LOGGED, runId, new RunLogBatch(runId, 1,
+                "a", 10, List.of(podLine("pod-a", 10), podLine("pod-a", 20)))));
+        // pod-b's line is older than pod-a's last one, and arrives after it
+        send(Topics.RUN_LOGS, runId, EventEnvelope.of(EventTypes.RUN_OUTPUT_LOGGED, runId, new RunLogBatch(runId, 1,
+                "a", 15, List.of(podLine("pod-b", 15)))));
+        await().atMost(20, TimeUnit.SECONDS).untilAsserted(() -> given().when().get("/api/v1/runs/" + runId + "/logs")
+                .then().body(is("pod-a@10\npod-a@20\npod-b@15\n")));
+        // an adopter reads both pods again from the lowest stored position on
+        send(Topics.RUN_LOGS, runId, EventEnvelope.of(EventTypes.RUN_OUTPUT_LOGGED, runId, new RunLogBatch(runId, 1,
+                "b", 15, List.of(podLine("pod-b", 15), podLine("pod-a", 20), podLine("pod-b", 25)))));
+        await().atMost(20, TimeUnit.SECONDS).untilAsserted(() -> given().when().get("/api/v1/runs/" + runId + "/logs")
+                .then().body(is("pod-a@10\npod-a@20\npod-b@15\npod-b@25\n")));
+    }
+
     @Test
     void stoppingAQueuedRunStopsItAtOnceAndTellsTheAgents() throws Exception {
         String q = queue();

@@ -39,11 +39,16 @@ public class LogShipper {
 
     /** A line at {@code position} of the attempt's output on the target. */
     public synchronized void add(String stream, String line, long position) {
+        add(stream, null, line, position);
+    }
+
+    /** A line at {@code position} of one source's output ({@code source} null: the attempt has one). */
+    public synchronized void add(String stream, String source, String line, long position) {
         if (buffer.isEmpty()) {
             oldest = System.nanoTime();
         }
         String text = line.length() > MAX_LINE ? line.substring(0, MAX_LINE) + " [line cut at 16 KiB]" : line;
-        buffer.add(new RunLogBatch.Line(stream, Instant.now(), text, position));
+        buffer.add(new RunLogBatch.Line(stream, Instant.now(), text, position, source));
         if (buffer.size() >= maxLines) {
             flush();
         }

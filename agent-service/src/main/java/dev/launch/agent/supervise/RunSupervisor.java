@@ -582,7 +582,12 @@ public class RunSupervisor {
 
         @Override
         public void output(String stream, String line, long position) {
-            logs.add(stream, line, position);
+            logs.add(stream, null, line, position);
+        }
+
+        @Override
+        public void output(String stream, String source, String line, long position) {
+            logs.add(stream, source, line, position);
         }
 
         @Override

@@ -26,6 +26,14 @@ public interface TargetObserver {
      */
     void output(String stream, String line, long position);
 
+    /**
+     * One line of output of one of the attempt's processes ({@code source}: a pod of a multi-pod workload), whose
+     * positions are in order within that source only.
+     */
+    default void output(String stream, String source, String line, long position) {
+        output(stream, line, position);
+    }
+
     /** The work ended by itself with {@code exitCode}. */
     void exited(int exitCode);
 

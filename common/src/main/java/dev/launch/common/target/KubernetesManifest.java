@@ -154,6 +154,15 @@ public final class KubernetesManifest {
      * in {@code allow}, placeholders, and the main container ({@code container}, else the first) when it names one.
      */
     public static List<FieldError> check(JsonNode config, Set<String> allow, String container) {
+        return check(config, allow, container, null);
+    }
+
+    /**
+     * As above, for any workload kind: a custom one ({@code PyTorchJob}, a Volcano {@code Job}) needs a
+     * {@link StatusRule} — a known default or the target's {@code status} — and at least one pod template, each
+     * read strictly as Kubernetes' {@code PodTemplateSpec}.
+     */
+    public static List<FieldError> check(JsonNode config, Set<String> allow, String container, JsonNode status) {
         List<FieldError> errors = new ArrayList<>();
         Workload workload = workload(config, errors);
         if (workload == null) {
@@ -166,10 +175,6 @@ public final class KubernetesManifest {
                 errors.add(new FieldError(path + "." + field, "must be a string"));
             }
         }
-        if (manifest.has("apiVersion") != manifest.has("kind")) {
-            errors.add(new FieldError(path + (manifest.has("kind") ? ".apiVersion" : ".kind"), "give apiVersion and "
-                    + "kind together (both absent means a batch/v1 Job)"));
-        }
         String namespace = workload.namespace();
         if (namespace != null && !namespace.contains("${") && !DNS_LABEL.matcher(namespace).matches()) {
             errors.add(new FieldError(path + (manifest.path("metadata").has("namespace") ? ".metadata.namespace"
@@ -177,24 +182,95 @@ public final class KubernetesManifest {
                     + "'-', at most 63)" + (PLACEHOLDER.matcher(namespace).matches()
                     ? "; it is a placeholder from an example: put the namespace the agent may use" : "")));
         }
-        if (manifest.has("metadata") && !workload.isJob()) {
-            parse(manifest.get("metadata"), ObjectMeta.class, path + ".metadata", errors);
-        }
-        String mainImagePath = null;
-        if (!workload.isJob() && manifest.path("kind").isTextual()) {
-            errors.add(new FieldError(path + ".kind", workload.apiVersion() + " " + workload.kind() + " workloads are "
-                    + "not supported yet; a kubernetes queue runs batch/v1 Jobs (leave apiVersion and kind out). "
-                    + "Custom workloads (PyTorchJob, Volcano Job, JobSet) are planned"));
-        }
+        Set<String> mainImages = new java.util.HashSet<>();
         if (workload.isJob()) {
+            if (manifest.has("apiVersion") != manifest.has("kind")) {
+                errors.add(new FieldError(path + (manifest.has("kind") ? ".apiVersion" : ".kind"), "give apiVersion "
+                        + "and kind together (both absent means a batch/v1 Job)"));
+            }
             Job job = parse(workload.resource(), Job.class, path, errors);
             if (job != null) {
-                mainImagePath = mainImagePath(job, container, path, errors);
+                String main = mainImagePath(job, container, path, errors);
+                if (main != null) {
+                    mainImages.add(main);
+                }
+            }
+        } else {
+            if (!workload.apiVersion().contains("/")) {
+                errors.add(new FieldError(path + ".apiVersion", "'" + workload.apiVersion() + " " + workload.kind()
+                        + "' is not a workload Launch can watch to its end; use a batch/v1 Job (leave apiVersion and "
+                        + "kind out) or a custom workload of an operator (kubeflow.org/v1 PyTorchJob ...)"));
+            }
+            if (manifest.has("metadata")) {
+                parse(manifest.get("metadata"), ObjectMeta.class, path + ".metadata", errors);
+            }
+            StatusRule.of(workload.apiVersion(), workload.kind(), status, errors);
+            List<Map.Entry<String, ObjectNode>> templates = podTemplates(manifest.path("spec"), path + ".spec");
+            if (templates.isEmpty()) {
+                errors.add(new FieldError(path + ".spec", "no pod template found in the " + workload.kind()
+                        + " (an object 'template' with spec.containers); the run's image and environment go there"));
+            }
+            for (Map.Entry<String, ObjectNode> template : templates) {
+                io.fabric8.kubernetes.api.model.PodTemplateSpec pod = parse(template.getValue(),
+                        io.fabric8.kubernetes.api.model.PodTemplateSpec.class, template.getKey(), errors);
+                if (pod != null) {
+                    int index = mainContainer(pod.getSpec() == null ? List.of() : pod.getSpec().getContainers(),
+                            container);
+                    if (index < 0) {
+                        errors.add(new FieldError("target.container", "no container of the pod template at "
+                                + template.getKey() + " is named '" + container + "'"));
+                    } else {
+                        mainImages.add(template.getKey() + ".spec.containers[" + index + "].image");
+                    }
+                }
             }
         }
         refuse(manifest, path, allow, errors);
-        placeholders(manifest, path, mainImagePath, errors);
+        placeholders(manifest, path, mainImages, errors);
         return errors;
+    }
+
+    /**
+     * The pod templates of a custom workload, by path: every object under a key {@code template} that has
+     * {@code spec.containers} (a PyTorchJob's {@code pytorchReplicaSpecs.*.template}, a Volcano Job's
+     * {@code tasks[*].template}, a JobSet's {@code replicatedJobs[*].template.spec.template}).
+     */
+    public static List<Map.Entry<String, ObjectNode>> podTemplates(JsonNode node, String path) {
+        List<Map.Entry<String, ObjectNode>> found = new ArrayList<>();
+        collectTemplates(node, path, found);
+        return found;
+    }
+
+    private static void collectTemplates(JsonNode node, String path, List<Map.Entry<String, ObjectNode>> found) {
+        if (node.isArray()) {
+            for (int i = 0; i < node.size(); i++) {
+                collectTemplates(node.get(i), path + "[" + i + "]", found);
+            }
+        } else if (node.isObject()) {
+            node.fields().forEachRemaining(field -> {
+                JsonNode value = field.getValue();
+                String at = path + "." + field.getKey();
+                if (field.getKey().equals("template") && value.isObject() && value.path("spec").path("containers")
+                        .isArray()) {
+                    found.add(Map.entry(at, (ObjectNode) value));
+                } else {
+                    collectTemplates(value, at, found);
+                }
+            });
+        }
+    }
+
+    /** The index of the container named {@code container} (else 0), -1 when a named one is missing. */
+    public static int mainContainer(List<io.fabric8.kubernetes.api.model.Container> containers, String container) {
+        if (container == null) {
+            return 0;
+        }
+        for (int i = 0; i < containers.size(); i++) {
+            if (container.equals(containers.get(i).getName())) {
+                return i;
+            }
+        }
+        return -1;
     }
 
     /** Where the main container's image is, e.g. {@code config.spec.template.spec.containers[0].image}. */
@@ -337,19 +413,19 @@ public final class KubernetesManifest {
     }
 
     /** A placeholder from a published example left where a value is used (the main image is replaced anyway). */
-    private static void placeholders(JsonNode node, String path, String mainImagePath, List<FieldError> errors) {
+    private static void placeholders(JsonNode node, String path, Set<String> mainImagePaths, List<FieldError> errors) {
         if (node.isTextual()) {
             String text = node.asText();
-            if (PLACEHOLDER.matcher(text).matches() && !path.equals(mainImagePath)
+            if (PLACEHOLDER.matcher(text).matches() && !mainImagePaths.contains(path)
                     && !path.endsWith(".namespace")) { // a namespace placeholder is said above
                 errors.add(new FieldError(path, "'" + text + "' is a placeholder from an example; put the real value"));
             }
         } else if (node.isArray()) {
             for (int i = 0; i < node.size(); i++) {
-                placeholders(node.get(i), path + "[" + i + "]", mainImagePath, errors);
+                placeholders(node.get(i), path + "[" + i + "]", mainImagePaths, errors);
             }
         } else if (node.isObject()) {
-            node.fields().forEachRemaining(f -> placeholders(f.getValue(), path + "." + f.getKey(), mainImagePath,
+            node.fields().forEachRemaining(f -> placeholders(f.getValue(), path + "." + f.getKey(), mainImagePaths,
                     errors));
         }
     }

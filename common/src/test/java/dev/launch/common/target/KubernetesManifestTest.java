@@ -102,4 +102,27 @@ class KubernetesManifestTest {
         assertEquals(".spec.containers[0].image", KubernetesManifest.dotted("/spec/containers/0/image"));
         assertEquals(".metadata.labels.a/b", KubernetesManifest.dotted("/metadata/labels/a~1b"));
     }
+
+    @Test
+    void statusRulesReadConditionsOrAPathUnderStatus() throws Exception {
+        StatusRule kubeflow = StatusRule.DEFAULTS.get("kubeflow.org/PyTorchJob");
+        assertEquals("running", kubeflow.read(json("{'conditions': [{'type': 'Created', 'status': 'True'}, "
+                + "{'type': 'Running', 'status': 'True'}]}")).outcome());
+        StatusRule.Verdict failed = kubeflow.read(json("{'conditions': [{'type': 'Running', 'status': 'False'}, "
+                + "{'type': 'Failed', 'status': 'True', 'reason': 'PyTorchJobFailed', 'message': 'Worker-1 exited 1'}]}"));
+        assertEquals("failed", failed.outcome());
+        assertEquals("Failed (PyTorchJobFailed): Worker-1 exited 1", failed.reason());
+        StatusRule volcano = StatusRule.DEFAULTS.get("batch.volcano.sh/Job");
+        assertEquals("succeeded", volcano.read(json("{'state': {'phase': 'Completed'}}")).outcome());
+        assertEquals("failed", volcano.read(json("{'state': {'phase': 'Aborted'}}")).outcome());
+        assertNull(volcano.read(json("{'state': {'phase': 'Pending'}}")).outcome());
+    }
+
+    @Test
+    void podTemplatesOfCustomWorkloadsAreFoundWhereTheOperatorKeepsThem() throws Exception {
+        JsonNode spec = json("{'tasks': [{'name': 'master', 'template': {'spec': {'containers': [{'name': 'm'}]}}}, "
+                + "{'name': 'worker', 'template': {'spec': {'containers': [{'name': 'w'}]}}}]}");
+        assertEquals(List.of("config.spec.tasks[0].template", "config.spec.tasks[1].template"),
+                KubernetesManifest.podTemplates(spec, "config.spec").stream().map(java.util.Map.Entry::getKey).toList());
+    }
 }

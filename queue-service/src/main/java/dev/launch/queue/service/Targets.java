@@ -112,9 +112,9 @@ public final class Targets {
             List<Problem.FieldError> errors = new ArrayList<>();
             Set<String> allow = allowList(target, errors, KubernetesManifest.ALLOWABLE);
             target.fieldNames().forEachRemaining(field -> {
-                if (!Set.of("type", "allow", "namespace", "container").contains(field)) {
+                if (!Set.of("type", "allow", "namespace", "container", "status").contains(field)) {
                     errors.add(new Problem.FieldError("target." + field, "not a field of a kubernetes target (it "
-                            + "takes type, namespace, container and allow; the manifest goes in config)"));
+                            + "takes type, namespace, container, status and allow; the manifest goes in config)"));
                 }
             });
             JsonNode namespace = target.get("namespace");
@@ -127,7 +127,8 @@ public final class Targets {
             if (container != null && !container.isTextual()) {
                 errors.add(new Problem.FieldError("target.container", "must be the name of a container of the pod"));
             }
-            errors.addAll(KubernetesManifest.check(config, allow, container == null ? null : container.asText()));
+            errors.addAll(KubernetesManifest.check(config, allow, container == null ? null : container.asText(),
+                    target.get("status")));
             return errors;
         }
 

@@ -8,10 +8,16 @@ import io.vertx.mutiny.sqlclient.Tuple;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
 
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
 /**
  * Runs' output, stored per batch; a redelivered batch (same run, attempt, seq) is stored once. Lines that carry
- * their target position are stored only past the last position stored for the attempt: an agent that adopts a
- * run reads its output again from where the store ended (or earlier), and each line is kept once.
+ * their target position are stored only past the last position stored for their stream and source in the
+ * attempt ({@code run_log_mark}): an agent that adopts a run reads its output again from where the store ended
+ * (or earlier), and each line is kept once; the pods of a multi-pod workload count positions apart.
  */
 @ApplicationScoped
 public class LogStore {
@@ -25,22 +31,50 @@ public class LogStore {
             batch.lines().forEach(line -> content.append(line.text()).append('\n'));
             return insert(batch, batch.seq(), content.toString(), null);
         }
-        return lastPosition(batch.runId(), batch.attempt()).chain(last -> {
+        return marks(batch.runId(), batch.attempt()).chain(marks -> {
             StringBuilder content = new StringBuilder();
             Long first = null;
             long lastKept = -1;
+            Map<String, Long> kept = new HashMap<>();
             for (RunLogBatch.Line line : batch.lines()) {
-                if (last != null && line.position() <= last) {
+                Long stored = marks.marks().getOrDefault(line.mark(), marks.legacy());
+                if (stored != null && line.position() <= stored) {
                     continue;
                 }
                 if (first == null) {
                     first = line.position();
                 }
-                lastKept = line.position();
+                lastKept = Math.max(lastKept, line.position());
+                kept.merge(line.mark(), line.position(), Math::max);
                 content.append(line.text()).append('\n');
             }
-            return first == null ? Uni.createFrom().voidItem() : insert(batch, first, content.toString(), lastKept);
+            if (first == null) {
+                return Uni.createFrom().voidItem();
+            }
+            List<Tuple> rows = new ArrayList<>();
+            kept.forEach((mark, position) -> rows.add(Tuple.of(batch.runId(), batch.attempt(), mark, position)));
+            return insert(batch, first, content.toString(), lastKept)
+                    .chain(() -> pool.preparedQuery("INSERT INTO run_log_mark (run_id, attempt, mark, last_position) "
+                                    + "VALUES ($1, $2, $3, $4) ON CONFLICT (run_id, attempt, mark) DO UPDATE SET "
+                                    + "last_position = GREATEST(run_log_mark.last_position, EXCLUDED.last_position)")
+                            .executeBatch(rows).replaceWithVoid());
         });
+    }
+
+    /** An attempt's stored positions per stream and source, and the single one of batches stored before V7. */
+    private record Marks(Map<String, Long> marks, Long legacy) {
+    }
+
+    private Uni<Marks> marks(String runId, int attempt) {
+        return pool.preparedQuery("SELECT mark, last_position FROM run_log_mark WHERE run_id = $1 AND attempt = $2")
+                .execute(Tuple.of(runId, attempt)).chain(rows -> {
+                    Map<String, Long> marks = new HashMap<>();
+                    rows.forEach(row -> marks.put(row.getString("mark"), row.getLong("last_position")));
+                    if (!marks.isEmpty()) {
+                        return Uni.createFrom().item(new Marks(marks, null));
+                    }
+                    return legacyLastPosition(runId, attempt).map(last -> new Marks(marks, last));
+                });
     }
 
     private Uni<Void> insert(RunLogBatch batch, long seq, String content, Long lastPosition) {
@@ -50,8 +84,20 @@ public class LogStore {
                 .replaceWithVoid();
     }
 
-    /** The target position of the last line stored for the attempt, or null when none carries one. */
+    /**
+     * Where an adopter reads the attempt's output on from: the lowest of its streams' and sources' last stored
+     * positions (lines it reads again are stored once per source), or null when none carries one.
+     */
     public Uni<Long> lastPosition(String runId, int attempt) {
+        return pool.preparedQuery("SELECT min(last_position) AS last FROM run_log_mark WHERE run_id = $1 AND attempt = $2")
+                .execute(Tuple.of(runId, attempt))
+                .chain(rows -> {
+                    Long last = rows.iterator().hasNext() ? rows.iterator().next().getLong("last") : null;
+                    return last != null ? Uni.createFrom().item(last) : legacyLastPosition(runId, attempt);
+                });
+    }
+
+    private Uni<Long> legacyLastPosition(String runId, int attempt) {
         return pool.preparedQuery("SELECT max(last_position) AS last FROM run_log WHERE run_id = $1 AND attempt = $2")
                 .execute(Tuple.of(runId, attempt))
                 .map(rows -> rows.iterator().hasNext() ? rows.iterator().next().getLong("last") : null);

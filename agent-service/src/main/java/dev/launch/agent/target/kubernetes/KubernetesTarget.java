@@ -7,6 +7,7 @@ import dev.launch.agent.target.TargetObserver;
 import dev.launch.common.event.RunRequest;
 import dev.launch.common.run.FailureStage;
 import io.fabric8.kubernetes.api.model.DeletionPropagation;
+import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
 import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.batch.v1.Job;
@@ -80,8 +81,23 @@ public class KubernetesTarget implements Target {
         };
     }
 
-    /** A namespace's two informers. */
-    private record Informers(SharedIndexInformer<Job> jobs, SharedIndexInformer<Pod> pods) {
+    /** A namespace's informers: Jobs and Pods by the installation label, the Job controller's FailedCreate events. */
+    private record Informers(SharedIndexInformer<Job> jobs, SharedIndexInformer<Pod> pods,
+                             SharedIndexInformer<io.fabric8.kubernetes.api.model.Event> failures,
+                             Map<String, SharedIndexInformer<GenericKubernetesResource>> custom) {
+        /** The message of the last FailedCreate event of Job {@code handle}, or null. */
+        String failedCreate(String handle) {
+            return failures.getIndexer().byIndex("job", handle).stream()
+                    .max(java.util.Comparator.comparing(e -> e.getLastTimestamp() == null ? "" : e.getLastTimestamp()))
+                    .map(io.fabric8.kubernetes.api.model.Event::getMessage).orElse(null);
+        }
+    }
+
+    /** A custom workload kind (a PyTorchJob ...) and how its status says it ended. */
+    private record Kind(String apiVersion, String kind, dev.launch.common.target.StatusRule rule) {
+        String key() {
+            return apiVersion + "/" + kind;
+        }
     }
 
     /** One attempt this agent watches. */
@@ -93,6 +109,8 @@ public class KubernetesTarget implements Target {
         final long skipThrough;
         final Map<String, PodLogs> logs = new ConcurrentHashMap<>();
         volatile String container = Workloads.MAIN_CONTAINER;
+        /** a custom workload's kind and status rule; null for a batch/v1 Job */
+        volatile Kind kind;
         volatile boolean jobSeen;
         volatile boolean stopRequested;
         volatile boolean runningReported;
@@ -188,13 +206,21 @@ public class KubernetesTarget implements Target {
                     .withLabel(Workloads.INSTALLATION, installation).runnableInformer(every);
             SharedIndexInformer<Pod> pods = c.pods().inNamespace(namespace)
                     .withLabel(Workloads.INSTALLATION, installation).runnableInformer(every);
+            // the Job controller's word when it cannot make a pod (quota, admission webhook): no pod ever appears
+            SharedIndexInformer<io.fabric8.kubernetes.api.model.Event> failures = c.v1().events().inNamespace(namespace)
+                    .withField("reason", "FailedCreate").runnableInformer(every);
             pods.addIndexers(Map.of("attempt", pod -> List.of(attemptKey(pod))));
+            failures.addIndexers(Map.of("job", e -> e.getInvolvedObject() != null
+                    && "Job".equals(e.getInvolvedObject().getKind()) && "FailedCreate".equals(e.getReason())
+                    ? List.of(e.getInvolvedObject().getName()) : List.of()));
             jobs.addEventHandler(handler(job -> job.getMetadata().getName()));
             pods.addEventHandler(handler(this::handleOf));
-            Informers made = new Informers(jobs, pods);
+            failures.addEventHandler(handler(e -> e.getInvolvedObject() == null ? null : e.getInvolvedObject().getName()));
+            Informers made = new Informers(jobs, pods, failures, new ConcurrentHashMap<>());
             try {
                 jobs.start().toCompletableFuture().get(30, TimeUnit.SECONDS);
                 pods.start().toCompletableFuture().get(30, TimeUnit.SECONDS);
+                failures.start().toCompletableFuture().get(30, TimeUnit.SECONDS);
             } catch (Exception e) {
                 if (e instanceof InterruptedException) {
                     Thread.currentThread().interrupt();
@@ -268,13 +294,68 @@ public class KubernetesTarget implements Target {
         }
     }
 
+    /** The informer of a custom kind in {@code namespace}, started and synced (bounded wait). */
+    private SharedIndexInformer<GenericKubernetesResource> customInformer(String namespace, Kind kind) {
+        Informers informers = informers(namespace);
+        return informers.custom().computeIfAbsent(kind.key(), k -> {
+            SharedIndexInformer<GenericKubernetesResource> informer = client()
+                    .genericKubernetesResources(kind.apiVersion(), kind.kind()).inNamespace(namespace)
+                    .withLabel(Workloads.INSTALLATION, installation).runnableInformer(resync.toMillis());
+            informer.addEventHandler(handler(r -> r.getMetadata().getName()));
+            try {
+                informer.start().toCompletableFuture().get(30, TimeUnit.SECONDS);
+            } catch (Exception e) {
+                if (e instanceof InterruptedException) {
+                    Thread.currentThread().interrupt();
+                }
+                LOG.warnf("the %s informer of namespace %s has not synced yet (%s); going on", kind.kind(), namespace,
+                        e.toString());
+            }
+            return informer;
+        });
+    }
+
+    /** The kind of {@code request}'s workload: null for a Job. */
+    private static Kind kindOf(RunRequest request) {
+        var workload = Workloads.workload(request);
+        return workload.isJob() ? null : new Kind(workload.apiVersion(), workload.kind(),
+                Workloads.statusRule(request, workload));
+    }
+
+    /** The API of the attempt's workload, whatever its kind. */
+    private io.fabric8.kubernetes.client.dsl.Resource<? extends HasMetadata> api(Watched w) {
+        return w.kind == null ? client().batch().v1().jobs().inNamespace(w.namespace).withName(w.handle)
+                : client().genericKubernetesResources(w.kind.apiVersion(), w.kind.kind()).inNamespace(w.namespace)
+                .withName(w.handle);
+    }
+
+    /** The attempt's workload as the informers last saw it, or null. */
+    private HasMetadata cached(Watched w) {
+        Informers informers = namespaces.get(w.namespace);
+        if (informers == null) {
+            return null;
+        }
+        if (w.kind == null) {
+            return informers.jobs().getStore().getByKey(w.key());
+        }
+        SharedIndexInformer<GenericKubernetesResource> custom = informers.custom().get(w.kind.key());
+        return custom == null ? null : custom.getStore().getByKey(w.key());
+    }
+
+    private static String what(Watched w) {
+        return w.kind == null ? "Job" : w.kind.kind();
+    }
+
     @Override
     public void submit(RunRequest request, String handle, TargetObserver observer) {
         String namespace;
-        Job job;
+        HasMetadata workload;
+        Kind kind;
         try {
             namespace = Workloads.namespace(request, defaultNamespace());
-            job = Workloads.job(request, handle, namespace, installationId(), ttl);
+            kind = kindOf(request);
+            workload = kind == null ? Workloads.job(request, handle, namespace, installationId(), ttl)
+                    : Workloads.custom(request, handle, namespace, installationId());
         } catch (IllegalArgumentException e) {
             observer.failed(FailureStage.TARGET.wire(), "the queue's manifest is refused: " + e.getMessage(), null);
             return;
@@ -286,34 +367,50 @@ public class KubernetesTarget implements Target {
             observer.stopped(null);
             return;
         }
-        informers(namespace);
         Watched w = new Watched(handle, namespace, request, observer, -1);
-        w.container = Workloads.mainContainer(job, request);
+        w.kind = kind;
+        w.container = kind == null ? Workloads.mainContainer((Job) workload, request)
+                : request.target().path("container").asText(Workloads.MAIN_CONTAINER);
+        try {
+            informers(namespace);
+            if (kind != null) {
+                customInformer(namespace, kind);
+            }
+        } catch (KubernetesClientException e) {
+            observer.failed(FailureStage.TARGET.wire(), "the Kubernetes API cannot be watched: " + e.getMessage(), null);
+            return;
+        }
         if (!observer.launching()) {
             return;
         }
         watched.put(w.key(), w);
         try {
-            client().batch().v1().jobs().inNamespace(namespace).resource(job).create();
-            LOG.infof("run %s: created Job %s/%s", request.runId(), namespace, handle);
+            if (kind == null) {
+                client().batch().v1().jobs().inNamespace(namespace).resource((Job) workload).create();
+            } else {
+                client().genericKubernetesResources(kind.apiVersion(), kind.kind()).inNamespace(namespace)
+                        .resource((GenericKubernetesResource) workload).create();
+            }
+            LOG.infof("run %s: created %s %s/%s", request.runId(), what(w), namespace, handle);
         } catch (KubernetesClientException e) {
             if (e.getCode() == 409) {
-                Job existing = client().batch().v1().jobs().inNamespace(namespace).withName(handle).get();
-                if (existing != null && Workloads.isAttempt(existing, request, installationId())) {
-                    LOG.infof("Job %s/%s exists already (the run's item was taken again); watching it", namespace,
-                            handle);
+                HasMetadata existing = api(w).get();
+                if (existing != null && Workloads.isAttempt(existing.getMetadata().getLabels(), request,
+                        installationId())) {
+                    LOG.infof("%s %s/%s exists already (the run's item was taken again); watching it", what(w),
+                            namespace, handle);
                     judgeSoon(w);
                     return;
                 }
                 watched.remove(w.key());
-                observer.failed(FailureStage.TARGET.wire(), "a Job named " + handle + " exists in namespace "
-                        + namespace + " and is not this run's attempt; it was left alone", null);
+                observer.failed(FailureStage.TARGET.wire(), "a " + what(w) + " named " + handle + " exists in "
+                        + "namespace " + namespace + " and is not this run's attempt; it was left alone", null);
                 return;
             }
             watched.remove(w.key());
-            observer.failed(FailureStage.TARGET.wire(), "the Kubernetes API refused the Job (" + e.getCode() + "): "
-                    + (e.getStatus() != null && e.getStatus().getMessage() != null ? e.getStatus().getMessage()
-                    : e.getMessage()), null);
+            observer.failed(FailureStage.TARGET.wire(), "the Kubernetes API refused the " + what(w) + " ("
+                    + e.getCode() + "): " + (e.getStatus() != null && e.getStatus().getMessage() != null
+                    ? e.getStatus().getMessage() : e.getMessage()), null);
             return;
         }
         judgeSoon(w);
@@ -327,26 +424,31 @@ public class KubernetesTarget implements Target {
     @Override
     public void attach(RunRequest request, String handle, long afterPosition, TargetObserver observer) {
         String namespace;
+        Watched w;
         try {
             namespace = Workloads.namespace(request, defaultNamespace());
-        } catch (KubernetesClientException e) {
-            observer.failed(FailureStage.AGENT.wire(), "no Kubernetes cluster can be reached: " + e.getMessage(), null);
+            w = new Watched(handle, namespace, request, observer, afterPosition);
+            w.kind = kindOf(request);
+            informers(namespace);
+            if (w.kind != null) {
+                customInformer(namespace, w.kind);
+            }
+        } catch (IllegalArgumentException | KubernetesClientException e) {
+            observer.failed(FailureStage.AGENT.wire(), "the run's work cannot be watched: " + e.getMessage(), null);
             return;
         }
-        Informers informers = informers(namespace);
-        Watched w = new Watched(handle, namespace, request, observer, afterPosition);
-        Job job = informers.jobs().getStore().getByKey(w.key());
-        if (job == null) {
-            job = client().batch().v1().jobs().inNamespace(namespace).withName(handle).get();
+        HasMetadata workload = cached(w);
+        if (workload == null) {
+            workload = api(w).get();
         }
-        if (job == null) {
-            observer.failed(FailureStage.TARGET.wire(), "Job " + w.key() + " is gone from the cluster: it was "
-                    + "deleted while no agent watched it; the run's end is unknown", null);
+        if (workload == null) {
+            observer.failed(FailureStage.TARGET.wire(), what(w) + " " + w.key() + " is gone from the cluster: it "
+                    + "was deleted while no agent watched it; the run's end is unknown", null);
             return;
         }
         w.jobSeen = true;
-        w.container = request.target().path("container").asText(
-                job.getSpec().getTemplate().getSpec().getContainers().get(0).getName());
+        w.container = request.target().path("container").asText(workload instanceof Job job
+                ? job.getSpec().getTemplate().getSpec().getContainers().get(0).getName() : Workloads.MAIN_CONTAINER);
         watched.put(w.key(), w);
         judgeSoon(w);
     }
@@ -357,27 +459,36 @@ public class KubernetesTarget implements Target {
             return;
         }
         Informers informers = namespaces.get(w.namespace);
-        Job job = informers.jobs().getStore().getByKey(w.key());
+        HasMetadata workload = cached(w);
         List<Pod> pods = informers.pods().getIndexer().byIndex("attempt", w.request.runId() + "/" + w.request.attempt());
         long now = System.currentTimeMillis();
-        if (job != null) {
+        if (workload != null) {
             w.jobSeen = true;
         }
         if (w.stopRequested) {
-            if ((job == null || job.getMetadata().getDeletionTimestamp() != null) && pods.isEmpty()) {
+            if ((workload == null || workload.getMetadata().getDeletionTimestamp() != null) && pods.isEmpty()) {
                 end(w, () -> w.observer.stopped(null), false);
             }
             return;
         }
-        if (job == null && w.jobSeen) {
-            end(w, () -> w.observer.failed(FailureStage.TARGET.wire(), "Job " + w.key() + " was deleted outside "
-                    + "Launch", null), false);
+        if (workload == null && w.jobSeen) {
+            end(w, () -> w.observer.failed(FailureStage.TARGET.wire(), what(w) + " " + w.key() + " was deleted "
+                    + "outside Launch", null), false);
             return;
         }
         for (Pod pod : pods) {
             followLogs(w, pod, pods.size() > 1);
         }
-        PodStates.Observation seen = PodStates.of(job, pods, w.container);
+        PodStates.Observation seen;
+        if (w.kind == null) {
+            seen = PodStates.of((Job) workload, pods, w.container,
+                    pods.isEmpty() ? informers.failedCreate(w.handle) : null);
+        } else {
+            Object status = workload == null ? null
+                    : ((GenericKubernetesResource) workload).getAdditionalProperties().get("status");
+            seen = PodStates.ofCustom(w.kind.rule().read(status == null ? null
+                    : dev.launch.common.event.Events.MAPPER.valueToTree(status)), w.kind.kind(), pods, w.container);
+        }
         if (!(seen instanceof PodStates.Undecided)) {
             w.undecidedSince = 0;
         }
@@ -433,13 +544,23 @@ public class KubernetesTarget implements Target {
     /** Follows the output of a pod whose main container has started. */
     private void followLogs(Watched w, Pod pod, boolean several) {
         String name = pod.getMetadata().getName();
-        if (w.logs.containsKey(name) || !started(pod, w.container)) {
+        String container = containerOf(pod, w.container);
+        if (w.logs.containsKey(name) || container == null || !started(pod, container)) {
             return;
         }
         long after = w.logs.values().stream().mapToLong(PodLogs::lastPosition).max().orElse(w.skipThrough);
-        PodLogs logs = new PodLogs(client(), w.namespace, name, w.container, after, w.observer, timers, several);
+        PodLogs logs = new PodLogs(client(), w.namespace, name, container, after, w.observer, timers, several);
         w.logs.put(name, logs);
         calls.execute(logs::follow);
+    }
+
+    /** The pod's container named {@code wanted}, else its first (the tasks of a custom workload name theirs apart). */
+    private static String containerOf(Pod pod, String wanted) {
+        if (pod.getSpec() == null || pod.getSpec().getContainers() == null || pod.getSpec().getContainers().isEmpty()) {
+            return null;
+        }
+        return pod.getSpec().getContainers().stream().map(io.fabric8.kubernetes.api.model.Container::getName)
+                .filter(wanted::equals).findFirst().orElse(pod.getSpec().getContainers().get(0).getName());
     }
 
     private static boolean started(Pod pod, String container) {
@@ -470,10 +591,9 @@ public class KubernetesTarget implements Target {
                 watched.remove(w.key(), w);
                 if (delete) {
                     try {
-                        client().batch().v1().jobs().inNamespace(w.namespace).withName(w.handle)
-                                .withPropagationPolicy(DeletionPropagation.BACKGROUND).delete();
+                        api(w).withPropagationPolicy(DeletionPropagation.BACKGROUND).delete();
                     } catch (KubernetesClientException e) {
-                        LOG.infof("Job %s could not be deleted (%s); its TTL removes it", w.key(), e.getMessage());
+                        LOG.infof("%s %s could not be deleted (%s)", what(w), w.key(), e.getMessage());
                     }
                 }
             }
@@ -490,10 +610,9 @@ public class KubernetesTarget implements Target {
         w.stopRequested = true;
         calls.execute(() -> {
             try {
-                client().batch().v1().jobs().inNamespace(w.namespace).withName(handle)
-                        .withPropagationPolicy(DeletionPropagation.FOREGROUND).delete();
+                api(w).withPropagationPolicy(DeletionPropagation.FOREGROUND).delete();
             } catch (KubernetesClientException e) {
-                LOG.warnf("deleting Job %s failed: %s", w.key(), e.getMessage());
+                LOG.warnf("deleting %s %s failed: %s", what(w), w.key(), e.getMessage());
             }
             judgeSoon(w);
         });
@@ -528,6 +647,8 @@ public class KubernetesTarget implements Target {
         namespaces.values().forEach(i -> {
             i.jobs().stop();
             i.pods().stop();
+            i.failures().stop();
+            i.custom().values().forEach(SharedIndexInformer::stop);
         });
         namespaces.clear();
     }

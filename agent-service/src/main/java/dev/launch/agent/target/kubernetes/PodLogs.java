@@ -17,8 +17,9 @@ import java.util.concurrent.TimeUnit;
 /**
  * The output of one pod's main container, followed with timestamps ({@code follow=true}, read by the HTTP
  * client's own threads as it arrives: no thread waits per pod). A line's position is its timestamp in
- * nanoseconds (one more than the last when two share one), so an adopter that resumes reads from the second of
- * the last stored line ({@code sinceTime}) and drops what it has. A follow that ends while the container runs
+ * nanoseconds, so an adopter that resumes reads from the second of the last stored line ({@code sinceTime}) and
+ * drops what it has (a line stamped with the very nanosecond of the last one is taken as read). A pod of a
+ * multi-pod workload names itself as the lines' source: positions are in order per pod, and stored per pod. A follow that ends while the container runs
  * (the API server closed it) is opened again from there; when the attempt ends, one last read takes what the
  * follow had not delivered yet, the last lines of a crashed container included.
  */
@@ -137,7 +138,11 @@ final class PodLogs {
             return; // read before (a resumed follow starts at the second of the last line)
         }
         last = at;
-        observer.output("stdout", prefixPod ? "[" + pod + "] " + text : text, at);
+        if (prefixPod) {
+            observer.output("stdout", pod, "[" + pod + "] " + text, at);
+        } else {
+            observer.output("stdout", text, at);
+        }
     }
 
     /** Splits the follow's bytes into lines. */

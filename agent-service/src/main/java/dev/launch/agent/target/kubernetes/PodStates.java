@@ -51,6 +51,14 @@ final class PodStates {
     }
 
     static Observation of(Job job, List<Pod> pods, String container) {
+        return of(job, pods, container, null);
+    }
+
+    /**
+     * @param failedCreate the message of the Job's last {@code FailedCreate} event (a quota, an admission webhook
+     *                     refused its pod), or null
+     */
+    static Observation of(Job job, List<Pod> pods, String container, String failedCreate) {
         for (Pod pod : pods) {
             Optional<PodCondition> disruption = condition(pod, "DisruptionTarget");
             if (disruption.isPresent()) {
@@ -92,6 +100,15 @@ final class PodStates {
                     ended != null);
         }
         if (pod == null) {
+            if (failedCreate != null) {
+                return new Progress("the Job cannot create its pod: " + failedCreate, true);
+            }
+            if (job != null && job.getSpec() != null && Boolean.TRUE.equals(job.getSpec().getSuspend())) {
+                String kueue = job.getMetadata().getLabels() == null ? null
+                        : job.getMetadata().getLabels().get("kueue.x-k8s.io/queue-name");
+                return new Progress("suspended: waiting to be admitted" + (kueue == null ? "" : " by Kueue queue "
+                        + kueue), false);
+            }
             return new Progress("waiting for the Job's pod to be created", false);
         }
         String phase = pod.getStatus() == null ? null : pod.getStatus().getPhase();
@@ -128,12 +145,64 @@ final class PodStates {
         return new Progress(node == null ? "waiting to be scheduled" : "scheduled on " + node + "; starting", false);
     }
 
+    /**
+     * A custom workload (a PyTorchJob, a Volcano Job): its own status says whether it ran, succeeded or failed
+     * ({@code verdict}, read by the queue's {@link dev.launch.common.target.StatusRule}); its pods say why it waits,
+     * whether one was preempted, and the exit code or OOM kill behind a failure.
+     */
+    static Observation ofCustom(dev.launch.common.target.StatusRule.Verdict verdict, String kind, List<Pod> pods,
+                                String container) {
+        for (Pod pod : pods) {
+            Optional<PodCondition> disruption = condition(pod, "DisruptionTarget");
+            if (disruption.isPresent()) {
+                PodCondition c = disruption.get();
+                return new Preempted("a pod of the " + kind + " was evicted (" + c.getReason()
+                        + (c.getMessage() == null ? "" : ": " + c.getMessage()) + ")");
+            }
+        }
+        if ("succeeded".equals(verdict.outcome())) {
+            return new Exited(0, true);
+        }
+        if ("failed".equals(verdict.outcome())) {
+            for (Pod pod : pods) {
+                ContainerStatus main = status(pod, container);
+                ContainerStateTerminated ended = main == null || main.getState() == null ? null
+                        : main.getState().getTerminated();
+                if (ended != null && "OOMKilled".equals(ended.getReason())) {
+                    return new Failed("run", "OOMKilled: a container of pod " + pod.getMetadata().getName()
+                            + " went over its memory limit", ended.getExitCode(), true);
+                }
+            }
+            for (Pod pod : pods) {
+                ContainerStatus main = status(pod, container);
+                ContainerStateTerminated ended = main == null || main.getState() == null ? null
+                        : main.getState().getTerminated();
+                if (ended != null && ended.getExitCode() != null && ended.getExitCode() != 0) {
+                    return new Exited(ended.getExitCode(), true);
+                }
+            }
+            return new Failed("target", "the " + kind + " failed: " + verdict.reason(), null, !pods.isEmpty());
+        }
+        if ("running".equals(verdict.outcome())) {
+            return new Running();
+        }
+        if (pods.isEmpty()) {
+            return new Progress("waiting for the " + kind + "'s pods to be created"
+                    + (verdict.reason() == null ? "" : " (" + verdict.reason() + ")"), false);
+        }
+        Observation fromPods = of(null, pods, container);
+        return fromPods instanceof Progress || fromPods instanceof Running ? fromPods
+                : new Progress("waiting for the " + kind + "'s verdict", false);
+    }
+
+    /** The status of {@code container}, else of the pod's first container (task templates name theirs apart). */
     private static ContainerStatus status(Pod pod, String container) {
-        if (pod.getStatus() == null || pod.getStatus().getContainerStatuses() == null) {
+        if (pod.getStatus() == null || pod.getStatus().getContainerStatuses() == null
+                || pod.getStatus().getContainerStatuses().isEmpty()) {
             return null;
         }
         return pod.getStatus().getContainerStatuses().stream().filter(s -> container.equals(s.getName())).findFirst()
-                .orElse(null);
+                .orElse(pod.getStatus().getContainerStatuses().get(0));
     }
 
     private static Optional<PodCondition> condition(Pod pod, String type) {

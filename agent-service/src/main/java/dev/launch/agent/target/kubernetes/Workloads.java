@@ -131,6 +131,107 @@ final class Workloads {
         return job;
     }
 
+    /** The queue's workload manifest, unwrapped (its kind tells a Job from a custom workload). */
+    static KubernetesManifest.Workload workload(RunRequest request) {
+        List<Problem.FieldError> errors = new ArrayList<>();
+        KubernetesManifest.Workload workload = KubernetesManifest.workload(config(request), errors);
+        if (workload == null) {
+            throw new IllegalArgumentException(errors.stream().map(e -> e.field() + ": " + e.message()).toList()
+                    .toString());
+        }
+        return workload;
+    }
+
+    /** How the custom workload of {@code request} says it ended: the target's rule, else the kind's default. */
+    static dev.launch.common.target.StatusRule statusRule(RunRequest request, KubernetesManifest.Workload workload) {
+        return dev.launch.common.target.StatusRule.of(workload.apiVersion(), workload.kind(),
+                request.target().get("status"), new ArrayList<>());
+    }
+
+    /**
+     * The attempt's custom workload (a PyTorchJob, a Volcano Job ...): named and labelled like a Job, and every pod
+     * template in it labelled, its main container given the job's image, command and the run's environment.
+     *
+     * @throws IllegalArgumentException with every problem of the manifest named
+     */
+    static io.fabric8.kubernetes.api.model.GenericKubernetesResource custom(RunRequest request, String handle,
+                                                                           String namespace, String installation) {
+        Set<String> allow = new HashSet<>();
+        request.target().path("allow").forEach(a -> allow.add(a.asText()));
+        String container = request.target().path("container").asText(null);
+        List<Problem.FieldError> errors = KubernetesManifest.check(config(request), allow, container,
+                request.target().get("status"));
+        if (!errors.isEmpty()) {
+            throw new IllegalArgumentException(errors.stream().map(e -> e.field() + ": " + e.message()).toList()
+                    .toString());
+        }
+        com.fasterxml.jackson.databind.node.ObjectNode resource = workload(request).resource();
+        Map<String, String> labels = labels(request, installation);
+        com.fasterxml.jackson.databind.node.ObjectNode meta = (com.fasterxml.jackson.databind.node.ObjectNode)
+                resource.get("metadata");
+        meta.put("name", handle);
+        meta.remove(List.of("generateName", "resourceVersion", "uid"));
+        meta.put("namespace", namespace);
+        label(meta, labels);
+        for (Map.Entry<String, com.fasterxml.jackson.databind.node.ObjectNode> entry
+                : KubernetesManifest.podTemplates(resource.get("spec"), "spec")) {
+            com.fasterxml.jackson.databind.node.ObjectNode template = entry.getValue();
+            label(template.has("metadata") ? (com.fasterxml.jackson.databind.node.ObjectNode) template.get("metadata")
+                    : template.putObject("metadata"), labels);
+            com.fasterxml.jackson.databind.node.ArrayNode containers = (com.fasterxml.jackson.databind.node.ArrayNode)
+                    template.get("spec").get("containers");
+            int main = 0;
+            for (int i = 0; container != null && i < containers.size(); i++) {
+                if (container.equals(containers.get(i).path("name").asText())) {
+                    main = i;
+                }
+            }
+            if (containers.isEmpty()) {
+                containers.addObject().put("name", MAIN_CONTAINER);
+            }
+            com.fasterxml.jackson.databind.node.ObjectNode run = (com.fasterxml.jackson.databind.node.ObjectNode)
+                    containers.get(main);
+            if (!run.hasNonNull("name")) {
+                run.put("name", MAIN_CONTAINER);
+            }
+            run.put("image", request.source().image());
+            if (!request.command().isEmpty()) {
+                com.fasterxml.jackson.databind.node.ArrayNode command = run.putArray("command");
+                request.command().forEach(command::add);
+                run.remove("args");
+            }
+            com.fasterxml.jackson.databind.node.ArrayNode env =
+                    com.fasterxml.jackson.databind.node.JsonNodeFactory.instance.arrayNode();
+            Map<String, String> ours = RunEnvironment.of(request);
+            run.path("env").forEach(e -> {
+                if (!ours.containsKey(e.path("name").asText())) {
+                    env.add(e); // the config's own entries, Secret references included
+                }
+            });
+            ours.forEach((k, v) -> env.addObject().put("name", k).put("value", v));
+            run.set("env", env);
+        }
+        try {
+            return dev.launch.common.event.Events.MAPPER.treeToValue(resource,
+                    io.fabric8.kubernetes.api.model.GenericKubernetesResource.class);
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            throw new IllegalArgumentException("the workload cannot be made: " + e.getMessage(), e);
+        }
+    }
+
+    private static void label(com.fasterxml.jackson.databind.node.ObjectNode meta, Map<String, String> labels) {
+        com.fasterxml.jackson.databind.node.ObjectNode have = meta.has("labels")
+                ? (com.fasterxml.jackson.databind.node.ObjectNode) meta.get("labels") : meta.putObject("labels");
+        labels.forEach(have::put);
+    }
+
+    /** Whether a workload's labels say it is this run attempt's, of this installation. */
+    static boolean isAttempt(Map<String, String> have, RunRequest request, String installation) {
+        Map<String, String> labels = have == null ? Map.of() : have;
+        return request.runId().equals(labels.get(RUN_ID)) && String.valueOf(request.attempt()).equals(labels.get(ATTEMPT))
+                && installation.equals(labels.get(INSTALLATION));
+    }
+
     /** The four labels every Launch workload and its pods carry (ADR 0002). */
     static Map<String, String> labels(RunRequest request, String installation) {
         Map<String, String> labels = new LinkedHashMap<>();
@@ -143,10 +244,7 @@ final class Workloads {
 
     /** Whether {@code job} is the work of this run attempt of this installation (an existing name is checked). */
     static boolean isAttempt(Job job, RunRequest request, String installation) {
-        Map<String, String> have = job.getMetadata() == null || job.getMetadata().getLabels() == null ? Map.of()
-                : job.getMetadata().getLabels();
-        return request.runId().equals(have.get(RUN_ID)) && String.valueOf(request.attempt()).equals(have.get(ATTEMPT))
-                && installation.equals(have.get(INSTALLATION));
+        return isAttempt(job.getMetadata() == null ? null : job.getMetadata().getLabels(), request, installation);
     }
 
     private static Map<String, String> merged(Map<String, String> theirs, Map<String, String> ours) {

@@ -21,6 +21,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
@@ -42,6 +43,7 @@ class KubernetesTargetTest {
     @BeforeAll
     static void up() {
         cluster = new KubernetesTestCluster();
+        cluster.serve("kubeflow.org", "v1", "PyTorchJob", "pytorchjobs");
     }
 
     @AfterAll
@@ -251,6 +253,21 @@ class KubernetesTargetTest {
     }
 
     @Test
+    void aJobWhosePodIsRefusedSaysWhyThenFailsInStageTarget() throws Exception {
+        cluster.refusePods = "pods \"x\" is forbidden: exceeded quota: gpu-quota, requested: nvidia.com/gpu=1, "
+                + "used: nvidia.com/gpu=8, limited: nvidia.com/gpu=8";
+        try {
+            RunRequest r = run(null);
+            Seen seen = submit(r);
+            seen.awaitEvent("progressed: the Job cannot create its pod: pods \"x\" is forbidden: exceeded quota");
+            seen.awaitLast("failed target null: the Job cannot create its pod: pods \"x\" is forbidden");
+            assertTrue(cluster.pods(r.runId()).isEmpty());
+        } finally {
+            cluster.refusePods = null;
+        }
+    }
+
+    @Test
     void anUnschedulablePodKeepsTheRunStartingWithTheSchedulersMessage() throws Exception {
         RunRequest r = run(null);
         Seen seen = submit(r);
@@ -392,5 +409,70 @@ class KubernetesTargetTest {
         seen.awaitLast("failed target null: the queue's manifest is refused");
         assertTrue(seen.last().contains("hostNetwork"), seen.last());
         assertTrue(cluster.jobs(r.runId()).isEmpty());
+    }
+
+    private static final String PYTORCH = """
+            {"kubernetes": {"apiVersion": "kubeflow.org/v1", "kind": "PyTorchJob",
+              "metadata": {"name": "${run_id}-pytorch-job"},
+              "spec": {"pytorchReplicaSpecs": {
+                "Master": {"replicas": 1, "restartPolicy": "Never", "template": {"spec": {"containers": [
+                  {"name": "pytorch", "image": "<DOCKER_IMAGE>"}]}}},
+                "Worker": {"replicas": 1, "restartPolicy": "Never", "template": {"spec": {"containers": [
+                  {"name": "pytorch", "image": "<DOCKER_IMAGE>"}]}}}}}}}""";
+
+    private static Map<String, Object> conditions(String type) {
+        return Map.of("conditions", List.of(Map.of("type", "Created", "status", "True"),
+                Map.of("type", type, "status", "True", "reason", "PyTorchJob" + type, "message", "the job is " + type)));
+    }
+
+    private static List<Pod> podsOf(RunRequest r, int count) {
+        await().atMost(20, TimeUnit.SECONDS).pollInterval(50, TimeUnit.MILLISECONDS)
+                .until(() -> cluster.pods(r.runId()).size() == count);
+        return cluster.pods(r.runId()).stream().sorted(java.util.Comparator.comparing(p -> p.getMetadata().getName()))
+                .toList();
+    }
+
+    @Test
+    void aPyTorchJobIsMadeWatchedByItsConditionsAndItsPodsOutputIsShippedWithTheirNames() throws Exception {
+        RunRequest r = run(PYTORCH);
+        Seen seen = submit(r);
+        List<Pod> pods = podsOf(r, 2);
+        var made = cluster.custom("kubeflow.org/v1", "PyTorchJob", r.runId());
+        assertEquals(1, made.size());
+        assertEquals(handle(r), made.get(0).getMetadata().getName(), "the config's name is replaced by the handle");
+        assertEquals("test-installation", made.get(0).getMetadata().getLabels().get("launch.installation"));
+        for (Pod pod : pods) {
+            assertEquals(r.runId(), pod.getMetadata().getLabels().get("launch.run-id"), "each template is labelled");
+            assertEquals("registry.local/trainer:1", pod.getSpec().getContainers().get(0).getImage());
+            assertTrue(pod.getSpec().getContainers().get(0).getEnv().stream()
+                    .anyMatch(e -> e.getName().equals("LAUNCH_RUN_ID") && e.getValue().equals(r.runId())));
+        }
+        seen.awaitEvent("progressed: waiting to be scheduled");
+        pods.forEach(cluster::running);
+        cluster.customStatus("kubeflow.org/v1", "PyTorchJob", "team-a", handle(r), conditions("Running"));
+        seen.awaitLast("running");
+        cluster.log(pods.get(0), "master up");
+        cluster.log(pods.get(1), "worker up");
+        await().atMost(20, TimeUnit.SECONDS).until(() -> seen.lines.size() == 2);
+        assertEquals(Set.of("[" + pods.get(0).getMetadata().getName() + "] master up",
+                "[" + pods.get(1).getMetadata().getName() + "] worker up"), Set.copyOf(seen.lines));
+        pods.forEach(p -> cluster.terminated(p, 0, "Completed"));
+        cluster.customStatus("kubeflow.org/v1", "PyTorchJob", "team-a", handle(r), conditions("Succeeded"));
+        seen.awaitLast("exited 0");
+        await().atMost(20, TimeUnit.SECONDS).until(() -> cluster.custom("kubeflow.org/v1", "PyTorchJob", r.runId())
+                .isEmpty());
+    }
+
+    @Test
+    void aFailedPyTorchJobWithAnOomKilledWorkerFailsTheRunInStageRun() throws Exception {
+        RunRequest r = run(PYTORCH);
+        Seen seen = submit(r);
+        List<Pod> pods = podsOf(r, 2);
+        pods.forEach(cluster::running);
+        cluster.customStatus("kubeflow.org/v1", "PyTorchJob", "team-a", handle(r), conditions("Running"));
+        seen.awaitLast("running");
+        cluster.terminated(pods.get(1), 137, "OOMKilled");
+        cluster.customStatus("kubeflow.org/v1", "PyTorchJob", "team-a", handle(r), conditions("Failed"));
+        seen.awaitLast("failed run 137: OOMKilled: a container of pod " + pods.get(1).getMetadata().getName());
     }
 }
