@@ -27,7 +27,8 @@ import java.util.regex.Pattern;
  *
  * <p>Arguments: {@code --kafka host:port --jobs URL --queues URL --status URL --agent-jar PATH
  * --broker-classpath FILE --work DIR --out FILE [--jvm-options "..."] [--quick] [--only scenario,...]}
- * (scenarios: kafka, latency, throughput, depth, breadth, containers; a partial run writes a partial page).
+ * (scenarios: kafka, latency, throughput, depth, breadth, containers, kubernetes; a partial run writes a partial
+ * page).
  */
 public final class Benchmark {
     /** The sizes of one benchmark run. */
@@ -139,6 +140,9 @@ public final class Benchmark {
         }
         if (wanted("containers")) {
             scenario("Containers (local-container: `true`)", this::containers);
+        }
+        if (wanted("kubernetes")) {
+            scenario(KUBERNETES, this::kubernetes);
         }
         if (only.isEmpty()) {
             ratios();
@@ -430,6 +434,127 @@ public final class Benchmark {
                     + "enqueue → RUNNING p50/p95/p99", Stats.of(running).ms() + " ms", batch.accepted.size()
                     + " accepted" + (all ? "" : ", not all ended in 5 min"));
         }
+    }
+
+    private static final String KUBERNETES = "Kubernetes (fabric8's mock API server, pods played by the benchmark)";
+
+    private static long micros() {
+        return java.time.temporal.ChronoUnit.MICROS.between(java.time.Instant.EPOCH, java.time.Instant.now());
+    }
+
+    /**
+     * The kubernetes target against fabric8's mock API server in this JVM (no cluster can run here), its kubelet
+     * played by the benchmark (a pod runs as soon as it is made, and ends a second later): enqueue → Job created
+     * (its pod made) → RUNNING at 20 runs/s; then many Jobs running at once, watched by one agent: its CPU while it
+     * only watches, its memory and threads.
+     */
+    private void kubernetes() throws Exception {
+        step("kubernetes");
+        try (dev.launch.devstack.KubernetesTestCluster cluster = new dev.launch.devstack.KubernetesTestCluster()) {
+            Map<String, Long> created = new java.util.concurrent.ConcurrentHashMap<>();
+            java.util.concurrent.atomic.AtomicLong lifeMs = new java.util.concurrent.atomic.AtomicLong(1000);
+            java.util.concurrent.ScheduledExecutorService kubelet = java.util.concurrent.Executors
+                    .newScheduledThreadPool(2);
+            cluster.onPodCreated(pod -> {
+                created.put(pod.getMetadata().getLabels().get("launch.run-id"), micros());
+                kubelet.execute(() -> {
+                    cluster.running(pod);
+                    if (lifeMs.get() >= 0) {
+                        kubelet.schedule(() -> cluster.terminated(pod, 0, "Completed"), lifeMs.get(),
+                                java.util.concurrent.TimeUnit.MILLISECONDS);
+                    }
+                });
+            });
+            String image = "bench-k8s-" + Long.toString(System.currentTimeMillis(), 36);
+            api.post(api.jobs + "/api/v1/jobs", "{\"name\":\"" + image + "\",\"source\":{\"type\":\"image\","
+                    + "\"image\":\"trainer:1\"},\"entrypoint\":[\"python\",\"train.py\"]}", 201);
+            String body = "{\"job\":\"" + image + "\"}";
+            Map<String, String> settings = Map.of("LAUNCH_KUBERNETES_API_SERVER", cluster.url());
+            String queue = kubernetesQueue("bench-k8s");
+            int perSecond = 20;
+            int loadSeconds = quick ? 10 : 30;
+            try (Processes.Agent agent = processes.agent("bench-agent-" + (++agents), List.of(queue), 64,
+                    work.resolve("workspaces"), settings)) {
+                agent.awaitReady(Duration.ofMinutes(5));
+                Api.Batch warm = api.closedLoop(List.of(queue), body, quick ? 20 : 100, 8);
+                events.awaitEnded(warm.runIds(), Duration.ofMinutes(3));
+                Api.Batch batch = api.openLoop(List.of(queue), body, perSecond, loadSeconds);
+                boolean all = events.awaitEnded(batch.runIds(), Duration.ofMinutes(5));
+                List<Double> toCreated = new ArrayList<>();
+                List<Double> toRunning = new ArrayList<>();
+                synchronized (batch.accepted) {
+                    for (Api.Sent sent : batch.accepted) {
+                        Long at = created.get(sent.runId());
+                        if (at != null) {
+                            toCreated.add((at - sent.sentMicros()) / 1000.0);
+                        }
+                        RunEvents.Times t = events.of(sent.runId());
+                        if (t.running != 0) {
+                            toRunning.add((t.running - sent.sentMicros()) / 1000.0);
+                        }
+                    }
+                }
+                String load = perSecond + " runs/s open loop for " + loadSeconds + " s";
+                report.row(KUBERNETES, load + ": enqueue → Job created (its pod made) p50/p95/p99",
+                        Stats.of(toCreated).ms() + " ms", batch.accepted.size() + " accepted"
+                                + (all ? "" : ", not all ended in 5 min"));
+                report.row(KUBERNETES, load + ": enqueue → RUNNING p50/p95/p99", Stats.of(toRunning).ms() + " ms",
+                        "the pod runs as soon as it is made");
+            }
+            // many Jobs at once, running until told, watched by one agent
+            int many = quick ? 200 : 1000;
+            lifeMs.set(-1);
+            String wide = kubernetesQueue("bench-k8s-many");
+            try (Processes.Agent agent = processes.agent("bench-agent-" + (++agents), List.of(wide), many,
+                    work.resolve("workspaces"), settings)) {
+                agent.awaitReady(Duration.ofMinutes(5));
+                long began = System.nanoTime();
+                Api.Batch batch = api.closedLoop(List.of(wide), body, many, 32);
+                long deadline = System.nanoTime() + Duration.ofMinutes(10).toNanos();
+                while (batch.runIds().stream().filter(id -> events.of(id).running != 0).count() < many
+                        && System.nanoTime() < deadline) {
+                    Thread.sleep(200);
+                }
+                double allRunning = (System.nanoTime() - began) / 1e9;
+                long running = batch.runIds().stream().filter(id -> events.of(id).running != 0).count();
+                long pid = agent.process().pid();
+                long cpuBefore = CpuMeter.millis(Files.readString(Path.of("/proc/" + pid + "/stat")));
+                int watchSeconds = quick ? 10 : 30;
+                Thread.sleep(watchSeconds * 1000L);
+                long cpu = CpuMeter.millis(Files.readString(Path.of("/proc/" + pid + "/stat"))) - cpuBefore;
+                String status = Files.readString(Path.of("/proc/" + pid + "/status"));
+                String rss = field(status, "VmRSS");
+                String threads = field(status, "Threads");
+                report.row(KUBERNETES, many + " Jobs enqueued at once, one agent (max-jobs " + many + "): all RUNNING",
+                        String.format("%.1f s", allRunning), running + " of " + many + " RUNNING");
+                report.row(KUBERNETES, running + " Jobs running, watched by one agent for " + watchSeconds + " s",
+                        String.format("%.1f%% of a core", cpu / 10.0 / watchSeconds), "agent RSS " + rss + ", "
+                                + threads + " threads (informers: 3 per namespace for all Jobs)");
+                long ending = System.nanoTime();
+                for (var pod : cluster.client().pods().inNamespace("bench").list().getItems()) {
+                    kubelet.execute(() -> cluster.terminated(pod, 0, "Completed"));
+                }
+                boolean ended = events.awaitEnded(batch.runIds(), Duration.ofMinutes(5));
+                report.row(KUBERNETES, running + " Jobs ending at once: all FINISHED",
+                        String.format("%.1f s", (System.nanoTime() - ending) / 1e9), ended ? "all ended" : "not all "
+                                + "ended in 5 min");
+            } finally {
+                kubelet.shutdownNow();
+            }
+        }
+    }
+
+    private String kubernetesQueue(String name) throws Exception {
+        api.post(api.queues + "/api/v1/queues", "{\"name\":\"" + name + "\",\"target\":{\"type\":\"kubernetes\","
+                + "\"namespace\":\"bench\"},\"config\":{\"spec\":{\"template\":{\"spec\":{\"containers\":[{\"name\":"
+                + "\"train\",\"resources\":{\"limits\":{\"cpu\":1}}}]}}}}}", 201);
+        return name;
+    }
+
+    /** A {@code Name:   value} line of {@code /proc/<pid>/status}. */
+    private static String field(String status, String name) {
+        return status.lines().filter(l -> l.startsWith(name + ":")).map(l -> l.substring(name.length() + 1).trim())
+                .findFirst().orElse("?");
     }
 
     /** {@code breadthQueues} queues served by one agent: its start-up, then latency spread over them. */

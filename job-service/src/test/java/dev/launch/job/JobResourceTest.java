@@ -128,6 +128,35 @@ class JobResourceTest {
     }
 
     @Test
+    void aCodeSnapshotIsServedAsATarballThatTarUnpacks() throws Exception {
+        String name = unique("tarball");
+        Path dir = codeDir("echo from the archive\n");
+        dir.resolve("train.sh").toFile().setExecutable(true);
+        String deep = "data/" + "d".repeat(60) + "/" + "e".repeat(60) + "/weights.txt"; // past ustar's 100 bytes
+        Files.createDirectories(dir.resolve(deep).getParent());
+        Files.writeString(dir.resolve(deep), "0.1 0.2\n");
+        given().contentType(ContentType.JSON).body(codeJob(name, dir)).when().post("/api/v1/jobs").then().statusCode(201);
+        byte[] archive = given().when().get("/api/v1/jobs/" + name + "/versions/1/snapshot").then().statusCode(200)
+                .contentType("application/gzip").header("ETag", startsWith("\"sha256:")).extract().asByteArray();
+        Path file = Files.createTempFile("snapshot", ".tar.gz");
+        Files.write(file, archive);
+        Path out = Files.createTempDirectory("unpacked");
+        Process tar = new ProcessBuilder("tar", "-xzf", file.toString(), "-C", out.toString()).redirectErrorStream(true)
+                .start();
+        assertEquals(0, tar.waitFor(), new String(tar.getInputStream().readAllBytes()));
+        assertEquals("echo from the archive\n", Files.readString(out.resolve("train.sh")));
+        assertTrue(Files.isExecutable(out.resolve("train.sh")), "the executable bit is kept");
+        assertEquals("0.1 0.2\n", Files.readString(out.resolve(deep)));
+        given().when().get("/api/v1/jobs/" + name + "/versions/7/snapshot").then().statusCode(404)
+                .contentType("application/problem+json");
+        String image = unique("img");
+        given().contentType(ContentType.JSON).body("{\"name\":\"" + image + "\",\"source\":{\"type\":\"image\","
+                + "\"image\":\"busybox\"}}").when().post("/api/v1/jobs").then().statusCode(201);
+        given().when().get("/api/v1/jobs/" + image + "/versions/1/snapshot").then().statusCode(404)
+                .body("detail", containsString("not a code snapshot"));
+    }
+
+    @Test
     void aGitRefIsResolvedToItsCommit() throws Exception {
         Path repo = Git.newRepo("job-git");
         Files.writeString(repo.resolve("train.py"), "print('hi')\n");

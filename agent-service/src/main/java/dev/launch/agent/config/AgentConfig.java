@@ -99,5 +99,24 @@ public interface AgentConfig {
 
         /** The informers' resync period. */
         Duration resync();
+
+        /** The image that runs {@code code} and {@code git} jobs (their code is fetched into {@code /workspace}). */
+        @WithName("base-image")
+        String baseImage();
+
+        /** The init container's image that downloads a code job's snapshot ({@code wget} and {@code tar}). */
+        @WithName("fetch-image")
+        String fetchImage();
+
+        /** The init container's image that checks a git job's commit out ({@code git}). */
+        @WithName("git-image")
+        String gitImage();
+
+        /**
+         * The job service's address as the cluster's pods reach it, for code jobs' snapshots
+         * ({@code GET /api/v1/jobs/{name}/versions/{v}/snapshot}); empty: code jobs fail in stage build.
+         */
+        @WithName("snapshot-url")
+        Optional<String> snapshotUrl();
     }
 }

@@ -121,6 +121,40 @@ public class JobResource {
         });
     }
 
+    /**
+     * A version's code snapshot as a gzipped tar, for targets whose machines cannot read the job service's disk
+     * (a Kubernetes init container fetches it); a job whose source is not {@code code} has none (404).
+     */
+    @GET
+    @Path("/{name}/versions/{version}/snapshot")
+    @Produces("application/gzip")
+    public Uni<Response> snapshot(@PathParam("name") String name, @PathParam("version") String version) {
+        // the version is read in a session of its own; the archive is made after it, off the event loop
+        return io.quarkus.hibernate.reactive.panache.Panache.withSession(() -> version(name, version))
+                .emitOn(io.smallrye.mutiny.infrastructure.Infrastructure.getDefaultWorkerPool())
+                .map(job -> {
+            if (!dev.launch.common.job.JobSource.CODE.equals(job.source().type()) || job.source().snapshot() == null) {
+                throw ProblemException.notFound("job " + name + ":" + job.version() + " runs from "
+                        + job.source().type() + ", not a code snapshot");
+            }
+            java.nio.file.Path dir = java.nio.file.Path.of(job.source().snapshot());
+            if (!java.nio.file.Files.isDirectory(dir)) {
+                throw ProblemException.notFound("the snapshot of job " + name + ":" + job.version()
+                        + " is no longer in the artifact store");
+            }
+            java.io.ByteArrayOutputStream body = new java.io.ByteArrayOutputStream();
+            try {
+                dev.launch.job.service.SnapshotArchive.write(dir, body);
+            } catch (java.io.IOException e) {
+                throw new IllegalStateException("the snapshot of job " + name + ":" + job.version()
+                        + " cannot be read: " + e.getMessage(), e);
+            }
+            return Response.ok(body.toByteArray(), "application/gzip").header("Content-Disposition",
+                    "attachment; filename=\"" + name + "-" + job.version() + ".tar.gz\"")
+                    .header("ETag", "\"" + job.digest() + "\"").build();
+        });
+    }
+
     private static JobVersion found(JobVersionEntity entity, String missing) {
         if (entity == null) {
             throw ProblemException.notFound(missing);

@@ -104,7 +104,7 @@ public final class Targets {
     private static final TargetType KUBERNETES_TYPE = new TargetType() {
         @Override
         public Set<String> sources() {
-            return Set.of(JobSource.IMAGE);
+            return Set.of(JobSource.IMAGE, JobSource.CODE, JobSource.GIT);
         }
 
         @Override

@@ -63,6 +63,8 @@ public class KubernetesTarget implements Target {
     private volatile Duration failureWait;
     private volatile Duration ttl;
     private volatile Duration resync;
+    private volatile Workloads.Sources sources = new Workloads.Sources("python:3.12-slim", "busybox:1.36",
+            "alpine/git:2.45.2", java.util.Optional.empty());
     private final Map<String, Informers> namespaces = new ConcurrentHashMap<>();
     private final Map<String, Watched> watched = new ConcurrentHashMap<>();
     private final Set<String> stoppedEarly = ConcurrentHashMap.newKeySet();
@@ -144,6 +146,12 @@ public class KubernetesTarget implements Target {
 
     /** Uses {@code client} instead of one made from the agent's configuration (tests). */
     void use(KubernetesClient client, String installation, Duration failureWait, Duration ttl, Duration resync) {
+        use(client, installation, failureWait, ttl, resync, sources);
+    }
+
+    void use(KubernetesClient client, String installation, Duration failureWait, Duration ttl, Duration resync,
+             Workloads.Sources sources) {
+        this.sources = sources;
         this.client = client;
         this.installation = installation;
         this.failureWait = failureWait;
@@ -163,6 +171,7 @@ public class KubernetesTarget implements Target {
                 failureWait = k.failureWait();
                 ttl = k.ttlAfterFinished();
                 resync = k.resync();
+                sources = new Workloads.Sources(k.baseImage(), k.fetchImage(), k.gitImage(), k.snapshotUrl());
                 client = clientFor(k.apiServer());
                 ownClient = true;
                 LOG.infof("kubernetes target: API server %s, default namespace %s",
@@ -354,8 +363,11 @@ public class KubernetesTarget implements Target {
         try {
             namespace = Workloads.namespace(request, defaultNamespace());
             kind = kindOf(request);
-            workload = kind == null ? Workloads.job(request, handle, namespace, installationId(), ttl)
-                    : Workloads.custom(request, handle, namespace, installationId());
+            workload = kind == null ? Workloads.job(request, handle, namespace, installationId(), ttl, sources)
+                    : Workloads.custom(request, handle, namespace, installationId(), sources);
+        } catch (Workloads.SourceUnavailable e) {
+            observer.failed(FailureStage.BUILD.wire(), e.getMessage(), null);
+            return;
         } catch (IllegalArgumentException e) {
             observer.failed(FailureStage.TARGET.wire(), "the queue's manifest is refused: " + e.getMessage(), null);
             return;

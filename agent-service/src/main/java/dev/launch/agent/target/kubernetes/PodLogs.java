@@ -19,9 +19,11 @@ import java.util.concurrent.TimeUnit;
  * client's own threads as it arrives: no thread waits per pod). A line's position is its timestamp in
  * nanoseconds, so an adopter that resumes reads from the second of the last stored line ({@code sinceTime}) and
  * drops what it has (a line stamped with the very nanosecond of the last one is taken as read). A pod of a
- * multi-pod workload names itself as the lines' source: positions are in order per pod, and stored per pod. A follow that ends while the container runs
- * (the API server closed it) is opened again from there; when the attempt ends, one last read takes what the
- * follow had not delivered yet, the last lines of a crashed container included.
+ * multi-pod workload names itself as the lines' source: positions are in order per pod, and stored per pod.
+ *
+ * <p>A follow that ends while the container runs (the API server closed it) is opened again from there, after
+ * 1 s, up to 10 s while follows bring nothing new. When the attempt ends, one last read takes what the follow had
+ * not delivered yet, the last lines of a crashed container included.
  */
 final class PodLogs {
     private static final Logger LOG = Logger.getLogger(PodLogs.class);
@@ -37,6 +39,9 @@ final class PodLogs {
     private long last;
     private LogWatch follow;
     private boolean closed;
+    /** the pause before a follow is opened again: doubled while follows bring nothing new, up to 10 s */
+    private long reopenMs = 1000;
+    private long lastAtOpen;
 
     PodLogs(KubernetesClient client, String namespace, String pod, String container, long after,
             TargetObserver observer, ScheduledExecutorService scheduler, boolean prefixPod) {
@@ -60,6 +65,7 @@ final class PodLogs {
             return;
         }
         try {
+            lastAtOpen = last;
             follow = client.pods().inNamespace(namespace).withName(pod).inContainer(container).usingTimestamps()
                     .sinceTime(since()).watchLog(new Lines());
             LogWatch mine = follow;
@@ -77,7 +83,10 @@ final class PodLogs {
             follow = null;
         }
         if (!closed) {
-            scheduler.schedule(this::follow, 1, TimeUnit.SECONDS);
+            // an API server keeps a follow open while the container runs; one that closed it at once without a
+            // new line is asked again less often
+            reopenMs = last > lastAtOpen ? 1000 : Math.min(10_000, reopenMs * 2);
+            scheduler.schedule(this::follow, reopenMs, TimeUnit.MILLISECONDS);
         }
     }
 

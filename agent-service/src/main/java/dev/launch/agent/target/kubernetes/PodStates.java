@@ -78,6 +78,15 @@ final class PodStates {
         if (complete.isPresent()) {
             return new Exited(0, true);
         }
+        if (pod != null) {
+            Optional<ContainerStateTerminated> fetch = failedInit(pod);
+            if (fetch.isPresent()) {
+                ContainerStateTerminated t = fetch.get();
+                return new Failed("build", "fetching the job's code in the pod failed (init container exited with "
+                        + t.getExitCode() + (t.getReason() == null ? "" : ", " + t.getReason())
+                        + (t.getMessage() == null ? "" : ": " + t.getMessage()) + ")", null, false);
+            }
+        }
         Optional<JobCondition> failed = jobCondition(job, "Failed");
         if (failed.isPresent()) {
             JobCondition c = failed.get();
@@ -193,6 +202,17 @@ final class PodStates {
         Observation fromPods = of(null, pods, container);
         return fromPods instanceof Progress || fromPods instanceof Running ? fromPods
                 : new Progress("waiting for the " + kind + "'s verdict", false);
+    }
+
+    /** Launch's own init container (it fetches a code or git job's code) ended with a non-zero exit code. */
+    private static Optional<ContainerStateTerminated> failedInit(Pod pod) {
+        if (pod.getStatus() == null || pod.getStatus().getInitContainerStatuses() == null) {
+            return Optional.empty();
+        }
+        return pod.getStatus().getInitContainerStatuses().stream()
+                .filter(s -> s.getName() != null && s.getName().startsWith("launch-fetch-"))
+                .map(s -> s.getState() == null ? null : s.getState().getTerminated())
+                .filter(t -> t != null && t.getExitCode() != null && t.getExitCode() != 0).findFirst();
     }
 
     /** The status of {@code container}, else of the pod's first container (task templates name theirs apart). */

@@ -71,7 +71,8 @@ final class Workloads {
      *
      * @throws IllegalArgumentException with every problem of the manifest named, when it cannot be one
      */
-    static Job job(RunRequest request, String handle, String namespace, String installation, Duration ttl) {
+    static Job job(RunRequest request, String handle, String namespace, String installation, Duration ttl,
+                   Sources sources) {
         Set<String> allow = new HashSet<>();
         request.target().path("allow").forEach(a -> allow.add(a.asText()));
         String container = request.target().path("container").asText(null);
@@ -101,34 +102,105 @@ final class Workloads {
             spec.setTtlSecondsAfterFinished((int) Math.min(Integer.MAX_VALUE, ttl.toSeconds()));
         }
         PodTemplateSpec template = spec.getTemplate() == null ? new PodTemplateSpec() : spec.getTemplate();
+        prepare(template, request, labels, sources);
+        if (template.getSpec().getRestartPolicy() == null) {
+            template.getSpec().setRestartPolicy("Never");
+        }
+        spec.setTemplate(template);
+        job.setSpec(spec);
+        return job;
+    }
+
+    /** Where the code of {@code code} and {@code git} jobs comes from in a pod, and what runs it. */
+    record Sources(String baseImage, String fetchImage, String gitImage, java.util.Optional<String> snapshotUrl) {
+    }
+
+    /** A job's source cannot be fetched in a pod (no snapshot URL is configured): a build failure. */
+    static final class SourceUnavailable extends RuntimeException {
+        SourceUnavailable(String message) {
+            super(message);
+        }
+    }
+
+    static final String WORKSPACE = "/workspace";
+
+    private static io.fabric8.kubernetes.api.model.VolumeMount workspaceMount() {
+        return new io.fabric8.kubernetes.api.model.VolumeMountBuilder().withName("launch-workspace")
+                .withMountPath(WORKSPACE).build();
+    }
+    private static final String WORKSPACE_VOLUME = "launch-workspace";
+
+    /**
+     * Labels a pod template and puts the run on its main container (the one {@code target.container} names,
+     * else the first; one is added when it has none): the job's image, or for {@code code} and {@code git} jobs
+     * the base image with the code fetched into {@code /workspace} by an init container (the snapshot downloaded
+     * from the job service, or the commit checked out of the git remote); the entrypoint as {@code command}; the
+     * run's environment beside the config's own entries.
+     */
+    static void prepare(PodTemplateSpec template, RunRequest request, Map<String, String> labels, Sources sources) {
         ObjectMeta podMeta = template.getMetadata() == null ? new ObjectMeta() : template.getMetadata();
         podMeta.setLabels(merged(podMeta.getLabels(), labels));
         template.setMetadata(podMeta);
         PodSpec pod = template.getSpec() == null ? new PodSpec() : template.getSpec();
-        if (pod.getRestartPolicy() == null) {
-            pod.setRestartPolicy("Never");
-        }
         List<Container> containers = pod.getContainers() == null ? new ArrayList<>() : new ArrayList<>(pod.getContainers());
-        int main = KubernetesManifest.mainContainer(job, container);
+        int main = KubernetesManifest.mainContainer(containers, request.target().path("container").asText(null));
         if (containers.isEmpty()) {
             containers.add(new Container());
             main = 0;
         }
-        Container run = containers.get(main);
+        Container run = containers.get(Math.max(main, 0));
         if (run.getName() == null || run.getName().isBlank()) {
             run.setName(MAIN_CONTAINER);
         }
-        run.setImage(request.source().image());
         if (!request.command().isEmpty()) {
             run.setCommand(List.copyOf(request.command()));
             run.setArgs(null);
         }
-        run.setEnv(environment(run.getEnv(), RunEnvironment.of(request)));
+        Map<String, String> env = new java.util.LinkedHashMap<>(RunEnvironment.of(request));
+        String type = request.source().type();
+        if (dev.launch.common.job.JobSource.IMAGE.equals(type)) {
+            run.setImage(request.source().image());
+        } else {
+            Container fetch;
+            if (dev.launch.common.job.JobSource.CODE.equals(type)) {
+                String base = sources.snapshotUrl().orElseThrow(() -> new SourceUnavailable("a code job runs on "
+                        + "Kubernetes from its snapshot, downloaded from the job service: set "
+                        + "LAUNCH_KUBERNETES_SNAPSHOT_URL to the job service's address as the cluster reaches it"));
+                String url = base.replaceAll("/+$", "") + "/api/v1/jobs/" + request.job() + "/versions/"
+                        + request.jobVersion() + "/snapshot";
+                fetch = new io.fabric8.kubernetes.api.model.ContainerBuilder().withName("launch-fetch-code")
+                        .withImage(sources.fetchImage()).withCommand("sh", "-c",
+                                "wget -qO- \"$LAUNCH_SNAPSHOT_URL\" | tar -xz -C " + WORKSPACE)
+                        .addNewEnv().withName("LAUNCH_SNAPSHOT_URL").withValue(url).endEnv().build();
+            } else {
+                fetch = new io.fabric8.kubernetes.api.model.ContainerBuilder().withName("launch-fetch-git")
+                        .withImage(sources.gitImage()).withCommand("sh", "-c", "git clone --quiet \"$LAUNCH_GIT_REMOTE\" "
+                                + WORKSPACE + " && git -C " + WORKSPACE + " checkout --quiet \"$LAUNCH_GIT_COMMIT\"")
+                        .addNewEnv().withName("LAUNCH_GIT_REMOTE").withValue(request.source().remote()).endEnv()
+                        .addNewEnv().withName("LAUNCH_GIT_COMMIT").withValue(request.source().commit()).endEnv()
+                        .build();
+            }
+            fetch.setVolumeMounts(List.of(workspaceMount()));
+            List<Container> init = pod.getInitContainers() == null ? new ArrayList<>()
+                    : new ArrayList<>(pod.getInitContainers());
+            init.add(0, fetch);
+            pod.setInitContainers(init);
+            List<io.fabric8.kubernetes.api.model.Volume> volumes = pod.getVolumes() == null ? new ArrayList<>()
+                    : new ArrayList<>(pod.getVolumes());
+            volumes.add(new io.fabric8.kubernetes.api.model.VolumeBuilder().withName(WORKSPACE_VOLUME)
+                    .withNewEmptyDir().endEmptyDir().build());
+            pod.setVolumes(volumes);
+            run.setImage(sources.baseImage());
+            run.setWorkingDir(WORKSPACE);
+            List<io.fabric8.kubernetes.api.model.VolumeMount> mounts = run.getVolumeMounts() == null
+                    ? new ArrayList<>() : new ArrayList<>(run.getVolumeMounts());
+            mounts.add(workspaceMount());
+            run.setVolumeMounts(mounts);
+            env.put("LAUNCH_WORKSPACE", WORKSPACE);
+        }
+        run.setEnv(environment(run.getEnv(), env));
         pod.setContainers(containers);
         template.setSpec(pod);
-        spec.setTemplate(template);
-        job.setSpec(spec);
-        return job;
     }
 
     /** The queue's workload manifest, unwrapped (its kind tells a Job from a custom workload). */
@@ -155,7 +227,8 @@ final class Workloads {
      * @throws IllegalArgumentException with every problem of the manifest named
      */
     static io.fabric8.kubernetes.api.model.GenericKubernetesResource custom(RunRequest request, String handle,
-                                                                           String namespace, String installation) {
+                                                                           String namespace, String installation,
+                                                                           Sources sources) {
         Set<String> allow = new HashSet<>();
         request.target().path("allow").forEach(a -> allow.add(a.asText()));
         String container = request.target().path("container").asText(null);
@@ -175,41 +248,13 @@ final class Workloads {
         label(meta, labels);
         for (Map.Entry<String, com.fasterxml.jackson.databind.node.ObjectNode> entry
                 : KubernetesManifest.podTemplates(resource.get("spec"), "spec")) {
-            com.fasterxml.jackson.databind.node.ObjectNode template = entry.getValue();
-            label(template.has("metadata") ? (com.fasterxml.jackson.databind.node.ObjectNode) template.get("metadata")
-                    : template.putObject("metadata"), labels);
-            com.fasterxml.jackson.databind.node.ArrayNode containers = (com.fasterxml.jackson.databind.node.ArrayNode)
-                    template.get("spec").get("containers");
-            int main = 0;
-            for (int i = 0; container != null && i < containers.size(); i++) {
-                if (container.equals(containers.get(i).path("name").asText())) {
-                    main = i;
-                }
-            }
-            if (containers.isEmpty()) {
-                containers.addObject().put("name", MAIN_CONTAINER);
-            }
-            com.fasterxml.jackson.databind.node.ObjectNode run = (com.fasterxml.jackson.databind.node.ObjectNode)
-                    containers.get(main);
-            if (!run.hasNonNull("name")) {
-                run.put("name", MAIN_CONTAINER);
-            }
-            run.put("image", request.source().image());
-            if (!request.command().isEmpty()) {
-                com.fasterxml.jackson.databind.node.ArrayNode command = run.putArray("command");
-                request.command().forEach(command::add);
-                run.remove("args");
-            }
-            com.fasterxml.jackson.databind.node.ArrayNode env =
-                    com.fasterxml.jackson.databind.node.JsonNodeFactory.instance.arrayNode();
-            Map<String, String> ours = RunEnvironment.of(request);
-            run.path("env").forEach(e -> {
-                if (!ours.containsKey(e.path("name").asText())) {
-                    env.add(e); // the config's own entries, Secret references included
-                }
-            });
-            ours.forEach((k, v) -> env.addObject().put("name", k).put("value", v));
-            run.set("env", env);
+            com.fasterxml.jackson.databind.node.ObjectNode node = entry.getValue();
+            PodTemplateSpec template = io.fabric8.kubernetes.client.utils.Serialization.jsonMapper()
+                    .convertValue(node, PodTemplateSpec.class);
+            prepare(template, request, labels, sources);
+            node.removeAll();
+            node.setAll((com.fasterxml.jackson.databind.node.ObjectNode) io.fabric8.kubernetes.client.utils
+                    .Serialization.jsonMapper().valueToTree(template));
         }
         try {
             return dev.launch.common.event.Events.MAPPER.treeToValue(resource,
@@ -220,6 +265,7 @@ final class Workloads {
     }
 
     private static void label(com.fasterxml.jackson.databind.node.ObjectNode meta, Map<String, String> labels) {
+        // the workload's own labels (its pod templates are labelled by prepare)
         com.fasterxml.jackson.databind.node.ObjectNode have = meta.has("labels")
                 ? (com.fasterxml.jackson.databind.node.ObjectNode) meta.get("labels") : meta.putObject("labels");
         labels.forEach(have::put);

@@ -475,4 +475,72 @@ class KubernetesTargetTest {
         cluster.customStatus("kubeflow.org/v1", "PyTorchJob", "team-a", handle(r), conditions("Failed"));
         seen.awaitLast("failed run 137: OOMKilled: a container of pod " + pods.get(1).getMetadata().getName());
     }
+
+    private static RunRequest sourced(JobSource source) {
+        ObjectNode target = Events.MAPPER.createObjectNode().put("type", "kubernetes").put("namespace", "team-a");
+        return new RunRequest(RunIds.next(), "gpu", "train", 3, "sha256:x", source, List.of("sh", "train.sh"),
+                Events.MAPPER.createObjectNode(), target, 1, 1, null, Instant.now(), null);
+    }
+
+    private KubernetesTarget withSnapshots() {
+        KubernetesTarget t = new KubernetesTarget();
+        t.use(cluster.client(), "test-installation", FAILURE_WAIT, Duration.ofDays(1), Duration.ofMinutes(5),
+                new Workloads.Sources("python:3.12-slim", "busybox:1.36", "alpine/git:2.45.2",
+                        java.util.Optional.of("http://jobs.launch.svc:8081/")));
+        others.add(t);
+        return t;
+    }
+
+    @Test
+    void aCodeJobRunsInTheBaseImageWithItsSnapshotFetchedByAnInitContainer() throws Exception {
+        RunRequest r = sourced(new JobSource(JobSource.CODE, null, null, null, null, "/src", "/store/sha256-x"));
+        Seen seen = new Seen();
+        withSnapshots().submit(r, handle(r), seen);
+        Pod pod = podOf(r);
+        var spec = cluster.jobs(r.runId()).get(0).getSpec().getTemplate().getSpec();
+        var fetch = spec.getInitContainers().get(0);
+        assertEquals("launch-fetch-code", fetch.getName());
+        assertEquals("busybox:1.36", fetch.getImage());
+        assertEquals("http://jobs.launch.svc:8081/api/v1/jobs/train/versions/3/snapshot", fetch.getEnv().get(0).getValue());
+        assertTrue(fetch.getCommand().get(2).contains("tar -xz -C /workspace"), fetch.getCommand().toString());
+        var main = spec.getContainers().get(0);
+        assertEquals("python:3.12-slim", main.getImage());
+        assertEquals("/workspace", main.getWorkingDir());
+        assertEquals("/workspace", main.getVolumeMounts().get(0).getMountPath());
+        assertTrue(main.getEnv().stream().anyMatch(e -> e.getName().equals("LAUNCH_WORKSPACE")));
+        assertNotNull(spec.getVolumes().get(0).getEmptyDir());
+        // the fetch fails: the run fails in stage build, before anything of the job ran
+        cluster.client().pods().inNamespace("team-a").withName(pod.getMetadata().getName()).editStatus(p -> {
+            p.getStatus().setInitContainerStatuses(List.of(new io.fabric8.kubernetes.api.model.ContainerStatusBuilder()
+                    .withName("launch-fetch-code").withNewState().withNewTerminated().withExitCode(1).withReason("Error")
+                    .endTerminated().endState().build()));
+            p.getStatus().setPhase("Failed");
+            return p;
+        });
+        seen.awaitLast("failed build null: fetching the job's code in the pod failed (init container exited with 1");
+        assertFalse(seen.events.contains("running"));
+    }
+
+    @Test
+    void aGitJobsCommitIsCheckedOutByAnInitContainer() throws Exception {
+        RunRequest r = sourced(new JobSource(JobSource.GIT, null, "https://github.com/acme/train.git", "main",
+                "0123456789abcdef0123456789abcdef01234567", null, null));
+        withSnapshots().submit(r, handle(r), new Seen());
+        podOf(r);
+        var fetch = cluster.jobs(r.runId()).get(0).getSpec().getTemplate().getSpec().getInitContainers().get(0);
+        assertEquals("launch-fetch-git", fetch.getName());
+        assertEquals("alpine/git:2.45.2", fetch.getImage());
+        Map<String, String> env = fetch.getEnv().stream().collect(Collectors.toMap(EnvVar::getName, EnvVar::getValue));
+        assertEquals("https://github.com/acme/train.git", env.get("LAUNCH_GIT_REMOTE"));
+        assertEquals("0123456789abcdef0123456789abcdef01234567", env.get("LAUNCH_GIT_COMMIT"));
+    }
+
+    @Test
+    void aCodeJobWithoutASnapshotUrlFailsInStageBuildWithoutACreate() throws Exception {
+        RunRequest r = sourced(new JobSource(JobSource.CODE, null, null, null, null, "/src", "/store/sha256-x"));
+        Seen seen = submit(r);
+        seen.awaitLast("failed build null: a code job runs on Kubernetes from its snapshot");
+        assertTrue(seen.last().contains("LAUNCH_KUBERNETES_SNAPSHOT_URL"));
+        assertTrue(cluster.jobs(r.runId()).isEmpty());
+    }
 }
