@@ -45,8 +45,8 @@ import java.util.function.Consumer;
  * {@code Complete} or {@code Failed} condition; its garbage collector deletes a deleted Job's pods after
  * {@link #podDeletionDelayMs} (so a stop is seen STOPPING); its kubelet is the test, which moves pods through
  * their states with the methods below and writes their output, served by {@code GET .../pods/{pod}/log} with
- * {@code timestamps} and {@code sinceTime} as the API server does; the field selector {@code reason=FailedCreate}
- * on events, which the mock lacks, is served too (the only events here are the Job controller's FailedCreate).
+ * {@code timestamps} and {@code sinceTime} as the API server does; the field selector {@code type=Warning} on
+ * events, which the mock lacks, is served too (the only events here are Warning ones).
  * Every request is recorded (user agent, verb and path).
  */
 public final class KubernetesTestCluster implements AutoCloseable {
@@ -92,9 +92,9 @@ public final class KubernetesTestCluster implements AutoCloseable {
                 if (discovery != null) {
                     return new MockResponse().setResponseCode(200).setBody(discovery);
                 }
-                if (bare.matches("/api/v1/namespaces/[^/]+/events") && path.contains("fieldSelector=reason%3DFailedCreate")) {
-                    // the mock has no field selectors on events; the only events here are FailedCreate ones
-                    String plain = path.replaceAll("fieldSelector=reason%3DFailedCreate&?", "").replaceAll("[?&]$", "");
+                if (bare.matches("/api/v1/namespaces/[^/]+/events") && path.contains("fieldSelector=type%3DWarning")) {
+                    // the mock has no field selectors on events; the only events here are Warning ones
+                    String plain = path.replaceAll("fieldSelector=type%3DWarning&?", "").replaceAll("[?&]$", "");
                     return crud.dispatch(new RecordedRequest(request.getHttpVersion(), request.method(), plain,
                             request.getHeaders(), request.getBody()));
                 }
@@ -277,6 +277,19 @@ public final class KubernetesTestCluster implements AutoCloseable {
                         .withName(job.getMetadata().getName()).withNamespace(job.getMetadata().getNamespace())
                         .withUid(job.getMetadata().getUid()).endInvolvedObject()
                         .withReason("FailedCreate").withType("Warning").withMessage(message)
+                        .withLastTimestamp(Instant.now().toString()).withCount(1).build()).create();
+    }
+
+    /** A {@code FailedMount} event on the pod, as the kubelet records when a volume cannot be mounted. */
+    public void failedMount(Pod pod, String message) {
+        client.v1().events().inNamespace(pod.getMetadata().getNamespace()).resource(
+                new io.fabric8.kubernetes.api.model.EventBuilder().withNewMetadata()
+                        .withName(pod.getMetadata().getName() + "." + UUID.randomUUID().toString().substring(0, 8))
+                        .withNamespace(pod.getMetadata().getNamespace()).endMetadata()
+                        .withNewInvolvedObject().withKind("Pod").withApiVersion("v1")
+                        .withName(pod.getMetadata().getName()).withNamespace(pod.getMetadata().getNamespace())
+                        .endInvolvedObject()
+                        .withReason("FailedMount").withType("Warning").withMessage(message)
                         .withLastTimestamp(Instant.now().toString()).withCount(1).build()).create();
     }
 

@@ -358,8 +358,11 @@ class FaultInjectionIT {
                     runId);
             assertEquals(1, run.getInt("attempt"), runId);
         }
-        given().baseUri(stack.status.url()).when().get("/api/v1/agents?queue=" + queue).then().statusCode(200)
-                .body("items.state", org.hamcrest.Matchers.everyItem(is("POLLING")));
+        // the agents view follows the heartbeats of the outage as they are read back; it shows them POLLING once
+        // it has caught up (what counts is above: nobody was judged lost, nothing retried)
+        await().atMost(30, TimeUnit.SECONDS).pollInterval(200, TimeUnit.MILLISECONDS).untilAsserted(() ->
+                given().baseUri(stack.status.url()).when().get("/api/v1/agents?queue=" + queue).then().statusCode(200)
+                        .body("items.state", org.hamcrest.Matchers.everyItem(is("POLLING"))));
         // and the queue accepts work again
         String after = enqueue(queue, "0.1");
         await().atMost(60, TimeUnit.SECONDS).until(() -> "FINISHED".equals(run(after).getString("state")));

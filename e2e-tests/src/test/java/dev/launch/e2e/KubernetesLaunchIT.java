@@ -24,8 +24,8 @@ import static org.junit.jupiter.api.Assertions.*;
  * The kubernetes target end to end: a queue made from a W&amp;B-style manifest through the queue service, agents
  * as processes pointed at a Kubernetes API server (fabric8's mock, with {@link KubernetesTestCluster} playing the
  * Job controller and the kubelet in this JVM), and a Job that outlives its agent killed with -9: adopted by the
- * queue's other agent, watched to its end, each output line stored once, one Job and one pod for the attempt
- * throughout.
+ * queue's other agent (which finds the cluster through {@code KUBECONFIG}), watched to its end, each output line
+ * stored once, one Job and one pod for the attempt throughout.
  */
 class KubernetesLaunchIT {
     private static final String INSTALLATION = "e2e-k8s-" + UUID.randomUUID();
@@ -46,8 +46,36 @@ class KubernetesLaunchIT {
     }
 
     private static ServiceProcess agent(String id, String queue) {
-        Map<String, String> settings = new HashMap<>();
-        settings.put("LAUNCH_KUBERNETES_API_SERVER", cluster.url());
+        return agent(id, queue, Map.of("LAUNCH_KUBERNETES_API_SERVER", cluster.url()));
+    }
+
+    /** An agent that finds the cluster as kubectl does: through the kubeconfig file {@code KUBECONFIG} names. */
+    private static ServiceProcess agentWithKubeconfig(String id, String queue) throws java.io.IOException {
+        java.nio.file.Path kubeconfig = java.nio.file.Files.createTempFile("kubeconfig", ".yaml");
+        java.nio.file.Files.writeString(kubeconfig, """
+                apiVersion: v1
+                kind: Config
+                clusters:
+                - name: test
+                  cluster:
+                    server: %s
+                contexts:
+                - name: test
+                  context:
+                    cluster: test
+                    user: test
+                    namespace: default
+                current-context: test
+                users:
+                - name: test
+                  user:
+                    token: not-checked-by-the-mock
+                """.formatted(cluster.url()));
+        return agent(id, queue, Map.of("KUBECONFIG", kubeconfig.toString()));
+    }
+
+    private static ServiceProcess agent(String id, String queue, Map<String, String> where) {
+        Map<String, String> settings = new HashMap<>(where);
         settings.put("LAUNCH_INSTALLATION", INSTALLATION);
         settings.put("LAUNCH_AGENT_HEARTBEAT_INTERVAL", "PT1S");
         return stack.agent(id, 2, settings, queue);
@@ -75,7 +103,7 @@ class KubernetesLaunchIT {
     }
 
     @Test
-    void aJobOutlivesItsKilledAgentAndIsAdoptedByAnotherAgentOfItsQueue() {
+    void aJobOutlivesItsKilledAgentAndIsAdoptedByAnotherAgentOfItsQueue() throws Exception {
         String queue = "k8s-" + suffix;
         // a W&B Launch kubernetes queue config, unchanged: a Job spec, its resources, a legacy namespace
         given().baseUri(stack.queues.url()).contentType(ContentType.JSON).body("""
@@ -109,7 +137,7 @@ class KubernetesLaunchIT {
         first.kill();
         IntStream.rangeClosed(4, 6).forEach(i -> cluster.log(pod, "line-" + i));
         assertOneWorkload(runId);
-        try (ServiceProcess second = agent(queue + "-agent-2", queue)) {
+        try (ServiceProcess second = agentWithKubeconfig(queue + "-agent-2", queue)) {
             await().atMost(60, TimeUnit.SECONDS).pollInterval(200, TimeUnit.MILLISECONDS).untilAsserted(() ->
                     assertEquals(queue + "-agent-2", run(runId).getString("agentId")));
             assertOneWorkload(runId);

@@ -83,13 +83,17 @@ public class KubernetesTarget implements Target {
         };
     }
 
-    /** A namespace's informers: Jobs and Pods by the installation label, the Job controller's FailedCreate events. */
+    /**
+     * A namespace's informers: Jobs and Pods by the installation label, Warning events (the Job controller's
+     * FailedCreate when it cannot make a pod, the kubelet's FailedMount), and one per custom workload kind used.
+     */
     private record Informers(SharedIndexInformer<Job> jobs, SharedIndexInformer<Pod> pods,
-                             SharedIndexInformer<io.fabric8.kubernetes.api.model.Event> failures,
+                             SharedIndexInformer<io.fabric8.kubernetes.api.model.Event> warnings,
                              Map<String, SharedIndexInformer<GenericKubernetesResource>> custom) {
-        /** The message of the last FailedCreate event of Job {@code handle}, or null. */
-        String failedCreate(String handle) {
-            return failures.getIndexer().byIndex("job", handle).stream()
+        /** The message of the last Warning event with {@code reason} about {@code kind} {@code name}, or null. */
+        String warning(String kind, String name, String reason) {
+            return warnings.getIndexer().byIndex("object", kind + "/" + name).stream()
+                    .filter(e -> reason.equals(e.getReason()))
                     .max(java.util.Comparator.comparing(e -> e.getLastTimestamp() == null ? "" : e.getLastTimestamp()))
                     .map(io.fabric8.kubernetes.api.model.Event::getMessage).orElse(null);
         }
@@ -215,21 +219,31 @@ public class KubernetesTarget implements Target {
                     .withLabel(Workloads.INSTALLATION, installation).runnableInformer(every);
             SharedIndexInformer<Pod> pods = c.pods().inNamespace(namespace)
                     .withLabel(Workloads.INSTALLATION, installation).runnableInformer(every);
-            // the Job controller's word when it cannot make a pod (quota, admission webhook): no pod ever appears
-            SharedIndexInformer<io.fabric8.kubernetes.api.model.Event> failures = c.v1().events().inNamespace(namespace)
-                    .withField("reason", "FailedCreate").runnableInformer(every);
+            // the Job controller's word when it cannot make a pod (quota, admission webhook: no pod ever appears),
+            // the kubelet's when it cannot mount a volume
+            SharedIndexInformer<io.fabric8.kubernetes.api.model.Event> warnings = c.v1().events().inNamespace(namespace)
+                    .withField("type", "Warning").runnableInformer(every);
             pods.addIndexers(Map.of("attempt", pod -> List.of(attemptKey(pod))));
-            failures.addIndexers(Map.of("job", e -> e.getInvolvedObject() != null
-                    && "Job".equals(e.getInvolvedObject().getKind()) && "FailedCreate".equals(e.getReason())
-                    ? List.of(e.getInvolvedObject().getName()) : List.of()));
+            warnings.addIndexers(Map.of("object", e -> e.getInvolvedObject() == null ? List.of()
+                    : List.of(e.getInvolvedObject().getKind() + "/" + e.getInvolvedObject().getName())));
             jobs.addEventHandler(handler(job -> job.getMetadata().getName()));
             pods.addEventHandler(handler(this::handleOf));
-            failures.addEventHandler(handler(e -> e.getInvolvedObject() == null ? null : e.getInvolvedObject().getName()));
-            Informers made = new Informers(jobs, pods, failures, new ConcurrentHashMap<>());
+            warnings.addEventHandler(handler(e -> {
+                var about = e.getInvolvedObject();
+                if (about == null || about.getName() == null) {
+                    return null;
+                }
+                if ("Pod".equals(about.getKind())) {
+                    Pod pod = pods.getStore().getByKey(namespace + "/" + about.getName());
+                    return pod == null ? null : handleOf(pod);
+                }
+                return about.getName();
+            }));
+            Informers made = new Informers(jobs, pods, warnings, new ConcurrentHashMap<>());
             try {
                 jobs.start().toCompletableFuture().get(30, TimeUnit.SECONDS);
                 pods.start().toCompletableFuture().get(30, TimeUnit.SECONDS);
-                failures.start().toCompletableFuture().get(30, TimeUnit.SECONDS);
+                warnings.start().toCompletableFuture().get(30, TimeUnit.SECONDS);
             } catch (Exception e) {
                 if (e instanceof InterruptedException) {
                     Thread.currentThread().interrupt();
@@ -493,8 +507,11 @@ public class KubernetesTarget implements Target {
         }
         PodStates.Observation seen;
         if (w.kind == null) {
+            Pod newest = pods.stream().max(java.util.Comparator.comparing(p -> p.getMetadata().getCreationTimestamp()
+                    == null ? "" : p.getMetadata().getCreationTimestamp())).orElse(null);
             seen = PodStates.of((Job) workload, pods, w.container,
-                    pods.isEmpty() ? informers.failedCreate(w.handle) : null);
+                    pods.isEmpty() ? informers.warning("Job", w.handle, "FailedCreate") : null,
+                    newest == null ? null : informers.warning("Pod", newest.getMetadata().getName(), "FailedMount"));
         } else {
             Object status = workload == null ? null
                     : ((GenericKubernetesResource) workload).getAdditionalProperties().get("status");
@@ -659,7 +676,7 @@ public class KubernetesTarget implements Target {
         namespaces.values().forEach(i -> {
             i.jobs().stop();
             i.pods().stop();
-            i.failures().stop();
+            i.warnings().stop();
             i.custom().values().forEach(SharedIndexInformer::stop);
         });
         namespaces.clear();

@@ -51,14 +51,16 @@ final class PodStates {
     }
 
     static Observation of(Job job, List<Pod> pods, String container) {
-        return of(job, pods, container, null);
+        return of(job, pods, container, null, null);
     }
 
     /**
      * @param failedCreate the message of the Job's last {@code FailedCreate} event (a quota, an admission webhook
      *                     refused its pod), or null
+     * @param failedMount  the message of the newest pod's last {@code FailedMount} event (a missing volume or
+     *                     Secret), or null
      */
-    static Observation of(Job job, List<Pod> pods, String container, String failedCreate) {
+    static Observation of(Job job, List<Pod> pods, String container, String failedCreate, String failedMount) {
         for (Pod pod : pods) {
             Optional<PodCondition> disruption = condition(pod, "DisruptionTarget");
             if (disruption.isPresent()) {
@@ -137,6 +139,9 @@ final class PodStates {
             return ended != null || "Running".equals(phase) ? new Running()
                     : new Progress("the pod is " + phase + "; waiting for the Job's verdict", false);
         }
+        if (failedMount != null && (waiting == null || "ContainerCreating".equals(waiting.getReason()))) {
+            return new Progress("FailedMount: " + failedMount, true);
+        }
         Optional<PodCondition> scheduled = condition(pod, "PodScheduled", "False");
         if (scheduled.isPresent()) {
             PodCondition c = scheduled.get();
@@ -199,7 +204,7 @@ final class PodStates {
             return new Progress("waiting for the " + kind + "'s pods to be created"
                     + (verdict.reason() == null ? "" : " (" + verdict.reason() + ")"), false);
         }
-        Observation fromPods = of(null, pods, container);
+        Observation fromPods = of(null, pods, container, null, null);
         return fromPods instanceof Progress || fromPods instanceof Running ? fromPods
                 : new Progress("waiting for the " + kind + "'s verdict", false);
     }

@@ -268,6 +268,18 @@ class KubernetesTargetTest {
     }
 
     @Test
+    void aVolumeThatCannotBeMountedIsExplainedThenFailsInStageTarget() throws Exception {
+        RunRequest r = run(null);
+        Seen seen = submit(r);
+        Pod pod = podOf(r);
+        cluster.creating(pod);
+        seen.awaitEvent("progressed: creating the container");
+        cluster.failedMount(pod, "MountVolume.SetUp failed for volume \"data\": persistentvolumeclaim \"nfs-pvc\" not found");
+        seen.awaitEvent("progressed: FailedMount: MountVolume.SetUp failed for volume \"data\"");
+        seen.awaitLast("failed target null: FailedMount: MountVolume.SetUp failed");
+    }
+
+    @Test
     void anUnschedulablePodKeepsTheRunStartingWithTheSchedulersMessage() throws Exception {
         RunRequest r = run(null);
         Seen seen = submit(r);
