@@ -65,7 +65,25 @@ public final class KubernetesManifest {
                     }
                     return builder;
                 }
-            }));
+            }))
+            // one mapper for every check (its deserializers of the whole Kubernetes model are built once): each
+            // read collects its unknown fields in an attribute of its own
+            .addHandler(new DeserializationProblemHandler() {
+                @Override
+                public boolean handleUnknownProperty(DeserializationContext ctxt, JsonParser p, JsonDeserializer<?> deser,
+                                                     Object bean, String property) throws java.io.IOException {
+                    @SuppressWarnings("unchecked")
+                    List<FieldError> unknown = (List<FieldError>) ctxt.getAttribute(UNKNOWN);
+                    String path = (String) ctxt.getAttribute(PATH);
+                    unknown.add(new FieldError(path + dotted(p.getParsingContext().pathAsPointer().toString()),
+                            "not a field of " + simpleName(bean) + "; Kubernetes would drop it without a word. Check "
+                                    + "its place (volumeMounts belongs beside resources, in the container)"));
+                    p.skipChildren();
+                    return true;
+                }
+            });
+    private static final String UNKNOWN = "launch.unknown-fields";
+    private static final String PATH = "launch.path";
 
     private KubernetesManifest() {
     }
@@ -320,19 +338,9 @@ public final class KubernetesManifest {
 
     private static <T> T parse(JsonNode node, Class<T> type, String path, List<FieldError> errors) {
         List<FieldError> unknown = new ArrayList<>();
-        ObjectMapper mapper = STRICT.copy().addHandler(new DeserializationProblemHandler() {
-            @Override
-            public boolean handleUnknownProperty(DeserializationContext ctxt, JsonParser p, JsonDeserializer<?> deser,
-                                                 Object bean, String property) throws java.io.IOException {
-                unknown.add(new FieldError(path + dotted(p.getParsingContext().pathAsPointer().toString()),
-                        "not a field of " + simpleName(bean) + "; Kubernetes would drop it without a word. Check its "
-                                + "place (volumeMounts belongs beside resources, in the container)"));
-                p.skipChildren();
-                return true;
-            }
-        });
         try {
-            T value = mapper.treeToValue(node, type);
+            T value = STRICT.readerFor(type).withAttribute(UNKNOWN, unknown).withAttribute(PATH, path)
+                    .readValue(STRICT.treeAsTokens(node));
             errors.addAll(unknown);
             return unknown.isEmpty() ? value : null;
         } catch (JsonMappingException e) {
@@ -344,7 +352,7 @@ public final class KubernetesManifest {
             errors.add(new FieldError(at.toString(), "cannot be read as Kubernetes reads it: "
                     + e.getOriginalMessage().split("\n")[0]));
             return null;
-        } catch (com.fasterxml.jackson.core.JsonProcessingException | IllegalArgumentException e) {
+        } catch (java.io.IOException | IllegalArgumentException e) {
             errors.add(new FieldError(path, "cannot be read as a Kubernetes " + type.getSimpleName() + ": "
                     + e.getMessage()));
             return null;
