@@ -244,11 +244,19 @@ public class KubernetesTarget implements Target {
                 jobs.start().toCompletableFuture().get(30, TimeUnit.SECONDS);
                 pods.start().toCompletableFuture().get(30, TimeUnit.SECONDS);
                 warnings.start().toCompletableFuture().get(30, TimeUnit.SECONDS);
+            } catch (java.util.concurrent.TimeoutException e) {
+                LOG.warnf("the informers of namespace %s have not synced within 30 s; going on", namespace);
             } catch (Exception e) {
                 if (e instanceof InterruptedException) {
                     Thread.currentThread().interrupt();
                 }
-                LOG.warnf("the informers of namespace %s have not synced yet (%s); going on", namespace, e.toString());
+                // a first list that failed stops an informer for good: not kept, so the next run tries again
+                jobs.stop();
+                pods.stop();
+                warnings.stop();
+                Throwable cause = e.getCause() != null ? e.getCause() : e;
+                throw new KubernetesClientException("the Kubernetes API server at " + c.getConfiguration()
+                        .getMasterUrl() + " cannot be reached (" + cause + ")", cause);
             }
             namespaces.put(namespace, made);
             return made;
@@ -403,7 +411,9 @@ public class KubernetesTarget implements Target {
                 customInformer(namespace, kind);
             }
         } catch (KubernetesClientException e) {
-            observer.failed(FailureStage.TARGET.wire(), "the Kubernetes API cannot be watched: " + e.getMessage(), null);
+            observer.failed(FailureStage.TARGET.wire(), "the run's namespace " + namespace + " cannot be watched: "
+                    + e.getMessage() + "; nothing was created. The agent finds its cluster from its service account, "
+                    + "KUBECONFIG or ~/.kube/config, or LAUNCH_KUBERNETES_API_SERVER", null);
             return;
         }
         if (!observer.launching()) {
@@ -434,9 +444,12 @@ public class KubernetesTarget implements Target {
                 return;
             }
             watched.remove(w.key());
-            observer.failed(FailureStage.TARGET.wire(), "the Kubernetes API refused the " + what(w) + " ("
-                    + e.getCode() + "): " + (e.getStatus() != null && e.getStatus().getMessage() != null
-                    ? e.getStatus().getMessage() : e.getMessage()), null);
+            observer.failed(FailureStage.TARGET.wire(), e.getCode() > 0 ? "the Kubernetes API refused the " + what(w)
+                    + " (" + e.getCode() + "): " + (e.getStatus() != null && e.getStatus().getMessage() != null
+                    ? e.getStatus().getMessage() : e.getMessage())
+                    : "the " + what(w) + " could not be sent to the Kubernetes API server at "
+                    + client().getConfiguration().getMasterUrl() + " (" + (e.getCause() != null ? e.getCause()
+                    : e.getMessage()) + ")", null);
             return;
         }
         judgeSoon(w);

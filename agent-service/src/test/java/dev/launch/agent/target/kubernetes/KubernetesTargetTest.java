@@ -555,4 +555,25 @@ class KubernetesTargetTest {
         assertTrue(seen.last().contains("LAUNCH_KUBERNETES_SNAPSHOT_URL"));
         assertTrue(cluster.jobs(r.runId()).isEmpty());
     }
+
+    @Test
+    void aClusterThatCannotBeReachedFailsTheRunSayingSoAndALaterRunTriesAgain() throws Exception {
+        int closed;
+        try (java.net.ServerSocket socket = new java.net.ServerSocket(0)) {
+            closed = socket.getLocalPort();
+        }
+        KubernetesTarget nowhere = new KubernetesTarget();
+        others.add(nowhere);
+        try (var client = KubernetesTarget.clientFor(java.util.Optional.of("http://127.0.0.1:" + closed))) {
+            nowhere.use(client, "test-installation", FAILURE_WAIT, Duration.ofDays(1), Duration.ofMinutes(5));
+            for (int i = 0; i < 2; i++) {
+                RunRequest r = run(null);
+                Seen seen = new Seen();
+                nowhere.submit(r, handle(r), seen);
+                seen.awaitLast("failed target null: the run's namespace team-a cannot be watched: the Kubernetes API "
+                        + "server at http://127.0.0.1:" + closed);
+                assertFalse(seen.events.contains("launching"), "nothing was recorded as started");
+            }
+        }
+    }
 }
