@@ -278,7 +278,10 @@ public final class KubernetesManifest {
         }
     }
 
-    /** The index of the container named {@code container} (else 0), -1 when a named one is missing. */
+    /**
+     * The index of the container the run's image, command and environment go on: the one named {@code container},
+     * else the first; -1 when a named one is missing, 0 when the pod has no containers yet (one is added).
+     */
     public static int mainContainer(List<io.fabric8.kubernetes.api.model.Container> containers, String container) {
         if (container == null) {
             return 0;
@@ -295,34 +298,16 @@ public final class KubernetesManifest {
     private static String mainImagePath(Job job, String container, String path, List<FieldError> errors) {
         var pod = job.getSpec() == null || job.getSpec().getTemplate() == null ? null
                 : job.getSpec().getTemplate().getSpec();
-        int count = pod == null || pod.getContainers() == null ? 0 : pod.getContainers().size();
-        int index = mainContainer(job, container);
+        var containers = pod == null || pod.getContainers() == null ? List.<io.fabric8.kubernetes.api.model.Container>of()
+                : pod.getContainers();
+        int count = containers.size();
+        int index = mainContainer(containers, container);
         if (container != null && index < 0) {
             errors.add(new FieldError("target.container", "no container of the Job's pod is named '" + container + "'"
                     + (count == 0 ? " (it has none)" : "")));
             return null;
         }
         return path + ".spec.template.spec.containers[" + Math.max(index, 0) + "].image";
-    }
-
-    /**
-     * The index of the container the run's image, command and environment go on: the one named {@code container},
-     * else the first; -1 when a named one is missing, 0 when the pod has no containers yet (one is added).
-     */
-    public static int mainContainer(Job job, String container) {
-        var pod = job.getSpec() == null || job.getSpec().getTemplate() == null ? null
-                : job.getSpec().getTemplate().getSpec();
-        var containers = pod == null || pod.getContainers() == null ? List.<io.fabric8.kubernetes.api.model.Container>of()
-                : pod.getContainers();
-        if (container == null) {
-            return 0;
-        }
-        for (int i = 0; i < containers.size(); i++) {
-            if (container.equals(containers.get(i).getName())) {
-                return i;
-            }
-        }
-        return -1;
     }
 
     /** Parses a Job strictly; throws with every problem named when it is not one. */

@@ -73,16 +73,7 @@ final class Workloads {
      */
     static Job job(RunRequest request, String handle, String namespace, String installation, Duration ttl,
                    Sources sources) {
-        Set<String> allow = new HashSet<>();
-        request.target().path("allow").forEach(a -> allow.add(a.asText()));
-        String container = request.target().path("container").asText(null);
-        List<Problem.FieldError> errors = KubernetesManifest.check(config(request), allow, container);
-        if (!errors.isEmpty()) {
-            throw new IllegalArgumentException(errors.stream().map(e -> e.field() + ": " + e.message()).toList()
-                    .toString());
-        }
-        KubernetesManifest.Workload workload = KubernetesManifest.workload(config(request), errors);
-        Job job = KubernetesManifest.job(workload.resource());
+        Job job = KubernetesManifest.job(checked(request).resource());
         Map<String, String> labels = labels(request, installation);
 
         ObjectMeta meta = job.getMetadata() == null ? new ObjectMeta() : job.getMetadata();
@@ -208,10 +199,31 @@ final class Workloads {
         List<Problem.FieldError> errors = new ArrayList<>();
         KubernetesManifest.Workload workload = KubernetesManifest.workload(config(request), errors);
         if (workload == null) {
-            throw new IllegalArgumentException(errors.stream().map(e -> e.field() + ": " + e.message()).toList()
-                    .toString());
+            throw refused(errors);
         }
         return workload;
+    }
+
+    /**
+     * The queue's workload manifest once it passed every check again, as filled for this run (the target's
+     * {@code allow}, {@code container} and {@code status} with it).
+     *
+     * @throws IllegalArgumentException with every problem of the manifest named
+     */
+    private static KubernetesManifest.Workload checked(RunRequest request) {
+        Set<String> allow = new HashSet<>();
+        request.target().path("allow").forEach(a -> allow.add(a.asText()));
+        List<Problem.FieldError> errors = KubernetesManifest.check(config(request), allow,
+                request.target().path("container").asText(null), request.target().get("status"));
+        if (!errors.isEmpty()) {
+            throw refused(errors);
+        }
+        return workload(request);
+    }
+
+    private static IllegalArgumentException refused(List<Problem.FieldError> errors) {
+        return new IllegalArgumentException(errors.stream().map(e -> e.field() + ": " + e.message()).toList()
+                .toString());
     }
 
     /** How the custom workload of {@code request} says it ended: the target's rule, else the kind's default. */
@@ -229,16 +241,7 @@ final class Workloads {
     static io.fabric8.kubernetes.api.model.GenericKubernetesResource custom(RunRequest request, String handle,
                                                                            String namespace, String installation,
                                                                            Sources sources) {
-        Set<String> allow = new HashSet<>();
-        request.target().path("allow").forEach(a -> allow.add(a.asText()));
-        String container = request.target().path("container").asText(null);
-        List<Problem.FieldError> errors = KubernetesManifest.check(config(request), allow, container,
-                request.target().get("status"));
-        if (!errors.isEmpty()) {
-            throw new IllegalArgumentException(errors.stream().map(e -> e.field() + ": " + e.message()).toList()
-                    .toString());
-        }
-        com.fasterxml.jackson.databind.node.ObjectNode resource = workload(request).resource();
+        com.fasterxml.jackson.databind.node.ObjectNode resource = checked(request).resource();
         Map<String, String> labels = labels(request, installation);
         com.fasterxml.jackson.databind.node.ObjectNode meta = (com.fasterxml.jackson.databind.node.ObjectNode)
                 resource.get("metadata");
@@ -289,9 +292,7 @@ final class Workloads {
     }
 
     /** Whether {@code job} is the work of this run attempt of this installation (an existing name is checked). */
-    static boolean isAttempt(Job job, RunRequest request, String installation) {
-        return isAttempt(job.getMetadata() == null ? null : job.getMetadata().getLabels(), request, installation);
-    }
+
 
     private static Map<String, String> merged(Map<String, String> theirs, Map<String, String> ours) {
         Map<String, String> out = new LinkedHashMap<>(theirs == null ? Map.of() : theirs);
