@@ -240,26 +240,31 @@ public class KubernetesTarget implements Target {
                 return about.getName();
             }));
             Informers made = new Informers(jobs, pods, warnings, new ConcurrentHashMap<>());
-            try {
-                jobs.start().toCompletableFuture().get(30, TimeUnit.SECONDS);
-                pods.start().toCompletableFuture().get(30, TimeUnit.SECONDS);
-                warnings.start().toCompletableFuture().get(30, TimeUnit.SECONDS);
-            } catch (java.util.concurrent.TimeoutException e) {
-                LOG.warnf("the informers of namespace %s have not synced within 30 s; going on", namespace);
-            } catch (Exception e) {
-                if (e instanceof InterruptedException) {
-                    Thread.currentThread().interrupt();
-                }
-                // a first list that failed stops an informer for good: not kept, so the next run tries again
-                jobs.stop();
-                pods.stop();
-                warnings.stop();
-                Throwable cause = e.getCause() != null ? e.getCause() : e;
-                throw new KubernetesClientException("the Kubernetes API server at " + c.getConfiguration()
-                        .getMasterUrl() + " cannot be reached (" + cause + ")", cause);
-            }
+            awaitSynced(List.of(jobs, pods, warnings), namespace);
             namespaces.put(namespace, made);
             return made;
+        }
+    }
+
+    /**
+     * Starts informers and waits (30 s at most) for their first list. A first list that failed stops an informer
+     * for good, so failed ones are stopped and not kept (the caller throws): the next run tries again.
+     */
+    private void awaitSynced(List<? extends SharedIndexInformer<?>> informers, String namespace) {
+        try {
+            for (SharedIndexInformer<?> informer : informers) {
+                informer.start().toCompletableFuture().get(30, TimeUnit.SECONDS);
+            }
+        } catch (java.util.concurrent.TimeoutException e) {
+            LOG.warnf("the informers of namespace %s have not synced within 30 s; going on", namespace);
+        } catch (Exception e) {
+            if (e instanceof InterruptedException) {
+                Thread.currentThread().interrupt();
+            }
+            informers.forEach(SharedIndexInformer::stop);
+            Throwable cause = e.getCause() != null ? e.getCause() : e;
+            throw new KubernetesClientException("the Kubernetes API server at " + client().getConfiguration()
+                    .getMasterUrl() + " cannot be reached (" + cause + ")", cause);
         }
     }
 
@@ -333,15 +338,7 @@ public class KubernetesTarget implements Target {
                     .genericKubernetesResources(kind.apiVersion(), kind.kind()).inNamespace(namespace)
                     .withLabel(Workloads.INSTALLATION, installation).runnableInformer(resync.toMillis());
             informer.addEventHandler(handler(r -> r.getMetadata().getName()));
-            try {
-                informer.start().toCompletableFuture().get(30, TimeUnit.SECONDS);
-            } catch (Exception e) {
-                if (e instanceof InterruptedException) {
-                    Thread.currentThread().interrupt();
-                }
-                LOG.warnf("the %s informer of namespace %s has not synced yet (%s); going on", kind.kind(), namespace,
-                        e.toString());
-            }
+            awaitSynced(List.of(informer), namespace);
             return informer;
         });
     }
