@@ -169,9 +169,9 @@ class QueueResourceTest {
     @Test
     void unsupportedTargetsAndBadQueuesAreRefused() {
         String name = unique("q");
-        given().contentType(ContentType.JSON).body("{\"name\":\"" + name + "\",\"target\":{\"type\":\"sagemaker\"}}")
+        given().contentType(ContentType.JSON).body("{\"name\":\"" + name + "\",\"target\":{\"type\":\"slurm\"}}")
                 .when().post("/api/v1/queues").then().statusCode(400).contentType("application/problem+json")
-                .body("errors[0].field", is("target.type")).body("detail", containsString("not supported yet"));
+                .body("errors[0].field", is("target.type")).body("detail", containsString("not a target type"));
         given().contentType(ContentType.JSON).body("{\"name\":\"" + name + "\"}")
                 .when().post("/api/v1/queues").then().statusCode(400).body("errors[0].field", is("target.type"));
         given().contentType(ContentType.JSON)

@@ -119,4 +119,45 @@ public interface AgentConfig {
         @WithName("snapshot-url")
         Optional<String> snapshotUrl();
     }
+
+    /** The {@code sagemaker} target. */
+    Sagemaker sagemaker();
+
+    interface Sagemaker {
+        /**
+         * One endpoint for both SageMaker and CloudWatch Logs (a stand-in in tests); empty: the AWS SDK's own
+         * settings ({@code AWS_ENDPOINT_URL_SAGEMAKER}, {@code AWS_ENDPOINT_URL_CLOUDWATCH_LOGS},
+         * {@code AWS_ENDPOINT_URL}, the profile's {@code endpoint_url}), else the region's public endpoints.
+         */
+        @WithName("endpoint-url")
+        Optional<String> endpointUrl();
+
+        /** The poller's interval while something changes (a job starts, stops, or just ended). */
+        @WithName("poll-min")
+        Duration pollMin();
+
+        /** The poller's longest interval, reached while every watched job trains steadily. */
+        @WithName("poll-max")
+        Duration pollMax();
+
+        /** How often a training job's log streams are read. */
+        @WithName("log-interval")
+        Duration logInterval();
+
+        /** CloudWatch Logs calls per second this agent makes at most (its quota is per account and region). */
+        @WithName("log-calls-per-second")
+        int logCallsPerSecond();
+
+        /** After a job ended: the output is read until nothing new came for this long (CloudWatch lags) ... */
+        @WithName("log-quiet")
+        Duration logQuiet();
+
+        /** ... and for this long at most, before the run's end is reported. */
+        @WithName("log-grace")
+        Duration logGrace();
+
+        /** The longest pause between tries of a CreateTrainingJob refused for capacity or not answered. */
+        @WithName("create-retry-max")
+        Duration createRetryMax();
+    }
 }

@@ -173,7 +173,7 @@ public class EnqueueService {
             throw ProblemException.invalidField("job", "queue '" + queue.name() + "' launches on " + targetType
                     + ", which cannot run " + job.source().type() + " sources (job " + job.name() + ":"
                     + job.version() + "); it runs " + Targets.sourcesOf(targetType)
-                    + " sources. Enqueue on a queue whose target runs images, or register the job from git or code.");
+                    + " sources. " + Targets.sourcesHint(targetType));
         }
         if (queue.lockdown() && (request.entrypoint() != null || request.args() != null)) {
             throw ProblemException.invalidField(request.entrypoint() != null ? "entrypoint" : "args",
@@ -216,6 +216,13 @@ public class EnqueueService {
                 }
             }
             target.set("config", filled);
+        }
+        List<Problem.FieldError> refused = Targets.checkRun(targetType,
+                target.get("config") instanceof ObjectNode c ? c : null, job.source(), inputs);
+        if (!refused.isEmpty()) {
+            throw ProblemException.invalid(refused.size() == 1 ? refused.get(0).field() + ": "
+                    + refused.get(0).message() : "The run cannot launch on queue '" + queue.name() + "'; see errors.",
+                    refused);
         }
         target.set("variables", variables);
         String priority = queue.prioritization() ? (request.priority() == null ? Priority.DEFAULT.label() : request.priority()) : null;

@@ -6,6 +6,7 @@ import dev.launch.common.job.JobSource;
 import dev.launch.common.problem.Problem;
 import dev.launch.common.target.ContainerOptions;
 import dev.launch.common.target.KubernetesManifest;
+import dev.launch.common.target.SageMakerConfig;
 import dev.launch.common.template.ConfigTemplate;
 
 import java.util.ArrayList;
@@ -27,6 +28,8 @@ public final class Targets {
     public static final String LOCAL_CONTAINER = "local-container";
     /** Each run attempt is a Kubernetes Job made from the queue's manifest. */
     public static final String KUBERNETES = "kubernetes";
+    /** Each run attempt is an Amazon SageMaker training job made from the queue's CreateTrainingJob body. */
+    public static final String SAGEMAKER = "sagemaker";
 
     /** One target type: the sources it runs, and its checks of a queue's target and config. */
     interface TargetType {
@@ -43,6 +46,19 @@ public final class Targets {
 
         /** What the queue's config asks for that Launch takes but does not act on (said in the answer). */
         default List<String> notes(ObjectNode config) {
+            return List.of();
+        }
+
+        /** What to do about a job whose source the target does not run (the end of the 400's message). */
+        default String sourcesHint() {
+            return "Enqueue on a queue whose target runs images, or register the job from git or code.";
+        }
+
+        /**
+         * What is wrong with launching {@code job} with {@code inputs} on this queue (its config filled with the
+         * run's variables), beyond the config's own checks.
+         */
+        default List<Problem.FieldError> checkRun(ObjectNode config, JobSource source, JsonNode inputs) {
             return List.of();
         }
     }
@@ -148,6 +164,67 @@ public final class Targets {
         }
     };
 
+    private static final TargetType SAGEMAKER_TYPE = new TargetType() {
+        @Override
+        public Set<String> sources() {
+            return Set.of(JobSource.IMAGE);
+        }
+
+        @Override
+        public List<Problem.FieldError> check(ObjectNode target, ObjectNode config) {
+            List<Problem.FieldError> errors = new ArrayList<>(SageMakerConfig.checkTarget(target));
+            errors.addAll(SageMakerConfig.check(target, config));
+            return errors;
+        }
+
+        @Override
+        public String sourcesHint() {
+            return "SageMaker runs container images: register the job with an image in Amazon ECR (Launch builds "
+                    + "no images from code or git yet).";
+        }
+
+        @Override
+        public List<Problem.FieldError> checkRun(ObjectNode config, JobSource source, JsonNode inputs) {
+            List<Problem.FieldError> errors = new ArrayList<>();
+            String image = SageMakerConfig.imageProblem(source.image(), config);
+            if (image != null) {
+                errors.add(new Problem.FieldError("job", image));
+            }
+            // LAUNCH_INPUTS is the one value of the run's environment (design §6) whose size the user decides
+            int length = inputs == null ? 2 : inputs.toString().length();
+            if (length > SageMakerConfig.MAX_ENVIRONMENT_VALUE) {
+                errors.add(new Problem.FieldError("inputs", "the run's inputs are " + length + " characters as JSON "
+                        + "(LAUNCH_INPUTS) and SageMaker takes at most " + SageMakerConfig.MAX_ENVIRONMENT_VALUE
+                        + " per environment value: pass large inputs as data (InputDataConfig) or in S3"));
+            }
+            int entries = SageMakerConfig.body(config) == null ? 0
+                    : SageMakerConfig.body(config).path("Environment").size();
+            if (entries + 5 > SageMakerConfig.MAX_ENVIRONMENT_ENTRIES) {
+                errors.add(new Problem.FieldError("config.Environment", "has " + entries + " variables; with "
+                        + "Launch's 5 that is over SageMaker's " + SageMakerConfig.MAX_ENVIRONMENT_ENTRIES));
+            }
+            return errors;
+        }
+
+        @Override
+        public List<String> notes(ObjectNode config) {
+            List<String> notes = new ArrayList<>();
+            ObjectNode body = SageMakerConfig.body(config);
+            if (SageMakerConfig.wrapped(config)) {
+                notes.add("config.sagemaker: the CreateTrainingJob body was read from inside its 'sagemaker:' "
+                        + "wrapper");
+            }
+            if (body != null && body.has("TrainingJobName")) {
+                notes.add("config.TrainingJobName is replaced: each attempt's training job is named "
+                        + "launch-<runId>-<attempt>, so an agent finds it again and never creates it twice");
+            }
+            if (body != null && body.has("EcrRepoName")) {
+                notes.add("config.EcrRepoName is ignored: Launch builds no images yet; the job's image is used");
+            }
+            return notes;
+        }
+    };
+
     /** A target's {@code allow} list: names from {@code allowable} (any name when null). */
     private static Set<String> allowList(ObjectNode target, List<Problem.FieldError> errors, Set<String> allowable) {
         Set<String> allow = new HashSet<>();
@@ -175,9 +252,10 @@ public final class Targets {
             LOCAL_PROCESS, LOCAL_PROCESS_TYPE,
             NOOP, NOOP_TYPE,
             LOCAL_CONTAINER, LOCAL_CONTAINER_TYPE,
-            KUBERNETES, KUBERNETES_TYPE));
+            KUBERNETES, KUBERNETES_TYPE,
+            SAGEMAKER, SAGEMAKER_TYPE));
 
-    private static final Set<String> PLANNED = Set.of("sagemaker");
+    private static final Set<String> PLANNED = Set.of();
 
     private Targets() {
     }
@@ -196,6 +274,17 @@ public final class Targets {
 
     public static boolean accepts(String targetType, String sourceType) {
         return sourcesOf(targetType).contains(sourceType);
+    }
+
+    /** What to do about a job whose source {@code targetType} does not run. */
+    public static String sourcesHint(String targetType) {
+        return TYPES.get(targetType).sourcesHint();
+    }
+
+    /** The target's checks of one run's job and inputs on its queue's filled config (at enqueue). */
+    public static List<Problem.FieldError> checkRun(String targetType, ObjectNode config, JobSource source,
+                                                    JsonNode inputs) {
+        return TYPES.get(targetType).checkRun(config, source, inputs);
     }
 
     public static Set<String> sourcesOf(String targetType) {
