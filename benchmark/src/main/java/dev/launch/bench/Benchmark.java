@@ -27,7 +27,7 @@ import java.util.regex.Pattern;
  *
  * <p>Arguments: {@code --kafka host:port --jobs URL --queues URL --status URL --agent-jar PATH
  * --broker-classpath FILE --work DIR --out FILE [--jvm-options "..."] [--quick] [--only scenario,...]}
- * (scenarios: kafka, latency, throughput, depth, breadth, containers, kubernetes; a partial run writes a partial
+ * (scenarios: kafka, latency, throughput, depth, breadth, containers, kubernetes, sagemaker; a partial run writes a partial
  * page).
  */
 public final class Benchmark {
@@ -143,6 +143,9 @@ public final class Benchmark {
         }
         if (wanted("kubernetes")) {
             scenario(KUBERNETES, this::kubernetes);
+        }
+        if (wanted("sagemaker")) {
+            scenario(SAGEMAKER, this::sageMaker);
         }
         if (only.isEmpty()) {
             ratios();
@@ -437,6 +440,8 @@ public final class Benchmark {
     }
 
     private static final String KUBERNETES = "Kubernetes (fabric8's mock API server, pods played by the benchmark)";
+    private static final String SAGEMAKER = "SageMaker (the AWS SDK against a stub of the SageMaker and CloudWatch Logs "
+            + "APIs)";
 
     private static long micros() {
         return java.time.temporal.ChronoUnit.MICROS.between(java.time.Instant.EPOCH, java.time.Instant.now());
@@ -542,6 +547,122 @@ public final class Benchmark {
                 kubelet.shutdownNow();
             }
         }
+    }
+
+    /**
+     * The sagemaker target with the real AWS SDK clients against the SageMaker and CloudWatch Logs stub in this JVM
+     * (no AWS account here), with the agent's default poll settings: a job trains as soon as it is created and ends
+     * a second later; enqueue → CreateTrainingJob accepted → RUNNING at 5 runs/s; then many training jobs watched
+     * by one agent: the API calls it makes per minute, its CPU.
+     */
+    private void sageMaker() throws Exception {
+        step("sagemaker");
+        try (dev.launch.devstack.SageMakerStub stub = dev.launch.devstack.SageMakerStub.start()) {
+            stub.autoTrainMs = 0;
+            stub.autoCompleteMs = 1000;
+            String image = "bench-sm-" + Long.toString(System.currentTimeMillis(), 36);
+            api.post(api.jobs + "/api/v1/jobs", "{\"name\":\"" + image + "\",\"source\":{\"type\":\"image\","
+                    + "\"image\":\"123456789012.dkr.ecr.us-east-1.amazonaws.com/trainer:1\"},"
+                    + "\"entrypoint\":[\"python\",\"train.py\"]}", 201);
+            String body = "{\"job\":\"" + image + "\"}";
+            Map<String, String> settings = Map.of("AWS_ENDPOINT_URL_SAGEMAKER", stub.endpoint(),
+                    "AWS_ENDPOINT_URL_CLOUDWATCH_LOGS", stub.endpoint(), "AWS_REGION", "us-east-1",
+                    "AWS_ACCESS_KEY_ID", "AKIABENCH", "AWS_SECRET_ACCESS_KEY", "not-a-secret");
+            String queue = sageMakerQueue("bench-sm");
+            int perSecond = 5;
+            int loadSeconds = quick ? 10 : 30;
+            try (Processes.Agent agent = processes.agent("bench-agent-" + (++agents), List.of(queue), 64,
+                    work.resolve("workspaces"), settings)) {
+                agent.awaitReady(Duration.ofMinutes(5));
+                Api.Batch warm = api.closedLoop(List.of(queue), body, quick ? 10 : 30, 4);
+                events.awaitEnded(warm.runIds(), Duration.ofMinutes(3));
+                Api.Batch batch = api.openLoop(List.of(queue), body, perSecond, loadSeconds);
+                boolean all = events.awaitEnded(batch.runIds(), Duration.ofMinutes(5));
+                List<Double> toCreated = new ArrayList<>();
+                List<Double> toRunning = new ArrayList<>();
+                synchronized (batch.accepted) {
+                    for (Api.Sent sent : batch.accepted) {
+                        Long at = stub.createdAtMicros("launch-" + sent.runId() + "-1");
+                        if (at != null) {
+                            toCreated.add((at - sent.sentMicros()) / 1000.0);
+                        }
+                        RunEvents.Times t = events.of(sent.runId());
+                        if (t.running != 0) {
+                            toRunning.add((t.running - sent.sentMicros()) / 1000.0);
+                        }
+                    }
+                }
+                String load = perSecond + " runs/s open loop for " + loadSeconds + " s";
+                report.row(SAGEMAKER, load + ": enqueue → CreateTrainingJob accepted p50/p95/p99",
+                        Stats.of(toCreated).ms() + " ms", batch.accepted.size() + " accepted"
+                                + (all ? "" : ", not all ended in 5 min"));
+                report.row(SAGEMAKER, load + ": enqueue → RUNNING p50/p95/p99", Stats.of(toRunning).ms() + " ms",
+                        "the job trains as soon as it is created; poll-min 2 s (the default)");
+            }
+            // many training jobs at once, training until told, watched by one agent
+            int many = quick ? 100 : 500;
+            stub.autoCompleteMs = -1;
+            String wide = sageMakerQueue("bench-sm-many");
+            try (Processes.Agent agent = processes.agent("bench-agent-" + (++agents), List.of(wide), many,
+                    work.resolve("workspaces"), settings)) {
+                agent.awaitReady(Duration.ofMinutes(5));
+                long began = System.nanoTime();
+                Api.Batch batch = api.closedLoop(List.of(wide), body, many, 16);
+                long deadline = System.nanoTime() + Duration.ofMinutes(10).toNanos();
+                while (batch.runIds().stream().filter(id -> events.of(id).running != 0).count() < many
+                        && System.nanoTime() < deadline) {
+                    Thread.sleep(200);
+                }
+                double allRunning = (System.nanoTime() - began) / 1e9;
+                long running = batch.runIds().stream().filter(id -> events.of(id).running != 0).count();
+                report.row(SAGEMAKER, many + " jobs enqueued at once, one agent (max-jobs " + many + "): all RUNNING",
+                        String.format("%.1f s", allRunning), running + " of " + many + " RUNNING");
+                Thread.sleep(5000); // past the burst of first reads
+                long pid = agent.process().pid();
+                Map<String, Integer> before = stub.calls();
+                long cpuBefore = CpuMeter.millis(Files.readString(Path.of("/proc/" + pid + "/stat")));
+                int watchSeconds = quick ? 20 : 60;
+                Thread.sleep(watchSeconds * 1000L);
+                long cpu = CpuMeter.millis(Files.readString(Path.of("/proc/" + pid + "/stat"))) - cpuBefore;
+                Map<String, Integer> after = stub.calls();
+                StringBuilder perMinute = new StringBuilder();
+                int total = 0;
+                for (Map.Entry<String, Integer> e : after.entrySet()) {
+                    int n = e.getValue() - before.getOrDefault(e.getKey(), 0);
+                    if (n > 0) {
+                        total += n;
+                        perMinute.append(perMinute.length() == 0 ? "" : ", ").append(e.getKey()).append(' ')
+                                .append(Math.round(n * 60.0 / watchSeconds));
+                    }
+                }
+                String status = Files.readString(Path.of("/proc/" + pid + "/status"));
+                report.row(SAGEMAKER, running + " jobs training, watched by one agent for " + watchSeconds
+                                + " s: API calls per minute", String.valueOf(Math.round(total * 60.0 / watchSeconds)),
+                        perMinute.toString());
+                report.row(SAGEMAKER, running + " jobs training, watched by one agent: its CPU",
+                        String.format("%.1f%% of a core", cpu / 10.0 / watchSeconds), "agent RSS "
+                                + field(status, "VmRSS") + ", " + field(status, "Threads") + " threads");
+                long ending = System.nanoTime();
+                for (var job : stub.jobs()) {
+                    if ("InProgress".equals(job.status)) {
+                        stub.complete(job.name);
+                    }
+                }
+                boolean ended = events.awaitEnded(batch.runIds(), Duration.ofMinutes(5));
+                report.row(SAGEMAKER, running + " jobs completing at once: all FINISHED",
+                        String.format("%.1f s", (System.nanoTime() - ending) / 1e9), ended ? "all ended (each "
+                                + "tailed for its logs' quiet period, 5 s)" : "not all ended in 5 min");
+            }
+        }
+    }
+
+    private String sageMakerQueue(String name) throws Exception {
+        api.post(api.queues + "/api/v1/queues", "{\"name\":\"" + name + "\",\"target\":{\"type\":\"sagemaker\","
+                + "\"region\":\"us-east-1\",\"roleArn\":\"arn:aws:iam::123456789012:role/bench\"},\"config\":"
+                + "{\"ResourceConfig\":{\"InstanceType\":\"ml.m5.xlarge\",\"InstanceCount\":1,\"VolumeSizeInGB\":10},"
+                + "\"OutputDataConfig\":{\"S3OutputPath\":\"s3://bench/out\"},"
+                + "\"StoppingCondition\":{\"MaxRuntimeInSeconds\":3600}}}", 201);
+        return name;
     }
 
     private String kubernetesQueue(String name) throws Exception {

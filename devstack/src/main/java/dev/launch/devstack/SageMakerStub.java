@@ -100,6 +100,11 @@ public final class SageMakerStub implements AutoCloseable {
     private final List<Long> recent = new ArrayList<>();
     /** How long StopTrainingJob leaves a job Stopping before it is Stopped. */
     public volatile long stopDelayMs = 200;
+    /** For benchmarks: a created job trains after this many ms by itself ({@code -1}: only when told). */
+    public volatile long autoTrainMs = -1;
+    /** For benchmarks: a job that trains by itself completes after this many ms more ({@code -1}: only when told). */
+    public volatile long autoCompleteMs = -1;
+    private final Map<String, Long> createdAt = new ConcurrentHashMap<>();
     /** Events per GetLogEvents page, streams per DescribeLogStreams page: small, so pagination is exercised. */
     public volatile int logPage = 25;
 
@@ -225,6 +230,11 @@ public final class SageMakerStub implements AutoCloseable {
     public int acceptedCreates(String name) {
         AtomicInteger n = accepted.get(name);
         return n == null ? 0 : n.get();
+    }
+
+    /** When CreateTrainingJob for {@code name} was accepted, in microseconds since the epoch, or null. */
+    public Long createdAtMicros(String name) {
+        return createdAt.get(name);
     }
 
     private TrainingJob require(String name) {
@@ -372,6 +382,18 @@ public final class SageMakerStub implements AutoCloseable {
                     + "region, and a training job with this name already exists (" + existing.arn + ")");
         }
         accepted.computeIfAbsent(name, n -> new AtomicInteger()).incrementAndGet();
+        createdAt.put(name, java.time.temporal.ChronoUnit.MICROS.between(java.time.Instant.EPOCH,
+                java.time.Instant.now()));
+        long train = autoTrainMs;
+        if (train >= 0) {
+            timers.schedule(() -> {
+                training(name);
+                long complete = autoCompleteMs;
+                if (complete >= 0) {
+                    timers.schedule(() -> complete(name), complete, TimeUnit.MILLISECONDS);
+                }
+            }, train, TimeUnit.MILLISECONDS);
+        }
         if (faultType != null) {
             throw new Refusal(500, "InternalFailure", "We encountered an internal error. Please try again.");
         }

@@ -125,8 +125,25 @@ public class SageMakerTarget implements Target {
             this.request = request;
             this.observer = observer;
             this.account = account;
-            this.logs = new TrainingLogs(handle, observer, after);
+            this.logs = new TrainingLogs(handle, observer, after, instances(request) > 1);
         }
+    }
+
+    /** The instances the attempt runs on: its ResourceConfig's InstanceCount, or its instance groups'. */
+    static int instances(RunRequest request) {
+        JsonNode body = SageMakerConfig.body(request.target().get("config") instanceof ObjectNode o ? o : null);
+        if (body == null) {
+            return 1;
+        }
+        JsonNode resources = body.path("ResourceConfig");
+        if (resources.path("InstanceGroups").isArray()) {
+            int n = 0;
+            for (JsonNode group : resources.get("InstanceGroups")) {
+                n += group.path("InstanceCount").asInt(1);
+            }
+            return n;
+        }
+        return resources.path("InstanceCount").asInt(1);
     }
 
     private final Map<String, Account> accounts = new ConcurrentHashMap<>();

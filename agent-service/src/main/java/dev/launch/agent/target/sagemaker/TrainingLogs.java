@@ -19,8 +19,9 @@ import java.util.Map;
  *
  * <p>A line's position is its event's timestamp in milliseconds times 1,000 plus its index among the stream's
  * events of that millisecond, so positions grow within a stream, and an adopter resumes from the millisecond of
- * the last shipped line ({@code startTime}) and drops what it has. Each stream is the lines' source: positions are
- * stored per source. Not thread-safe: one poller reads it.
+ * the last shipped line ({@code startTime}) and drops what it has. Each stream is the lines' source (positions are
+ * stored per source, so streams read one after the other lose nothing); a job of several instances says the
+ * instance in each line's text. Not thread-safe: one poller reads it.
  */
 final class TrainingLogs {
     static final String GROUP = "/aws/sagemaker/TrainingJobs";
@@ -30,6 +31,7 @@ final class TrainingLogs {
     private final String job;
     private final TargetObserver observer;
     private final long after;
+    private final boolean prefixed;
     private final Map<String, Cursor> streams = new LinkedHashMap<>();
     /** when a read last brought a new line (ms), and how many lines have been shipped */
     long lastNewLine;
@@ -48,11 +50,15 @@ final class TrainingLogs {
         }
     }
 
-    /** @param after positions at or below this were shipped already ({@code -1}: none) */
-    TrainingLogs(String job, TargetObserver observer, long after) {
+    /**
+     * @param after    positions at or below this were shipped already ({@code -1}: none)
+     * @param prefixed whether each line says its instance ({@code [algo-2-1700000000] ...}): a job of several
+     */
+    TrainingLogs(String job, TargetObserver observer, long after, boolean prefixed) {
         this.job = job;
         this.observer = observer;
         this.after = after;
+        this.prefixed = prefixed;
     }
 
     /** Reads what is new in every stream; returns the CloudWatch calls made. */
@@ -112,7 +118,7 @@ final class TrainingLogs {
                 if (message.endsWith("\n")) {
                     message = message.substring(0, message.length() - 1);
                 }
-                observer.output("stdout", c.source, message, position);
+                observer.output("stdout", c.source, prefixed ? "[" + c.source + "] " + message : message, position);
                 shipped++;
                 lastNewLine = System.currentTimeMillis();
             }

@@ -192,7 +192,8 @@ class SageMakerTargetTest {
 
     @Test
     void aTrainingJobMadeFromTheQueuesBodyRunsToItsEndWithEveryStreamsOutputOnce() throws Exception {
-        RunRequest r = run(CONFIG.replace("\"region\": \"us-east-1\",", "\"TrainingJobName\": \"mine\","));
+        RunRequest r = run(CONFIG.replace("\"region\": \"us-east-1\",", "\"TrainingJobName\": \"mine\",")
+                .replace("\"InstanceCount\": 1", "\"InstanceCount\": 2"));
         Seen seen = submit(target, r);
         SageMakerStub.TrainingJob job = created(r);
         assertEquals("launch-" + r.runId() + "-1", job.name, "the config's name is replaced by the handle");
@@ -233,10 +234,10 @@ class SageMakerTargetTest {
         seen.awaitLast("exited 0");
         List<String> expected = new ArrayList<>();
         for (String line : first) {
-            expected.add("algo-1-1700000000 " + line);
+            expected.add("algo-1-1700000000 [algo-1-1700000000] " + line);
         }
-        expected.add("algo-2-1700000000 worker ready");
-        expected.add("algo-1-1700000000 saved model");
+        expected.add("algo-2-1700000000 [algo-2-1700000000] worker ready");
+        expected.add("algo-1-1700000000 [algo-1-1700000000] saved model");
         assertEquals(expected.size(), seen.lines.size(), "each line once: " + seen.lines);
         assertTrue(seen.lines.containsAll(expected), seen.lines.toString());
         assertEquals(1, seen.count("running"));
