@@ -190,6 +190,34 @@ class SageMakerQueueConfigTest {
                         + "\"}").when().post("/api/v1/queues/" + vpcQueue + "/runs").then().statusCode(202);
     }
 
+    @Test
+    void theReadmesSpotQueueIsAcceptedAndItsRunsEnqueued() throws Exception {
+        // the README's "Runs on Amazon SageMaker" example, as a user pastes it
+        ObjectNode body = (ObjectNode) Events.MAPPER.readTree("""
+                {"name": "sm-readme-%s",
+                 "target": {"type": "sagemaker", "region": "us-east-1"},
+                 "maxAttempts": 3,
+                 "startTimeout": "PT2H",
+                 "templateVariables": {
+                   "aws_instance": {"schema": {"type": "string", "enum": ["ml.g5.xlarge", "ml.p3.2xlarge"]}, "default": "ml.g5.xlarge"},
+                   "instances": {"schema": {"type": "integer", "minimum": 1, "maximum": 4}, "default": 1}},
+                 "config": {
+                   "RoleArn": "arn:aws:iam::123456789012:role/SageMakerExecution",
+                   "ResourceConfig": {"InstanceType": "{{aws_instance}}", "InstanceCount": "{{instances}}", "VolumeSizeInGB": 50},
+                   "OutputDataConfig": {"S3OutputPath": "s3://acme-models/${queue}/${run_id}"},
+                   "CheckpointConfig": {"S3Uri": "s3://acme-models/checkpoints/${run_id}"},
+                   "EnableManagedSpotTraining": true,
+                   "StoppingCondition": {"MaxRuntimeInSeconds": 86400, "MaxWaitTimeInSeconds": 172800},
+                   "InputDataConfig": [{"ChannelName": "train",
+                     "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": "s3://acme-data/train"}}}]}
+                }""".formatted(UUID.randomUUID().toString().substring(0, 8)));
+        String queue = given().contentType(ContentType.JSON).body(body.toString()).when().post("/api/v1/queues")
+                .then().statusCode(201).extract().path("name");
+        given().contentType(ContentType.JSON).body("{\"job\":\"" + imageJob(ECR) + "\",\"templateVariables\":"
+                        + "{\"aws_instance\":\"ml.p3.2xlarge\",\"instances\":2}}")
+                .when().post("/api/v1/queues/" + queue + "/runs").then().statusCode(202);
+    }
+
     private static String imageJob(String image) {
         String job = "img-" + UUID.randomUUID().toString().substring(0, 8);
         FakeJobService.register(job, 1, """

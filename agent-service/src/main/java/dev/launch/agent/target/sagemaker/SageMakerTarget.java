@@ -596,8 +596,16 @@ public class SageMakerTarget implements Target {
                 judge(w, job);
                 busy = true;
             }
-            readLogs(w, now);
             busy |= w.pendingEnd != null || !w.runningReported || w.stopRequested;
+        }
+        // the budget goes first to ended jobs (their slots wait for their last lines), then to the most overdue
+        List<Watched> byNeed = new ArrayList<>(mine);
+        byNeed.sort(java.util.Comparator.comparing((Watched w) -> w.pendingEnd == null)
+                .thenComparingLong(w -> w.nextLogRead));
+        for (Watched w : byNeed) {
+            if (!w.ended) {
+                readLogs(w, now);
+            }
         }
         return busy;
     }
@@ -663,6 +671,7 @@ public class SageMakerTarget implements Target {
             w.pendingEnd = report;
             w.endSeenAt = System.currentTimeMillis();
             w.nextLogRead = 0;
+            w.logs.relist();
         }
     }
 

@@ -36,6 +36,10 @@ final class TrainingLogs {
     /** when a read last brought a new line (ms), and how many lines have been shipped */
     long lastNewLine;
     long shipped;
+    /** when the streams were last listed (ms); listed again every {@link #RELIST_MS}, or when asked */
+    private long listedAt = -1;
+    private boolean relist;
+    static final long RELIST_MS = 30_000;
 
     private static final class Cursor {
         final String source;
@@ -61,8 +65,30 @@ final class TrainingLogs {
         this.prefixed = prefixed;
     }
 
-    /** Reads what is new in every stream; returns the CloudWatch calls made. */
+    /** The streams are listed again on the next read (the job ended: a stream made late is found). */
+    void relist() {
+        relist = true;
+    }
+
+    /**
+     * Reads what is new in every stream; returns the CloudWatch calls made. The streams are listed until one is
+     * found, then every 30 s (an instance's stream appears when it starts) and once more after the job ended.
+     */
     int read(CloudWatchLogsClient logs) {
+        int calls = 0;
+        long now = System.currentTimeMillis();
+        if (streams.isEmpty() || relist || now - listedAt >= RELIST_MS) {
+            calls += list(logs);
+            relist = false;
+            listedAt = now;
+        }
+        for (Map.Entry<String, Cursor> e : streams.entrySet()) {
+            calls += read(logs, e.getKey(), e.getValue());
+        }
+        return calls;
+    }
+
+    private int list(CloudWatchLogsClient logs) {
         int calls = 0;
         String next = null;
         do {
@@ -80,9 +106,6 @@ final class TrainingLogs {
             }
             next = page.nextToken();
         } while (next != null && !next.isEmpty());
-        for (Map.Entry<String, Cursor> e : streams.entrySet()) {
-            calls += read(logs, e.getKey(), e.getValue());
-        }
         return calls;
     }
 
