@@ -160,6 +160,8 @@ public class SageMakerTarget implements Target {
     /** the poller's current interval (ms) and its next tick */
     private long interval;
     private long nextStateLook;
+    /** a create, attach or stop asked for a state look now */
+    private boolean lookSoon;
     private long lastTick = System.currentTimeMillis();
     private ScheduledFuture<?> nextTick;
     private double logBudget;
@@ -482,12 +484,14 @@ public class SageMakerTarget implements Target {
 
     // ---- the poller ----------------------------------------------------------------------------------------
 
-    /** The next tick now (a job was created, attached or stopped). */
+    /**
+     * A state look now (a job was created, attached or stopped). A tick under way may have gathered its jobs
+     * already, so the flag makes it look again at once when it ends.
+     */
     private synchronized void tickSoon() {
-        interval = timings().pollMin().toMillis();
-        nextStateLook = 0;
-        if (nextTick != null && nextTick.getDelay(TimeUnit.MILLISECONDS) <= 0) {
-            return;
+        lookSoon = true;
+        if (nextTick != null && !nextTick.isDone() && nextTick.getDelay(TimeUnit.MILLISECONDS) <= 0) {
+            return; // running or about to: it sees the flag
         }
         if (nextTick != null) {
             nextTick.cancel(false);
@@ -508,7 +512,12 @@ public class SageMakerTarget implements Target {
         logBudget = Math.min(t.logCallsPerSecond() * 5.0,
                 logBudget + t.logCallsPerSecond() * Math.max(0, now - lastTick) / 1000.0);
         lastTick = now;
-        boolean statesDue = now >= nextStateLook;
+        boolean asked;
+        synchronized (this) {
+            asked = lookSoon;
+            lookSoon = false;
+        }
+        boolean statesDue = asked || now >= nextStateLook;
         boolean busy = false;
         boolean backOff = false;
         try {
@@ -532,13 +541,17 @@ public class SageMakerTarget implements Target {
             if (statesDue || backOff) {
                 if (backOff) {
                     interval = Math.min(60_000, Math.max(interval * 2, 1000));
-                } else if (busy) {
+                } else if (busy || asked) {
                     interval = min;
                 } else {
                     interval = Math.min(max, Math.max(min, interval * 2));
                 }
                 double jitter = backOff ? 0.8 + 0.4 * ThreadLocalRandom.current().nextDouble() : 1.0;
                 nextStateLook = now + (long) (interval * jitter);
+            }
+            if (lookSoon) {
+                interval = min;
+                nextStateLook = now;
             }
             long next = nextStateLook;
             for (Watched w : watched.values()) {
