@@ -56,7 +56,8 @@ import java.util.concurrent.atomic.AtomicLong;
  *
  * <p>Watched by one poller for all of the agent's jobs in an account and region: each tick one
  * ListTrainingJobs of what changed since the last ({@code LastModifiedTimeAfter}), then DescribeTrainingJob only
- * for watched jobs that changed, and reads of the running jobs' CloudWatch logs within a call budget. The
+ * for watched jobs that changed; a second thread reads the running and ended jobs' CloudWatch logs within a call
+ * budget, so slow log reads never delay a state look. The
  * interval is short while something changes and grows while nothing does; throttling and server errors back it
  * off with jitter. No thread or loop per run. See DESIGN.md beside this class.
  */
@@ -112,13 +113,15 @@ public class SageMakerTarget implements Target {
         volatile ScheduledFuture<?> retry;
         Instant lastModified;
         String lastStatus;
-        String lastReason;
-        boolean runningReported;
+        volatile String lastReason;
+        volatile boolean runningReported;
+        /** the log reader's own */
         long nextLogRead;
-        /** the end seen, reported once the output is read to its end (or the grace passed) */
-        Runnable pendingEnd;
-        long endSeenAt;
         long logReadsAfterEnd;
+        boolean endNoticed;
+        /** the end seen by the poller, reported by the log reader once the output is read to its end (or the grace passed) */
+        volatile Runnable pendingEnd;
+        volatile long endSeenAt;
 
         Watched(String handle, RunRequest request, TargetObserver observer, Account account, long after) {
             this.handle = handle;
@@ -153,6 +156,9 @@ public class SageMakerTarget implements Target {
     private final ScheduledExecutorService poller = Executors.newSingleThreadScheduledExecutor(daemon("sagemaker-poller"));
     /** creates retried later, stops */
     private final ScheduledExecutorService calls = Executors.newScheduledThreadPool(2, daemon("sagemaker-calls"));
+    /** the log reader: CloudWatch reads of every running or ended job, within the budget, apart from the states */
+    private final ScheduledExecutorService logReader = Executors.newSingleThreadScheduledExecutor(daemon("sagemaker-logs"));
+    private final java.util.concurrent.atomic.AtomicBoolean logReaderStarted = new java.util.concurrent.atomic.AtomicBoolean();
     private final Map<String, AtomicLong> apiCalls = new ConcurrentHashMap<>();
     private volatile Timings timings;
     private volatile String installation;
@@ -337,6 +343,7 @@ public class SageMakerTarget implements Target {
         }
         Watched w = new Watched(handle, request, observer, account, -1);
         watched.put(handle, w);
+        startLogReader();
         create(w, create, 0);
     }
 
@@ -479,6 +486,7 @@ public class SageMakerTarget implements Target {
         Watched w = new Watched(handle, request, observer, account, afterPosition);
         w.created = true;
         watched.put(handle, w);
+        startLogReader();
         tickSoon();
     }
 
@@ -509,9 +517,6 @@ public class SageMakerTarget implements Target {
         long now = System.currentTimeMillis();
         long min = t.pollMin().toMillis();
         long max = t.pollMax().toMillis();
-        logBudget = Math.min(t.logCallsPerSecond() * 5.0,
-                logBudget + t.logCallsPerSecond() * Math.max(0, now - lastTick) / 1000.0);
-        lastTick = now;
         boolean asked;
         synchronized (this) {
             asked = lookSoon;
@@ -554,11 +559,6 @@ public class SageMakerTarget implements Target {
                 nextStateLook = now;
             }
             long next = nextStateLook;
-            for (Watched w : watched.values()) {
-                if (w.created && !w.ended && (w.runningReported || w.pendingEnd != null)) {
-                    next = Math.min(next, Math.max(w.nextLogRead, now + 50));
-                }
-            }
             boolean any = watched.values().stream().anyMatch(w -> w.created && !w.ended);
             nextTick = any ? poller.schedule(this::tick, Math.max(10, next - now), TimeUnit.MILLISECONDS) : null;
         }
@@ -609,16 +609,7 @@ public class SageMakerTarget implements Target {
                 judge(w, job);
                 busy = true;
             }
-            busy |= w.pendingEnd != null || !w.runningReported || w.stopRequested;
-        }
-        // the budget goes first to ended jobs (their slots wait for their last lines), then to the most overdue
-        List<Watched> byNeed = new ArrayList<>(mine);
-        byNeed.sort(java.util.Comparator.comparing((Watched w) -> w.pendingEnd == null)
-                .thenComparingLong(w -> w.nextLogRead));
-        for (Watched w : byNeed) {
-            if (!w.ended) {
-                readLogs(w, now);
-            }
+            busy |= w.pendingEnd == null && (!w.runningReported || w.stopRequested);
         }
         return busy;
     }
@@ -681,16 +672,55 @@ public class SageMakerTarget implements Target {
     /** The job ended: its output is read until it is quiet (CloudWatch lags), then the end is reported. */
     private void endAfterLogs(Watched w, Runnable report) {
         if (w.pendingEnd == null) {
-            w.pendingEnd = report;
             w.endSeenAt = System.currentTimeMillis();
-            w.nextLogRead = 0;
-            w.logs.relist();
+            w.pendingEnd = report; // the log reader reads the last lines, then reports
+        }
+    }
+
+    /** Starts the log reader (once, with the first job watched). */
+    private void startLogReader() {
+        if (logReaderStarted.compareAndSet(false, true)) {
+            logReader.scheduleWithFixedDelay(this::readAllLogs, 50, 50, TimeUnit.MILLISECONDS);
+        }
+    }
+
+    /**
+     * One round of the log reader: the budget (log-calls-per-second, up to 5 s of it saved) goes first to ended
+     * jobs (their slots wait for their last lines), then to the most overdue running ones.
+     */
+    private void readAllLogs() {
+        try {
+            Timings t = timings();
+            long now = System.currentTimeMillis();
+            logBudget = Math.min(t.logCallsPerSecond() * 5.0,
+                    logBudget + t.logCallsPerSecond() * Math.max(0, now - lastTick) / 1000.0);
+            lastTick = now;
+            List<Watched> due = new ArrayList<>();
+            for (Watched w : watched.values()) {
+                if (w.created && !w.ended && (w.runningReported || w.pendingEnd != null)) {
+                    due.add(w);
+                }
+            }
+            due.sort(java.util.Comparator.comparing((Watched w) -> w.pendingEnd == null)
+                    .thenComparingLong(w -> w.nextLogRead));
+            for (Watched w : due) {
+                if (!w.ended) {
+                    readLogs(w, System.currentTimeMillis());
+                }
+            }
+        } catch (RuntimeException e) {
+            LOG.warnf(e, "sagemaker log reader failed; going on");
         }
     }
 
     /** Reads the job's logs when due and the budget allows; reports a pending end once they are quiet. */
     private boolean readLogs(Watched w, long now) {
         Timings t = timings();
+        if (w.pendingEnd != null && !w.endNoticed) {
+            w.endNoticed = true;
+            w.nextLogRead = 0; // the end was just seen: read at once, listing the streams again
+            w.logs.relist();
+        }
         boolean due = now >= w.nextLogRead && (w.runningReported || w.pendingEnd != null);
         boolean read = false;
         if (due && logBudget >= 1) {
@@ -821,6 +851,7 @@ public class SageMakerTarget implements Target {
     void close() {
         shutdown(Duration.ZERO);
         poller.shutdownNow();
+        logReader.shutdownNow();
         calls.shutdownNow();
         accounts.values().forEach(a -> {
             if (a.own) {
