@@ -264,7 +264,7 @@ class LocalProcessAgentTest {
                     .anyMatch(e -> e.type().equals(EventTypes.AGENT_HEARTBEAT)));
             AgentStatus status = agents.all().get(0).payloadAs(AgentStatus.class);
             assertEquals(List.of(AgentTestInfra.QUEUE, AgentTestInfra.PRIORITY_QUEUE, AgentTestInfra.CONTAINER_QUEUE,
-                    AgentTestInfra.KUBERNETES_QUEUE), status.queues());
+                    AgentTestInfra.KUBERNETES_QUEUE, AgentTestInfra.SAGEMAKER_QUEUE), status.queues());
         }
     }
 }
