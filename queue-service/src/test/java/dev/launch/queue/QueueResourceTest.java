@@ -191,12 +191,15 @@ class QueueResourceTest {
     void anAcceptedRunIsInItsQueueTopicAndAnnouncedOnTheRunsTopic() {
         String queue = localQueue("");
         String job = codeJob(unique("train"));
-        String runId = given().contentType(ContentType.JSON)
+        var accepted = given().contentType(ContentType.JSON)
                 .body("{\"job\":\"" + job + ":1\",\"inputs\":{\"epochs\":5},\"args\":[\"--fast\"]}")
                 .when().post("/api/v1/queues/" + queue + "/runs")
                 .then().statusCode(202).body("state", is("QUEUED")).body("queue", is(queue))
                 .body("job", is(job + ":1")).body("position", is(0))
-                .extract().path("runId");
+                .extract();
+        String runId = accepted.path("runId");
+        String token = accepted.path("consistencyToken");
+        assertEquals(token, accepted.header("Launch-Consistency"), "the token is also the 202's header");
 
         List<ConsumerRecord<String, String>> items = read(Topics.queue(queue), runId, 1);
         assertEquals(1, items.size());
@@ -221,6 +224,8 @@ class QueueResourceTest {
         EventEnvelope queued = Events.decode(facts.get(0).value());
         assertEquals(EventTypes.RUN_QUEUED, queued.type());
         assertEquals(items.get(0).offset(), queued.payload().get("queueOffset").asLong());
+        // the consistency token names where the RunQueued is: what the status service waits for (ADR 0004)
+        assertEquals("runs:" + facts.get(0).partition() + ":" + facts.get(0).offset(), token);
     }
 
     @Test

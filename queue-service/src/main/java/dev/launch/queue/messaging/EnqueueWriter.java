@@ -61,7 +61,19 @@ public class EnqueueWriter {
     /** when the batch being written started (nanoTime), or 0 while the writer waits for work */
     private volatile long batchStarted;
 
-    private record Pending(RunRequest request, CompletableFuture<Long> offset) {
+    private record Pending(RunRequest request, CompletableFuture<Written> offset) {
+    }
+
+    /**
+     * Where a committed enqueue went: the item's offset in its queue topic, and the partition and offset of its
+     * {@code RunQueued} on {@code launch.runs}, which the status service waits for when a client sends the
+     * consistency token (ADR 0004).
+     */
+    public record Written(long itemOffset, int factPartition, long factOffset) {
+        /** The opaque token of the 202: {@code runs:<partition>:<offset>}. */
+        public String consistencyToken() {
+            return "runs:" + factPartition + ":" + factOffset;
+        }
     }
 
     void start(@Observes StartupEvent event) {
@@ -92,8 +104,8 @@ public class EnqueueWriter {
      * them would starve the service. The stuck batch keeps trying and is the probe: once it gets through, new
      * requests are taken again.
      */
-    public CompletionStage<Long> write(RunRequest request) {
-        CompletableFuture<Long> offset = new CompletableFuture<>();
+    public CompletionStage<Written> write(RunRequest request) {
+        CompletableFuture<Written> offset = new CompletableFuture<>();
         long started = batchStarted;
         if (!running) {
             offset.completeExceptionally(new IllegalStateException("queue service is shutting down"));
@@ -117,12 +129,13 @@ public class EnqueueWriter {
             pending.drainTo(batch, maxBatch - 1);
             batchStarted = System.nanoTime();
             try {
-                List<Long> offsets = commit(batch);
+                List<Written> written = commit(batch);
                 for (int i = 0; i < batch.size(); i++) {
                     // known to positions before its answer is computed (an earlier item of the batch counts too)
                     RunRequest r = batch.get(i).request();
-                    positions.accepted(r.queue(), Priority.parse(r.priority()).orElse(null), offsets.get(i));
-                    batch.get(i).offset().complete(offsets.get(i));
+                    positions.accepted(r.queue(), Priority.parse(r.priority()).orElse(null),
+                            written.get(i).itemOffset());
+                    batch.get(i).offset().complete(written.get(i));
                 }
             } catch (Exception e) {
                 LOG.warnf("enqueue transaction of %d run(s) failed: %s", batch.size(), e.toString());
@@ -139,11 +152,11 @@ public class EnqueueWriter {
      * a commit that timed out is retried; after the deadline the producer is closed and the next one, with the
      * same transactional id, settles it.
      */
-    private List<Long> commit(List<Pending> batch) throws Exception {
+    private List<Written> commit(List<Pending> batch) throws Exception {
         long deadline = System.nanoTime() + deliveryTimeout.toNanos();
         while (true) {
             KafkaProducer<String, String> p = producer();
-            List<Long> offsets;
+            List<Written> offsets;
             try {
                 offsets = send(p, batch);
             } catch (ProducerFencedException | OutOfOrderSequenceException | AuthorizationException fatal) {
@@ -184,7 +197,7 @@ public class EnqueueWriter {
         }
     }
 
-    private List<Long> send(KafkaProducer<String, String> p, List<Pending> batch) throws Exception {
+    private List<Written> send(KafkaProducer<String, String> p, List<Pending> batch) throws Exception {
         p.beginTransaction();
         List<Future<RecordMetadata>> items = new ArrayList<>(batch.size());
         for (Pending pending : batch) {
@@ -206,16 +219,18 @@ public class EnqueueWriter {
         // every RunQueued acknowledged before the commit, not only flushed by it: the fault tests once found a
         // committed item whose RunQueued was in no partition of launch.runs (a run the read model never saw);
         // a send that did not land now fails the batch (aborted, tried again) instead of committing without it
+        List<Written> written = new ArrayList<>(batch.size());
         for (int i = 0; i < facts.size(); i++) {
             try {
-                facts.get(i).get(deliveryTimeout.toMillis(), TimeUnit.MILLISECONDS);
+                RecordMetadata fact = facts.get(i).get(deliveryTimeout.toMillis(), TimeUnit.MILLISECONDS);
+                written.add(new Written(offsets.get(i), fact.partition(), fact.offset()));
             } catch (java.util.concurrent.ExecutionException e) {
                 LOG.warnf("the RunQueued of run %s was not written (%s); the batch is aborted",
                         batch.get(i).request().runId(), e.getCause());
                 throw e;
             }
         }
-        return offsets;
+        return written;
     }
 
     private void abort(KafkaProducer<String, String> p) {

@@ -143,8 +143,14 @@ public class QueueResource {
             throw ProblemException.badRequest("Send a JSON object: {job, inputs?, args?, entrypoint?, "
                     + "templateVariables?, priority?, idempotencyKey?}.");
         }
-        return enqueue.enqueue(name, request).map(run -> Response.accepted(run)
-                .location(URI.create("/api/v1/runs/" + run.runId())).build());
+        return enqueue.enqueue(name, request).map(run -> {
+            Response.ResponseBuilder accepted = Response.accepted(run)
+                    .location(URI.create("/api/v1/runs/" + run.runId()));
+            if (run.consistencyToken() != null) {
+                accepted.header(EnqueueResponse.CONSISTENCY_HEADER, run.consistencyToken());
+            }
+            return accepted.build();
+        });
     }
 
     private static ObjectNode view(QueueChanged queue) {

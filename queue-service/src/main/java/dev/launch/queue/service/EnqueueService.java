@@ -73,8 +73,10 @@ public class EnqueueService {
      * record loses nothing: the run is queued; its position counts are off by one until it is taken.
      */
     private Uni<EnqueueResponse> persist(RunRequest run) {
-        return written(run).chain(offset -> position(run, offset).chain(position -> {
-            EnqueueResponse response = new EnqueueResponse(run.runId(), run.queue(), run.jobRef(), "QUEUED", position);
+        return written(run).chain(written -> position(run, written.itemOffset()).chain(position -> {
+            long offset = written.itemOffset();
+            EnqueueResponse response = new EnqueueResponse(run.runId(), run.queue(), run.jobRef(), "QUEUED", position,
+                    written.consistencyToken());
             return store.insert(store.pool(), run.runId(), run.queue(), null, run.priority(), run.enqueuedAt(),
                             offset, Events.MAPPER.valueToTree(response).toString())
                     .onFailure().recoverWithUni(e -> {
@@ -97,10 +99,10 @@ public class EnqueueService {
         return claim(run, key)
                 .chain(() -> written(run).onFailure().call(e -> store.withdraw(run.runId())
                         .onFailure().recoverWithNull()))
-                .chain(offset -> position(run, offset).chain(position -> {
+                .chain(written -> position(run, written.itemOffset()).chain(position -> {
                     EnqueueResponse response = new EnqueueResponse(run.runId(), run.queue(), run.jobRef(), "QUEUED",
-                            position);
-                    return store.complete(store.pool(), run.runId(), offset,
+                            position, written.consistencyToken());
+                    return store.complete(store.pool(), run.runId(), written.itemOffset(),
                                     Events.MAPPER.valueToTree(response).toString())
                             .onFailure().recoverWithUni(e -> {
                                 LOG.warnf("run %s is queued, but its answer was not recorded for its key: %s",
@@ -132,11 +134,11 @@ public class EnqueueService {
     }
 
     /**
-     * The run's item offset once Kafka has committed it; a 503 problem when Kafka did not take it. Goes on on the
+     * Where the run went once Kafka has committed it; a 503 problem when Kafka did not take it. Goes on on the
      * request's Vert.x context: the writer completes on its own thread, and a database connection held in a
      * transaction must not be used from it (a held connection was never released that way).
      */
-    private Uni<Long> written(RunRequest run) {
+    private Uni<EnqueueWriter.Written> written(RunRequest run) {
         return onThisContext(Uni.createFrom().completionStage(() -> writer.write(run))).onFailure().transform(e -> {
             LOG.warnf("run %s not queued: %s", run.runId(), e.toString());
             return ProblemException.unavailable("Kafka did not accept the run; nothing was queued. Retry shortly "

@@ -51,6 +51,8 @@ public class StatusConsumers {
     MeterRegistry metrics;
     @Inject
     AgentFeed feed;
+    @Inject
+    ReadModelProgress progress;
 
     /**
      * A poll's worth of facts at once (the channel is in batch mode): the valid ones are applied in one
@@ -80,7 +82,12 @@ public class StatusConsumers {
                 .onFailure().invoke(e -> LOG.warnf("storing %d fact(s) from launch.runs failed, retrying: %s",
                         facts.size(), e.toString()))
                 .onFailure().retry().withBackOff(Duration.ofMillis(200), Duration.ofSeconds(5)).indefinitely();
-        return refused.chain(() -> applied).chain(() -> Uni.createFrom().completionStage(batch::ack));
+        return refused.chain(() -> applied).invoke(() -> {
+            for (KafkaRecord<String, String> record : batch) {
+                record.getMetadata(IncomingKafkaRecordMetadata.class)
+                        .ifPresent(m -> progress.applied(m.getPartition(), m.getOffset()));
+            }
+        }).chain(() -> Uni.createFrom().completionStage(batch::ack));
     }
 
     @Incoming("launch-run-logs")

@@ -8,6 +8,7 @@ import dev.launch.common.problem.ProblemException;
 import dev.launch.common.run.Priority;
 import dev.launch.common.run.RunState;
 import dev.launch.status.messaging.RunChanges;
+import dev.launch.status.messaging.ReadModelProgress;
 import dev.launch.status.messaging.RunMoves;
 import dev.launch.status.messaging.StopPublisher;
 import dev.launch.status.repository.LogStore;
@@ -54,6 +55,8 @@ public class RunResource {
     dev.launch.status.service.PendingReasons pendingReasons;
     @Inject
     RunMoves moves;
+    @Inject
+    ReadModelProgress progress;
 
     /**
      * Runs, newest first; page with {@code after} = the last run id seen ({@code next}). Filters, all optional
@@ -65,7 +68,8 @@ public class RunResource {
                                          @QueryParam("job") String job, @QueryParam("priority") String priority,
                                          @QueryParam("agent") String agent,
                                          @QueryParam("limit") @DefaultValue("100") int limit,
-                                         @QueryParam("after") String after) {
+                                         @QueryParam("after") String after,
+                                         @HeaderParam(ReadModelProgress.TOKEN_HEADER) String token) {
         if (limit < 1 || limit > MAX_LIMIT) {
             throw ProblemException.invalidField("limit", "must be between 1 and " + MAX_LIMIT);
         }
@@ -110,7 +114,7 @@ public class RunResource {
         args.addInteger(limit);
         String sql = "SELECT * FROM run" + (where.isEmpty() ? "" : " WHERE " + String.join(" AND ", where))
                 + " ORDER BY run_id DESC LIMIT $" + args.size();
-        return pool.preparedQuery(sql).execute(args).map(rows -> {
+        return consistent(token).chain(() -> pool.preparedQuery(sql).execute(args)).map(rows -> {
             List<Map<String, Object>> items = new ArrayList<>();
             for (Row row : rows) {
                 items.add(summary(row));
@@ -143,13 +147,10 @@ public class RunResource {
 
     @GET
     @Path("/{runId}")
-    public Uni<Map<String, Object>> get(@PathParam("runId") String runId) {
+    public Uni<Map<String, Object>> get(@PathParam("runId") String runId,
+                                        @HeaderParam(ReadModelProgress.TOKEN_HEADER) String token) {
         checkId(runId);
-        return model.find(runId).chain(row -> {
-            if (row == null) {
-                throw ProblemException.notFound("no run " + runId + " (a run appears here a moment after it is "
-                        + "accepted)");
-            }
+        return findConsistent(runId, token).chain(row -> {
             Map<String, Object> run = summary(row);
             boolean queued = RunState.QUEUED.name().equals(row.getString("state"))
                     && row.getLong("queue_offset") != null;
@@ -215,14 +216,10 @@ public class RunResource {
     @GET
     @Path("/{runId}/logs")
     @Produces(MediaType.TEXT_PLAIN)
-    public Uni<String> logs(@PathParam("runId") String runId, @QueryParam("attempt") Integer attempt) {
+    public Uni<String> logs(@PathParam("runId") String runId, @QueryParam("attempt") Integer attempt,
+                            @HeaderParam(ReadModelProgress.TOKEN_HEADER) String token) {
         checkId(runId);
-        return model.stateOf(runId).chain(state -> {
-            if (state == null) {
-                throw ProblemException.notFound("no run " + runId);
-            }
-            return logs.read(runId, attempt);
-        });
+        return findConsistent(runId, token).chain(row -> logs.read(runId, attempt));
     }
 
     /** Server-Sent Events: the current state, then every change, ending after a terminal state. */
@@ -230,8 +227,14 @@ public class RunResource {
     @Path("/{runId}/events")
     @Produces(MediaType.SERVER_SENT_EVENTS)
     @RestStreamElementType(MediaType.APPLICATION_JSON)
-    public Multi<RunChange> events(@PathParam("runId") String runId) {
+    public Multi<RunChange> events(@PathParam("runId") String runId,
+                                   @HeaderParam(ReadModelProgress.TOKEN_HEADER) String token) {
         checkId(runId);
+        // the run is known (or the 404 / 503 is answered) before the stream opens
+        return findConsistent(runId, token).onItem().transformToMulti(row -> stream(runId));
+    }
+
+    private Multi<RunChange> stream(String runId) {
         Multi<RunChange> live = changes.stream().filter(c -> c.runId().equals(runId));
         return Multi.createFrom().emitter(emitter -> {
             var subscription = live.subscribe().with(change -> {
@@ -260,9 +263,10 @@ public class RunResource {
      */
     @POST
     @Path("/{runId}/stop")
-    public Uni<Response> stop(@PathParam("runId") String runId) {
+    public Uni<Response> stop(@PathParam("runId") String runId,
+                              @HeaderParam(ReadModelProgress.TOKEN_HEADER) String token) {
         checkId(runId);
-        return findSoon(runId).chain(row -> {
+        return findConsistent(runId, token).chain(row -> {
             RunState state = RunState.valueOf(row.getString("state"));
             if (state.isTerminal()) {
                 throw ProblemException.conflict("run " + runId + " has already ended (" + state + "); nothing to stop");
@@ -293,7 +297,8 @@ public class RunResource {
     @PATCH
     @Path("/{runId}")
     @Consumes(MediaType.APPLICATION_JSON)
-    public Uni<Map<String, Object>> change(@PathParam("runId") String runId, RunChangeRequest change) {
+    public Uni<Map<String, Object>> change(@PathParam("runId") String runId, RunChangeRequest change,
+                                           @HeaderParam(ReadModelProgress.TOKEN_HEADER) String token) {
         checkId(runId);
         if (change == null || change.priority() == null) {
             throw ProblemException.invalidField("priority", "required: one of " + Priority.labels()
@@ -301,7 +306,7 @@ public class RunResource {
         }
         Priority level = Priority.parse(change.priority()).orElseThrow(() -> ProblemException.invalidField(
                 "priority", "'" + change.priority() + "' is not a priority; use one of " + Priority.labels()));
-        return findSoon(runId).chain(row -> {
+        return findConsistent(runId, token).chain(row -> {
             RunState state = RunState.valueOf(row.getString("state"));
             String previous = row.getString("priority");
             if (previous == null) {
@@ -352,14 +357,30 @@ public class RunResource {
         return body;
     }
 
-    /** The run's row; a run accepted a moment ago may not be in the read model yet: looked up for up to 2 s. */
-    private Uni<Row> findSoon(String runId) {
-        return model.find(runId)
-                .onItem().ifNull().failWith(() -> ProblemException.notFound("no run " + runId))
-                .onFailure(ProblemException.class).retry().withBackOff(Duration.ofMillis(20), Duration.ofMillis(200))
-                .expireIn(2000)
-                .onFailure(e -> !(e instanceof ProblemException) && hasCause(e, ProblemException.class))
-                .transform(e -> ProblemException.notFound("no run " + runId));
+    /**
+     * The run's row, read-your-writes (ADR 0004): with a consistency token, once the read model holds what the
+     * token names; without one, a run id minted a moment ago that is not stored yet is waited for. A 404 only
+     * when the run is certainly absent; a 503 with Retry-After when the read model is too far behind to say.
+     */
+    private Uni<Row> findConsistent(String runId, String token) {
+        return consistent(token).chain(() -> model.find(runId))
+                .chain(row -> row != null ? Uni.createFrom().item(row)
+                        : progress.awaitRun(runId, () -> model.find(runId)))
+                .onItem().ifNull().failWith(() -> ProblemException.notFound("no run " + runId));
+    }
+
+    /** Waits for what a consistency token names to be in the read model (nothing without a token). */
+    private Uni<Void> consistent(String token) {
+        if (token == null || token.isBlank()) {
+            return Uni.createFrom().voidItem();
+        }
+        Map<Integer, Long> needed = ReadModelProgress.parseToken(token);
+        return progress.await(needed).invoke(passed -> {
+            if (!passed) {
+                throw ProblemException.unavailable("The status service has not yet stored what this "
+                        + ReadModelProgress.TOKEN_HEADER + " token names (it is behind Kafka). Retry shortly.", 1);
+            }
+        }).replaceWithVoid();
     }
 
     private static com.fasterxml.jackson.databind.JsonNode readTree(String json) {
@@ -388,15 +409,6 @@ public class RunResource {
         } catch (java.io.IOException e) {
             return Map.of("unreadable", e.getMessage());
         }
-    }
-
-    private static boolean hasCause(Throwable e, Class<? extends Throwable> type) {
-        for (Throwable t = e; t != null; t = t.getCause()) {
-            if (type.isInstance(t)) {
-                return true;
-            }
-        }
-        return false;
     }
 
     private static void checkId(String runId) {
