@@ -48,12 +48,20 @@ public final class KafkaBroker implements AutoCloseable {
 
     /** Starts a broker listening on 127.0.0.1:{@code port} and waits until it answers admin calls. */
     public static KafkaBroker start(Path directory, int port, int controllerPort, Duration timeout) {
+        return start(directory, port, controllerPort, timeout, Map.of());
+    }
+
+    /** A broker with {@code settings} added to (or replacing) its server properties, e.g. a short retention. */
+    public static KafkaBroker start(Path directory, int port, int controllerPort, Duration timeout,
+                                    Map<String, String> settings) {
         try {
             Files.createDirectories(directory);
             String classpath = brokerClasspath();
             Path properties = directory.resolve("server.properties");
             Path data = directory.resolve("data");
-            Files.writeString(properties, serverProperties(port, controllerPort, data));
+            StringBuilder props = new StringBuilder(serverProperties(port, controllerPort, data));
+            settings.forEach((k, v) -> props.append(k).append('=').append(v).append('\n'));
+            Files.writeString(properties, props.toString());
             Path log4j = directory.resolve("log4j2.properties");
             Files.writeString(log4j, log4jProperties(directory.resolve("broker.log")));
             if (!Files.exists(data.resolve("meta.properties"))) {

@@ -65,10 +65,19 @@ class FaultInjectionIT {
     private static int controllerPort;
     private static int pgPort;
     private static KafkaBroker broker;
+    /**
+     * A broker default retention of one second: what Launch keeps must say so on its topics (a topic that does not,
+     * and whose segments roll, loses its records in seconds); the default segment size and age mean the topics that
+     * keep the default (logs, heartbeats) never roll in a test, so nothing else here is touched by it.
+     */
+    private static final Map<String, String> BROKER_SETTINGS = Map.of("log.retention.ms", "1000",
+            "log.retention.check.interval.ms", "250");
     private static Postgres postgres;
     private static LaunchStack stack;
     private static Path markers;
     private static String job;
+    /** services started again by a test (closed at the end; the stack closes the ones it started) */
+    private static final List<ServiceProcess> restarted = new ArrayList<>();
     private static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
 
     @BeforeAll
@@ -79,7 +88,8 @@ class FaultInjectionIT {
         pgPort = Ports.free();
         // data kept across restarts (that is the point); the directory is new for this JVM
         postgres = Postgres.start(root.resolve("postgres"), pgPort, true);
-        broker = KafkaBroker.start(root.resolve("kafka"), kafkaPort, controllerPort, Duration.ofSeconds(90));
+        broker = KafkaBroker.start(root.resolve("kafka"), kafkaPort, controllerPort, Duration.ofSeconds(90),
+                BROKER_SETTINGS);
         TopicAdmin.ensureShared(broker.bootstrapServers());
         stack = new LaunchStack(broker.bootstrapServers(), pgPort, Map.of());
 
@@ -100,6 +110,7 @@ class FaultInjectionIT {
 
     @AfterAll
     static void stop() {
+        restarted.forEach(ServiceProcess::close);
         if (stack != null) {
             stack.close();
         }
@@ -232,7 +243,8 @@ class FaultInjectionIT {
                     int unavailable = load.unavailable.get();
                     await().atMost(90, TimeUnit.SECONDS).until(() -> load.unavailable.get() > unavailable);
                 }
-                broker = KafkaBroker.start(root.resolve("kafka"), kafkaPort, controllerPort, Duration.ofSeconds(90));
+                broker = KafkaBroker.start(root.resolve("kafka"), kafkaPort, controllerPort, Duration.ofSeconds(90),
+                BROKER_SETTINGS);
             }
             int before = load.accepted.size();
             await().atMost(120, TimeUnit.SECONDS).until(() -> load.accepted.size() >= before + 20);
@@ -312,6 +324,148 @@ class FaultInjectionIT {
             requests.shutdown();
             assertTrue(requests.awaitTermination(90, TimeUnit.SECONDS), "enqueue requests still open");
         }
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // the queue service and the status service killed under load
+
+    /**
+     * Each writer of Kafka transactions (the queue service's enqueue writer, the status service's move writer) is
+     * killed -9 during an enqueue load, and what a crash in the middle of a transaction leaves is made certain: a
+     * transaction of the dead instance's id left open on the queue's topic, which blocks every read_committed
+     * reader of the queue (the agents) until it is settled. The restarted instance has the same transactional id,
+     * fences its predecessor and settles it at once: a run enqueued after the restart is taken within seconds,
+     * not after the 120 s transaction timeout. Every 202'd run ends exactly once.
+     */
+    @Test
+    @Order(4)
+    void aQueueOrStatusServiceKilledUnderLoadFencesItsPredecessorAndDispatchGoesOn() throws Exception {
+        String queue = queue("crash", 1);
+        List<ServiceProcess> agents = twoAgents(queue, 3);
+        Load load = new Load(queue);
+        List<String> probes = new ArrayList<>();
+        Map<String, Double> dispatchAfterRestart = new java.util.LinkedHashMap<>();
+        try {
+            load.start();
+            for (ServiceProcess victim : List.of(stack.queues, stack.status)) {
+                int before = load.accepted.size();
+                await().atMost(120, TimeUnit.SECONDS).until(() -> load.accepted.size() >= before + 20);
+                String transactionalId = transactionalIdIn(victim);
+                victim.kill();
+                try (org.apache.kafka.clients.producer.KafkaProducer<String, String> orphan =
+                             openTransaction(transactionalId, dev.launch.common.event.Topics.queue(queue))) {
+                    ServiceProcess again = victim.restart();
+                    restarted.add(again);
+                    again.awaitReady(Duration.ofSeconds(120));
+                    long ready = System.nanoTime();
+                    String probe = enqueue(queue, "0");
+                    probes.add(probe);
+                    await().atMost(20, TimeUnit.SECONDS).pollInterval(Duration.ofMillis(50)).until(() ->
+                            !"QUEUED".equals(run(probe).getString("state")));
+                    dispatchAfterRestart.put(victim.name(), (System.nanoTime() - ready) / 1e9);
+                    orphan.close(Duration.ZERO);
+                }
+            }
+            int before = load.accepted.size();
+            await().atMost(120, TimeUnit.SECONDS).until(() -> load.accepted.size() >= before + 20);
+        } finally {
+            load.stop();
+        }
+        List<String> accepted = new ArrayList<>(load.accepted);
+        accepted.addAll(probes);
+        awaitQuietly(Duration.ofSeconds(180), () -> endedRuns(queue) >= accepted.size());
+        Report report = report(queue, accepted);
+        report.print("queue and status services killed -9 under load; a run enqueued after each restart was "
+                + "taken after (s): " + dispatchAfterRestart);
+        agents.forEach(ServiceProcess::close);
+        assertEquals(0, report.lost, report.toString());
+        assertEquals(0, report.duplicated, report.toString());
+        assertEquals(report.accepted, report.finished, report.toString());
+    }
+
+    /** The Kafka transactional id the service logged at its (last) start. */
+    private static String transactionalIdIn(ServiceProcess service) throws IOException {
+        String id = null;
+        for (String line : Files.readAllLines(service.log())) {
+            int at = line.indexOf("writer transactional id: ");
+            if (at >= 0) {
+                id = line.substring(at + "writer transactional id: ".length()).trim();
+            }
+        }
+        assertNotNull(id, service.name() + " did not log its transactional id");
+        return id;
+    }
+
+    /** A producer with {@code transactionalId} that has begun a transaction on {@code topic} and not ended it. */
+    private static org.apache.kafka.clients.producer.KafkaProducer<String, String> openTransaction(
+            String transactionalId, String topic) {
+        var producer = new org.apache.kafka.clients.producer.KafkaProducer<String, String>(Map.of(
+                "bootstrap.servers", broker.bootstrapServers(), "transactional.id", transactionalId,
+                "transaction.timeout.ms", 120_000,
+                "key.serializer", org.apache.kafka.common.serialization.StringSerializer.class.getName(),
+                "value.serializer", org.apache.kafka.common.serialization.StringSerializer.class.getName()));
+        producer.initTransactions();
+        producer.beginTransaction();
+        producer.send(new org.apache.kafka.clients.producer.ProducerRecord<>(topic, "orphan", "left open by a crash"));
+        producer.flush();
+        return producer;
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // a run that waits longer than the broker's retention
+
+    /**
+     * A run waits in its queue, with no agent, longer than the broker's default retention (one second here), on
+     * a topic whose segments roll every 100 ms: a canary topic made the same way without Launch's settings is
+     * seen to lose its first records; the queue keeps its items, and an agent started afterwards launches them all.
+     */
+    @Test
+    @Order(5)
+    void aRunThatWaitedLongerThanTheBrokersRetentionIsStillLaunched() throws Exception {
+        String queue = queue("retained", 1);
+        String canary = "faults-canary-" + UUID.randomUUID().toString().substring(0, 8);
+        String topic = dev.launch.common.event.Topics.queue(queue);
+        List<String> accepted = new ArrayList<>();
+        try (var admin = org.apache.kafka.clients.admin.Admin.create(Map.of("bootstrap.servers",
+                (Object) broker.bootstrapServers()));
+             var producer = new org.apache.kafka.clients.producer.KafkaProducer<String, String>(Map.of(
+                     "bootstrap.servers", broker.bootstrapServers(),
+                     "key.serializer", org.apache.kafka.common.serialization.StringSerializer.class.getName(),
+                     "value.serializer", org.apache.kafka.common.serialization.StringSerializer.class.getName()))) {
+            TopicAdmin.ensure(admin, List.of(new org.apache.kafka.clients.admin.NewTopic(canary, 1, (short) 1)
+                    .configs(Map.of("segment.ms", "100"))));
+            var resource = new org.apache.kafka.common.config.ConfigResource(
+                    org.apache.kafka.common.config.ConfigResource.Type.TOPIC, topic);
+            admin.incrementalAlterConfigs(Map.of(resource, List.of(new org.apache.kafka.clients.admin.AlterConfigOp(
+                    new org.apache.kafka.clients.admin.ConfigEntry("segment.ms", "100"),
+                    org.apache.kafka.clients.admin.AlterConfigOp.OpType.SET)))).all().get(30, TimeUnit.SECONDS);
+            accepted.add(enqueue(queue, "0"));
+            // each look appends to both topics, so their segments roll and the old ones become deletable
+            await().atMost(60, TimeUnit.SECONDS).pollInterval(Duration.ofMillis(300)).until(() -> {
+                producer.send(new org.apache.kafka.clients.producer.ProducerRecord<>(canary, "k", "v"))
+                        .get(10, TimeUnit.SECONDS);
+                accepted.add(enqueue(queue, "0"));
+                return earliest(admin, canary) > 0;
+            });
+            assertEquals(0, earliest(admin, topic), "the queue's topic lost its oldest items to the retention");
+        }
+        ServiceProcess agent = stack.agent(queue + "-agent", 4, agentSettings(null), queue);
+        try {
+            await().atMost(120, TimeUnit.SECONDS).pollInterval(Duration.ofMillis(300))
+                    .until(() -> endedRuns(queue) >= accepted.size());
+            Report report = report(queue, accepted);
+            report.print("runs that waited past the broker's retention (" + accepted.size() + ")");
+            assertEquals(accepted.size(), report.finished, report.toString());
+            assertEquals(0, report.duplicated, report.toString());
+        } finally {
+            agent.close();
+        }
+    }
+
+    private static long earliest(org.apache.kafka.clients.admin.Admin admin, String topic) throws Exception {
+        var partition = new org.apache.kafka.common.TopicPartition(topic, 0);
+        return admin.listOffsets(Map.of(partition, org.apache.kafka.clients.admin.OffsetSpec.earliest()))
+                .partitionResult(partition).get(10, TimeUnit.SECONDS).offset();
     }
 
     // ---------------------------------------------------------------------------------------------------------

@@ -19,12 +19,24 @@ public final class ServiceProcess implements AutoCloseable {
     private final Process process;
     private final int port;
     private final Path log;
+    private final String module;
+    private final Map<String, String> env;
 
-    private ServiceProcess(String name, Process process, int port, Path log) {
+    private ServiceProcess(String name, Process process, int port, Path log, String module, Map<String, String> env) {
         this.name = name;
         this.process = process;
         this.port = port;
         this.log = log;
+        this.module = module;
+        this.env = Map.copyOf(env);
+    }
+
+    /** The same service started again, on the same port with the same settings (this one must be gone). */
+    public ServiceProcess restart() {
+        if (process.isAlive()) {
+            throw new IllegalStateException(name + " is still running");
+        }
+        return start(name, module, port, env);
     }
 
     /** Starts {@code <repo>/<module>/target/quarkus-app/quarkus-run.jar} with {@code env}. */
@@ -44,7 +56,7 @@ public final class ServiceProcess implements AutoCloseable {
                     .redirectErrorStream(true)
                     .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()));
             builder.environment().putAll(env);
-            return new ServiceProcess(name, builder.start(), port, log);
+            return new ServiceProcess(name, builder.start(), port, log, module, env);
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }

@@ -21,16 +21,25 @@ public final class TopicAdmin {
     private TopicAdmin() {
     }
 
+    /**
+     * Kept until consumed, whatever the broker's default retention (7 days unless changed): a queue's items (a
+     * 202 is durable however long the run waits), the run facts (the read model is rebuilt from them), the
+     * commands (the take and launch records adoption and the ledgers decide by) and the dead letters (an
+     * operator's to read).
+     */
+    public static final Map<String, String> KEEP = Map.of("retention.ms", "-1", "retention.bytes", "-1");
+
     public static List<NewTopic> sharedTopics() {
         Map<String, String> compact = Map.of("cleanup.policy", "compact");
         return List.of(
                 new NewTopic(Topics.JOBS, 1, (short) 1).configs(compact),
                 new NewTopic(Topics.QUEUES, 1, (short) 1).configs(compact),
-                new NewTopic(Topics.RUNS, RUN_PARTITIONS, (short) 1),
-                new NewTopic(Topics.RUN_COMMANDS, RUN_PARTITIONS, (short) 1),
+                new NewTopic(Topics.RUNS, RUN_PARTITIONS, (short) 1).configs(KEEP),
+                new NewTopic(Topics.RUN_COMMANDS, RUN_PARTITIONS, (short) 1).configs(KEEP),
+                // logs are kept in PostgreSQL; heartbeats matter for seconds: the broker's default retention
                 new NewTopic(Topics.RUN_LOGS, RUN_PARTITIONS, (short) 1),
                 new NewTopic(Topics.AGENTS, 3, (short) 1),
-                new NewTopic(Topics.DEAD_LETTER, 1, (short) 1));
+                new NewTopic(Topics.DEAD_LETTER, 1, (short) 1).configs(KEEP));
     }
 
     /**
@@ -38,7 +47,8 @@ public final class TopicAdmin {
      * a queue, or a level, in order.
      */
     public static List<NewTopic> queueTopics(String queue, boolean prioritized) {
-        return Topics.queueTopics(queue, prioritized).stream().map(t -> new NewTopic(t, 1, (short) 1)).toList();
+        return Topics.queueTopics(queue, prioritized).stream().map(t -> new NewTopic(t, 1, (short) 1).configs(KEEP))
+                .toList();
     }
 
     public static void ensureShared(Admin admin) {
@@ -52,13 +62,21 @@ public final class TopicAdmin {
         }
     }
 
+    /**
+     * Creates the topics; one that exists already gets its configs set (a topic made by an earlier version, or by
+     * hand, is then kept as long as a new one).
+     */
     public static void ensure(Admin admin, List<NewTopic> topics) {
         var result = admin.createTopics(topics);
+        Map<String, NewTopic> byName = new java.util.HashMap<>();
+        topics.forEach(t -> byName.put(t.name(), t));
         for (var entry : result.values().entrySet()) {
             try {
                 entry.getValue().get(30, TimeUnit.SECONDS);
             } catch (ExecutionException e) {
-                if (!(e.getCause() instanceof TopicExistsException)) {
+                if (e.getCause() instanceof TopicExistsException) {
+                    setConfigs(admin, byName.get(entry.getKey()));
+                } else {
                     throw new IllegalStateException("cannot create topic " + entry.getKey() + ": "
                             + e.getCause().getMessage(), e.getCause());
                 }
@@ -68,6 +86,28 @@ public final class TopicAdmin {
                 Thread.currentThread().interrupt();
                 throw new IllegalStateException("interrupted while creating topics", e);
             }
+        }
+    }
+
+    private static void setConfigs(Admin admin, NewTopic topic) {
+        if (topic.configs() == null || topic.configs().isEmpty()) {
+            return;
+        }
+        var resource = new org.apache.kafka.common.config.ConfigResource(
+                org.apache.kafka.common.config.ConfigResource.Type.TOPIC, topic.name());
+        List<org.apache.kafka.clients.admin.AlterConfigOp> ops = topic.configs().entrySet().stream()
+                .map(c -> new org.apache.kafka.clients.admin.AlterConfigOp(
+                        new org.apache.kafka.clients.admin.ConfigEntry(c.getKey(), c.getValue()),
+                        org.apache.kafka.clients.admin.AlterConfigOp.OpType.SET))
+                .toList();
+        try {
+            admin.incrementalAlterConfigs(Map.of(resource, ops)).all().get(30, TimeUnit.SECONDS);
+        } catch (ExecutionException | TimeoutException e) {
+            throw new IllegalStateException("cannot set the configs of topic " + topic.name() + ": "
+                    + (e.getCause() == null ? e : e.getCause()).getMessage(), e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted while setting the configs of topic " + topic.name(), e);
         }
     }
 }

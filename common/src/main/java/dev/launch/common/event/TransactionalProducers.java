@@ -12,7 +12,7 @@ import java.util.UUID;
 
 /**
  * The transactional producers of the services that write several records as one fact (an enqueue, a move):
- * acks=all, idempotent, a transactional id unique to the process, transactions initialised. Not shared:
+ * acks=all, idempotent, a transactional id stable for the instance ({@link #stableId}), transactions initialised. Not shared:
  * each writer owns one and replaces it after a fatal error.
  */
 public final class TransactionalProducers {
@@ -24,6 +24,28 @@ public final class TransactionalProducers {
     /** A transactional id for one writer of this process: {@code prefix} plus a random suffix. */
     public static String newId(String prefix) {
         return prefix + "-" + UUID.randomUUID();
+    }
+
+    /**
+     * The transactional id of a writer that must fence its predecessor when it starts again: the configured one
+     * if set, else {@code prefix-<host>-<port>}, the same after a restart of this instance (two live instances
+     * never share a host and a port). A restarted writer then settles the transaction its crashed predecessor
+     * left open at once, instead of leaving read_committed readers blocked until the transaction timeout (60 s).
+     * In Kubernetes, set it from a StatefulSet's stable pod name.
+     */
+    public static String stableId(String prefix, java.util.Optional<String> configured, int port) {
+        if (configured.isPresent() && !configured.get().isBlank()) {
+            return configured.get().trim();
+        }
+        String host = System.getenv("HOSTNAME");
+        if (host == null || host.isBlank()) {
+            try {
+                host = java.net.InetAddress.getLocalHost().getHostName();
+            } catch (java.io.IOException e) {
+                host = "localhost";
+            }
+        }
+        return prefix + "-" + host.replaceAll("[^A-Za-z0-9._-]", "_") + "-" + port;
     }
 
     /**

@@ -57,7 +57,11 @@ public class EnqueueWriter {
     private volatile boolean running = true;
     private Thread thread;
     private KafkaProducer<String, String> producer;
-    private final String transactionalId = TransactionalProducers.newId("launch-queue-service");
+    @ConfigProperty(name = "launch.enqueue.transactional-id")
+    java.util.Optional<String> configuredId;
+    @ConfigProperty(name = "quarkus.http.port")
+    int port;
+    private String transactionalId;
     /** when the batch being written started (nanoTime), or 0 while the writer waits for work */
     private volatile long batchStarted;
 
@@ -77,6 +81,8 @@ public class EnqueueWriter {
     }
 
     void start(@Observes StartupEvent event) {
+        transactionalId = TransactionalProducers.stableId("launch-queue-service", configuredId, port);
+        LOG.infof("enqueue writer transactional id: %s", transactionalId);
         thread = new Thread(this::loop, "enqueue-writer");
         thread.setDaemon(true);
         thread.start();
@@ -119,6 +125,13 @@ public class EnqueueWriter {
     }
 
     private void loop() {
+        try {
+            producer(); // at once: fences a crashed predecessor with the same id, settling what it left open
+        } catch (RuntimeException e) {
+            LOG.warnf("the enqueue writer's producer is not ready yet (%s); the first enqueue tries again",
+                    e.toString());
+            closeProducer();
+        }
         while (running) {
             List<Pending> batch = new ArrayList<>();
             try {

@@ -55,7 +55,11 @@ public class RunMoves {
 
     private RunCommandsReader commands;
     private KafkaProducer<String, String> producer;
-    private final String transactionalId = TransactionalProducers.newId("launch-status-moves");
+    @ConfigProperty(name = "launch.moves.transactional-id")
+    java.util.Optional<String> configuredId;
+    @ConfigProperty(name = "quarkus.http.port")
+    int port;
+    private String transactionalId;
     private Admin admin;
     private final ExecutorService writer = Executors.newSingleThreadExecutor(r -> {
         Thread t = new Thread(r, "run-mover");
@@ -68,6 +72,17 @@ public class RunMoves {
     }
 
     void start(@Observes StartupEvent event) {
+        transactionalId = TransactionalProducers.stableId("launch-status-moves", configuredId, port);
+        LOG.infof("move writer transactional id: %s", transactionalId);
+        writer.execute(() -> {
+            try {
+                producer(); // at once: fences a crashed predecessor with the same id, settling what it left open
+            } catch (RuntimeException e) {
+                LOG.warnf("the move writer's producer is not ready yet (%s); the first move tries again",
+                        e.toString());
+                closeProducer();
+            }
+        });
         commands = new RunCommandsReader(bootstrap, "launch-status", stop -> { }).onLaunch(launches::record);
         commands.start();
     }

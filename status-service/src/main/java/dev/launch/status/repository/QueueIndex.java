@@ -125,6 +125,11 @@ public class QueueIndex {
         }
     }
 
+    /** An ended run deleted by the pruning of old runs. */
+    public synchronized void pruned(String queue, RunState state) {
+        queue(queue).count(state.name(), -1);
+    }
+
     /** Runs of the queue per state, states with none left out (call after {@link #ready}). */
     public synchronized Map<String, Long> states(String queue) {
         Queue q = queues.get(queue);
