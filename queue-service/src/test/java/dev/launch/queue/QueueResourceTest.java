@@ -72,6 +72,10 @@ class QueueResourceTest {
             var description = admin.describeTopics(List.of(Topics.queue(queue))).allTopicNames()
                     .get(10, TimeUnit.SECONDS).get(Topics.queue(queue));
             assertEquals(1, description.partitions().size());
+            var resource = new org.apache.kafka.common.config.ConfigResource(
+                    org.apache.kafka.common.config.ConfigResource.Type.TOPIC, Topics.queue(queue));
+            var config = admin.describeConfigs(List.of(resource)).all().get(10, TimeUnit.SECONDS).get(resource);
+            assertEquals("-1", config.get("retention.ms").value(), "a queue's items wait as long as it takes");
         }
         given().when().get("/api/v1/queues/" + queue).then().statusCode(200)
                 .body("target.type", is("local-process")).body("maxAttempts", is(3));
@@ -347,6 +351,25 @@ class QueueResourceTest {
                 .then().statusCode(202).body("position", is(1)).extract().path("runId");
         List<ConsumerRecord<String, String>> items = read(Topics.queue(queue), null, 2);
         assertEquals(List.of(first, second), items.stream().map(ConsumerRecord::key).toList());
+    }
+
+    @jakarta.inject.Inject
+    dev.launch.queue.messaging.EnqueueWriter writer;
+
+    @Test
+    void aCommitWhoseAnswerWasLostIsSettledAndAnsweredAsQueuedSoARetryWithTheKeyQueuesItOnce() {
+        String queue = localQueue("");
+        String job = codeJob(unique("lost"));
+        String body = "{\"job\":\"" + job + "\",\"idempotencyKey\":\"k-lost\"}";
+        writer.loseCommitAnswers(1);
+        String first = given().contentType(ContentType.JSON).body(body).when().post("/api/v1/queues/" + queue + "/runs")
+                .then().statusCode(202).extract().path("runId");
+        given().contentType(ContentType.JSON).body(body).when().post("/api/v1/queues/" + queue + "/runs")
+                .then().statusCode(202).body("runId", is(first));
+        String next = given().contentType(ContentType.JSON).body("{\"job\":\"" + job + "\"}")
+                .when().post("/api/v1/queues/" + queue + "/runs").then().statusCode(202).extract().path("runId");
+        List<ConsumerRecord<String, String>> items = read(Topics.queue(queue), null, 2);
+        assertEquals(List.of(first, next), items.stream().map(ConsumerRecord::key).toList(), "queued once");
     }
 
     @Test

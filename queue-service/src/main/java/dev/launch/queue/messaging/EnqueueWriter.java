@@ -12,19 +12,26 @@ import io.quarkus.runtime.ShutdownEvent;
 import io.quarkus.runtime.StartupEvent;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.event.Observes;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.clients.producer.RecordMetadata;
 import org.apache.kafka.common.KafkaException;
+import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.errors.AuthorizationException;
 import org.apache.kafka.common.errors.OutOfOrderSequenceException;
 import org.apache.kafka.common.errors.ProducerFencedException;
+import org.apache.kafka.common.serialization.StringDeserializer;
 import org.eclipse.microprofile.config.inject.ConfigProperty;
 import org.jboss.logging.Logger;
 
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.Future;
@@ -55,6 +62,8 @@ public class EnqueueWriter {
 
     private final LinkedBlockingQueue<Pending> pending = new LinkedBlockingQueue<>();
     private volatile boolean running = true;
+    private final java.util.concurrent.atomic.AtomicInteger lostCommitAnswers =
+            new java.util.concurrent.atomic.AtomicInteger();
     private Thread thread;
     private KafkaProducer<String, String> producer;
     @ConfigProperty(name = "launch.enqueue.transactional-id")
@@ -162,8 +171,7 @@ public class EnqueueWriter {
     /**
      * One transaction for the batch. A failure while sending aborts it (nothing of it is visible) and the batch is
      * tried again until the delivery timeout. A failed commit is never aborted, since it may have taken effect:
-     * a commit that timed out is retried; after the deadline the producer is closed and the next one, with the
-     * same transactional id, settles it.
+     * a commit that timed out is retried; after the deadline its outcome is settled and read ({@link #settled}).
      */
     private List<Written> commit(List<Pending> batch) throws Exception {
         long deadline = System.nanoTime() + deliveryTimeout.toNanos();
@@ -187,15 +195,20 @@ public class EnqueueWriter {
                 throw e;
             }
             while (true) {
+                boolean injected = false;
                 try {
                     p.commitTransaction();
+                    if (lostCommitAnswers.getAndUpdate(n -> Math.max(0, n - 1)) > 0) {
+                        injected = true;
+                        throw new org.apache.kafka.common.errors.TimeoutException("fault injected: the answer to "
+                                + "a commit that took effect was lost");
+                    }
                     return offsets;
                 } catch (org.apache.kafka.common.errors.TimeoutException e) {
-                    if (System.nanoTime() < deadline) {
+                    if (!injected && System.nanoTime() < deadline) {
                         continue;
                     }
-                    closeProducer();
-                    throw e;
+                    return settled(offsets, batch, e);
                 } catch (org.apache.kafka.common.errors.TransactionAbortableException e) {
                     abort(p);
                     if (System.nanoTime() < deadline) {
@@ -208,6 +221,62 @@ public class EnqueueWriter {
                 }
             }
         }
+    }
+
+    /**
+     * A commit whose outcome is unknown (it timed out: it may have taken effect): a new producer with the same
+     * transactional id settles it (the coordinator completes a commit it had logged, aborts anything else), then
+     * the batch's first item is looked for at its offset with read_committed: there, the batch is queued and
+     * answered 202; skipped (aborted), or not to be found, the batch fails (503, nothing queued). So a 503 never
+     * hides a queued run, and a retry with the same idempotency key cannot queue it twice.
+     */
+    private List<Written> settled(List<Written> written, List<Pending> batch, Exception unknown) throws Exception {
+        closeProducer();
+        try {
+            producer();
+        } catch (RuntimeException e) {
+            closeProducer();
+            throw unknown;
+        }
+        RunRequest first = batch.get(0).request();
+        long offset = written.get(0).itemOffset();
+        TopicPartition partition = new TopicPartition(Topics.queueItems(first.queue(),
+                Priority.parse(first.priority()).orElse(null)), 0);
+        Map<String, Object> config = new HashMap<>();
+        config.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
+        config.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
+        config.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
+        config.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, 1);
+        config.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class);
+        config.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class);
+        long until = System.nanoTime() + deliveryTimeout.toNanos();
+        Boolean landed = null;
+        try (KafkaConsumer<String, String> consumer = new KafkaConsumer<>(config)) {
+            consumer.assign(List.of(partition));
+            consumer.seek(partition, offset);
+            while (landed == null && System.nanoTime() < until) {
+                for (ConsumerRecord<String, String> record : consumer.poll(Duration.ofMillis(200))) {
+                    landed = record.offset() == offset && first.runId().equals(record.key());
+                }
+                if (landed == null && consumer.position(partition) > offset) {
+                    landed = false; // skipped: aborted
+                }
+            }
+        } catch (KafkaException e) {
+            LOG.warnf("the outcome of a timed-out commit cannot be read (%s)", e.toString());
+        }
+        if (Boolean.TRUE.equals(landed)) {
+            LOG.infof("the commit of %d run(s) timed out but took effect: answered as queued", batch.size());
+            return written;
+        }
+        LOG.infof("the commit of %d run(s) timed out and %s: answered 503", batch.size(),
+                landed == null ? "its outcome cannot be read" : "did not take effect (nothing was queued)");
+        throw unknown;
+    }
+
+    /** For fault tests: the answers of the next {@code commits} commits that take effect are lost (timed out). */
+    public void loseCommitAnswers(int commits) {
+        lostCommitAnswers.set(commits);
     }
 
     private List<Written> send(KafkaProducer<String, String> p, List<Pending> batch) throws Exception {
