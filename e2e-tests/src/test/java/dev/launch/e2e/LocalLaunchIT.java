@@ -214,6 +214,9 @@ class LocalLaunchIT {
             for (int i = 0; i < 200; i++) {
                 int level = random.nextInt(4);
                 String id = enqueueAt(many, levels[level], null);
+                if (i < 20) { // read-your-writes (ADR 0004): readable right after its 202, never a 404
+                    assertEquals("QUEUED", run(id).getString("state"), "run " + id + " read right after its 202");
+                }
                 ids.add(id);
                 rank.put(id, level);
             }
