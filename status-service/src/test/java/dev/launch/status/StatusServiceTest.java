@@ -203,11 +203,13 @@ class StatusServiceTest {
     void aStopRightAfterEnqueueWaitsForTheRunToAppear() throws Exception {
         String q = queue();
         String runId = RunIds.next();
-        // the stop arrives before the read model has the run: it must not be a 404
-        CompletableFuture<Integer> stop = CompletableFuture.supplyAsync(() -> given().when()
-                .post("/api/v1/runs/" + runId + "/stop").then().extract().statusCode());
+        // the stop arrives the moment the run is in Kafka, before the read model has it (as a client holding a 202
+        // does): it waits for the run (ADR 0004), it is not a 404. A stop for a run that was not yet in Kafka when
+        // it arrived is a 404: no client can hold such a run's id from a 202.
         fact(EventTypes.RUN_QUEUED, new RunLifecycle(runId, q, "train", 1, 1, null, null, null, null, null, null, 0L,
                 null, Instant.now(), null, null));
+        CompletableFuture<Integer> stop = CompletableFuture.supplyAsync(() -> given().when()
+                .post("/api/v1/runs/" + runId + "/stop").then().extract().statusCode());
         assertEquals(202, stop.get(20, TimeUnit.SECONDS));
         awaitState(runId, "STOPPED");
     }
@@ -375,6 +377,29 @@ class StatusServiceTest {
         assertEquals(Topics.RUNS, new String(record.headers().lastHeader("dead-letter-topic").value()));
         given().when().get("/q/metrics").then().statusCode(200)
                 .body(containsString("launch_status_invalid_events_total{topic=\"launch.runs\"}"));
+    }
+
+    @Test
+    void aFactTheDatabaseRefusesGoesToTheDeadLettersAloneAndTheRestOfItsPartitionIsApplied() throws Exception {
+        String q = queue();
+        String poisoned = queued(q, 0);
+        awaitState(poisoned, "QUEUED");
+        // valid by its schema, but its agent id does not fit the read model's column: refused every time
+        String longAgent = "agent-" + "x".repeat(300);
+        int partition = org.apache.kafka.common.utils.Utils.toPositive(org.apache.kafka.common.utils.Utils.murmur2(
+                poisoned.getBytes(java.nio.charset.StandardCharsets.UTF_8))) % producer.partitionsFor(Topics.RUNS).size();
+        String next = RunIds.next();
+        producer.send(new ProducerRecord<>(Topics.RUNS, partition, poisoned, Events.encode(EventEnvelope.of(
+                EventTypes.RUN_CLAIMED, poisoned, RunLifecycle.of(poisoned, q).withAgent(longAgent, 1)))));
+        // after it on the same partition (and likely in the same batch): applied only if the poison did not stop it
+        producer.send(new ProducerRecord<>(Topics.RUNS, partition, next, Events.encode(EventEnvelope.of(
+                EventTypes.RUN_QUEUED, next, new RunLifecycle(next, q, "train", 1, 1, null, null, null, null, null,
+                        null, 1L, null, Instant.now(), null, null))))).get(10, TimeUnit.SECONDS);
+        awaitState(next, "QUEUED");
+        var record = TopicReader.read(SharedInfra.kafkaBootstrap(), Topics.DEAD_LETTER, poisoned, 1).get(0);
+        String reason = new String(record.headers().lastHeader("dead-letter-reason").value());
+        assertTrue(reason.contains("cannot be stored"), reason);
+        given().when().get("/api/v1/runs/" + poisoned).then().statusCode(200).body("state", is("QUEUED"));
     }
 
     @Test

@@ -11,6 +11,7 @@ import dev.launch.status.repository.AgentStore;
 import dev.launch.status.repository.LogStore;
 import dev.launch.status.repository.RunReadModel;
 import io.micrometer.core.instrument.MeterRegistry;
+import io.smallrye.mutiny.Multi;
 import io.smallrye.mutiny.Uni;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
@@ -30,7 +31,8 @@ import java.util.function.Function;
  * Builds the read model from {@code launch.runs}, {@code launch.run-logs} and {@code launch.agents}. Store,
  * then ack: a message (for {@code launch.runs}, a poll's batch of facts, applied in one transaction) is
  * acknowledged (its offset committed) only after its effect is in PostgreSQL; while the database is unreachable
- * the consumer retries the same message and goes no further. A record that is not a
+ * the consumer retries the same message and goes no further. A fact the database refuses for its content (a
+ * poison fact) goes to the dead letters alone; the rest of its batch is applied. A record that is not a
  * valid event is logged, counted ({@code launch_status_invalid_events_total}) and refused: the channel's
  * failure strategy sends it to {@code launch.dead-letter} with the reason in the {@code dead-letter-reason}
  * header (and its topic, partition and offset), and consumption goes on.
@@ -62,6 +64,7 @@ public class StatusConsumers {
     @Incoming("launch-runs")
     public Uni<Void> onRunEvents(KafkaRecordBatch<String, String> batch) {
         List<RunReadModel.Fact> facts = new ArrayList<>();
+        List<KafkaRecord<String, String>> factRecords = new ArrayList<>();
         Uni<Void> refused = Uni.createFrom().voidItem();
         for (KafkaRecord<String, String> record : batch) {
             String problem;
@@ -69,6 +72,7 @@ public class StatusConsumers {
                 EventEnvelope event = Events.decode(record.getPayload());
                 if (RunStateMachine.isLifecycleEvent(event.type())) {
                     facts.add(RunReadModel.Fact.of(event));
+                    factRecords.add(record);
                     continue;
                 }
                 problem = event.type() + " is not a run lifecycle fact";
@@ -78,7 +82,7 @@ public class StatusConsumers {
             InvalidEventException invalid = invalid("launch.runs", problem);
             refused = refused.chain(() -> Uni.createFrom().completionStage(() -> record.nack(invalid)));
         }
-        Uni<Void> applied = runs.applyAll(facts).invoke(changed -> changed.forEach(changes::publish)).replaceWithVoid()
+        Uni<Void> applied = store(facts, factRecords)
                 .onFailure().invoke(e -> LOG.warnf("storing %d fact(s) from launch.runs failed, retrying: %s",
                         facts.size(), e.toString()))
                 .onFailure().retry().withBackOff(Duration.ofMillis(200), Duration.ofSeconds(5)).indefinitely();
@@ -88,6 +92,39 @@ public class StatusConsumers {
                         .ifPresent(m -> progress.applied(m.getPartition(), m.getOffset()));
             }
         }).chain(() -> Uni.createFrom().completionStage(batch::ack));
+    }
+
+    /**
+     * Applies the facts in one transaction. When the database refuses it for what is in it (a data or constraint
+     * error: the same every time, unlike a lost connection), the facts are applied one at a time, in order, and
+     * each one refused on its own goes to the dead letters with the database's reason; the rest are applied. So
+     * one poison fact never stops its partition. Other failures fail the whole (the caller retries it).
+     */
+    private Uni<Void> store(List<RunReadModel.Fact> facts, List<KafkaRecord<String, String>> records) {
+        return runs.applyAll(facts).invoke(changed -> changed.forEach(changes::publish)).replaceWithVoid()
+                .onFailure(StatusConsumers::refusedForItsContent).recoverWithUni(e -> {
+                    if (facts.size() == 1) {
+                        InvalidEventException invalid = invalid("launch.runs", "cannot be stored: "
+                                + e.getMessage());
+                        return Uni.createFrom().completionStage(() -> records.get(0).nack(invalid));
+                    }
+                    LOG.warnf("a batch of %d fact(s) was refused by the database (%s); applying them one by one",
+                            facts.size(), e.getMessage());
+                    return Multi.createFrom().range(0, facts.size()).onItem().transformToUniAndConcatenate(i ->
+                            store(List.of(facts.get(i)), List.of(records.get(i)))).collect().last()
+                            .replaceWithVoid();
+                });
+    }
+
+    /** A database error about the data (SQLSTATE class 22) or a constraint (23): trying again changes nothing. */
+    static boolean refusedForItsContent(Throwable e) {
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            if (t instanceof io.vertx.pgclient.PgException pg && pg.getSqlState() != null
+                    && (pg.getSqlState().startsWith("22") || pg.getSqlState().startsWith("23"))) {
+                return true;
+            }
+        }
+        return false;
     }
 
     @Incoming("launch-run-logs")

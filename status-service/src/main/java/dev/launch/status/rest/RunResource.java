@@ -259,7 +259,7 @@ public class RunResource {
 
     /**
      * Asks for the run to stop: 202; 409 when it has already ended. A run accepted a moment ago may not have
-     * reached the read model yet, so an unknown id is looked up again for up to two seconds before the 404.
+     * reached the read model yet: it is waited for (ADR 0004, {@link #findConsistent}) before any 404.
      */
     @POST
     @Path("/{runId}/stop")
