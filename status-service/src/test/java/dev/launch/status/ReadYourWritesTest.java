@@ -55,6 +55,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class ReadYourWritesTest {
     private static final HttpClient HTTP = HttpClient.newHttpClient();
     private static KafkaProducer<String, String> producer;
+    /** writes RunQueued as the queue service does: in a transaction */
+    private static KafkaProducer<String, String> enqueuer;
 
     @TestHTTPResource("/")
     URL base;
@@ -63,18 +65,26 @@ class ReadYourWritesTest {
     static void connect() {
         producer = new KafkaProducer<>(Map.of("bootstrap.servers", SharedInfra.kafkaBootstrap(), "acks", "all",
                 "key.serializer", StringSerializer.class.getName(), "value.serializer", StringSerializer.class.getName()));
+        enqueuer = new KafkaProducer<>(Map.of("bootstrap.servers", SharedInfra.kafkaBootstrap(),
+                "transactional.id", "ryw-test-" + UUID.randomUUID(),
+                "key.serializer", StringSerializer.class.getName(), "value.serializer", StringSerializer.class.getName()));
+        enqueuer.initTransactions();
     }
 
     @AfterAll
     static void disconnect() {
         producer.close();
+        enqueuer.close();
     }
 
     private static RecordMetadata queued(String runId, String queue) throws Exception {
         RunLifecycle fact = new RunLifecycle(runId, queue, "train", 1, 1, null, null, null, null, null, null, 0L,
                 null, Instant.now(), null, null);
-        return producer.send(new ProducerRecord<>(Topics.RUNS, runId,
-                Events.encode(EventEnvelope.of(EventTypes.RUN_QUEUED, runId, fact)))).get(10, TimeUnit.SECONDS);
+        enqueuer.beginTransaction();
+        var written = enqueuer.send(new ProducerRecord<>(Topics.RUNS, runId,
+                Events.encode(EventEnvelope.of(EventTypes.RUN_QUEUED, runId, fact))));
+        enqueuer.commitTransaction();
+        return written.get(10, TimeUnit.SECONDS);
     }
 
     private static String token(RecordMetadata written) {
@@ -174,8 +184,8 @@ class ReadYourWritesTest {
         // minted long ago: absent at once
         String old = new UUID((1_000_000_000_000L << 16) | 0x7000L, 0x8000000000000000L | 42).toString();
         given().when().get("/api/v1/runs/" + old).then().statusCode(404);
-        // minted now, never written: absent once the read model has applied its partition to the end (a plain
-        // record is written to that partition, so its end is a record, not another writer's transaction marker)
+        // minted now, never written: absent once the read model has applied its partition to its end (a record is
+        // written to that partition first, so there is something to wait for)
         String fresh = RunIds.next();
         int partitions = producer.partitionsFor(Topics.RUNS).size();
         int partition = org.apache.kafka.common.utils.Utils.toPositive(org.apache.kafka.common.utils.Utils.murmur2(

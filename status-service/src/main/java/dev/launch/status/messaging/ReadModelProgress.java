@@ -175,7 +175,11 @@ public class ReadModelProgress {
         CompletableFuture<?> signal = signal(Set.of(partition));
         Uni<Void> committed = refresh ? refreshCommitted(Set.of(partition)) : Uni.createFrom().voidItem();
         return committed.chain(() -> {
-            boolean complete = next(partition) >= end; // read before the look: the look then sees all of it
+            // read before the look, so the look sees all of it. A run exists by its RunQueued, which the queue
+            // service always writes in a transaction: its commit marker follows it on the same partition, so a
+            // committed RunQueued lies before end - 1, and the read model past end - 1 has it. (The record at
+            // end - 1 is often that marker, which a consumer never sees: waiting for end would never end.)
+            boolean complete = next(partition) >= end - 1;
             return find.get().chain(found -> {
                 if (found != null || complete) {
                     return Uni.createFrom().item(found);
@@ -215,9 +219,7 @@ public class ReadModelProgress {
 
     /**
      * The partition of a run's facts (the producers' default partitioner: murmur2 of the key) and its last
-     * stable offset: every committed record lies before it. The records just before it may be transaction
-     * markers, which a consumer never sees; the read model passing it is certain proof, its not passing it
-     * is not proof of the opposite (so the wait also ends when the run is found).
+     * stable offset: every committed record lies before it.
      */
     private CompletableFuture<Map.Entry<Integer, Long>> endOf(String runId) {
         return partitions().thenCompose(count -> {
