@@ -76,6 +76,16 @@ class QueueResourceTest {
                     org.apache.kafka.common.config.ConfigResource.Type.TOPIC, Topics.queue(queue));
             var config = admin.describeConfigs(List.of(resource)).all().get(10, TimeUnit.SECONDS).get(resource);
             assertEquals("-1", config.get("retention.ms").value(), "a queue's items wait as long as it takes");
+
+            // a queue topic made earlier without Launch's settings (an older version, or by hand) gets them
+            String older = unique("q");
+            admin.createTopics(List.of(new org.apache.kafka.clients.admin.NewTopic(Topics.queue(older), 1, (short) 1)))
+                    .all().get(10, TimeUnit.SECONDS);
+            createQueue("{\"name\":\"" + older + "\",\"target\":{\"type\":\"local-process\"}}");
+            var olderTopic = new org.apache.kafka.common.config.ConfigResource(
+                    org.apache.kafka.common.config.ConfigResource.Type.TOPIC, Topics.queue(older));
+            assertEquals("-1", admin.describeConfigs(List.of(olderTopic)).all().get(10, TimeUnit.SECONDS)
+                    .get(olderTopic).get("retention.ms").value(), "an existing queue topic kept past the retention");
         }
         given().when().get("/api/v1/queues/" + queue).then().statusCode(200)
                 .body("target.type", is("local-process")).body("maxAttempts", is(3));

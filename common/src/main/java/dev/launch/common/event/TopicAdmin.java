@@ -70,12 +70,13 @@ public final class TopicAdmin {
         var result = admin.createTopics(topics);
         Map<String, NewTopic> byName = new java.util.HashMap<>();
         topics.forEach(t -> byName.put(t.name(), t));
+        List<NewTopic> existing = new java.util.ArrayList<>();
         for (var entry : result.values().entrySet()) {
             try {
                 entry.getValue().get(30, TimeUnit.SECONDS);
             } catch (ExecutionException e) {
                 if (e.getCause() instanceof TopicExistsException) {
-                    setConfigs(admin, byName.get(entry.getKey()));
+                    existing.add(byName.get(entry.getKey()));
                 } else {
                     throw new IllegalStateException("cannot create topic " + entry.getKey() + ": "
                             + e.getCause().getMessage(), e.getCause());
@@ -87,27 +88,34 @@ public final class TopicAdmin {
                 throw new IllegalStateException("interrupted while creating topics", e);
             }
         }
+        setConfigs(admin, existing);
     }
 
-    private static void setConfigs(Admin admin, NewTopic topic) {
-        if (topic.configs() == null || topic.configs().isEmpty()) {
+    /** Sets the configs of topics that existed already, in one request. */
+    private static void setConfigs(Admin admin, List<NewTopic> topics) {
+        Map<org.apache.kafka.common.config.ConfigResource, java.util.Collection<org.apache.kafka.clients.admin.AlterConfigOp>>
+                changes = new java.util.HashMap<>();
+        for (NewTopic topic : topics) {
+            if (topic.configs() == null || topic.configs().isEmpty()) {
+                continue;
+            }
+            changes.put(new org.apache.kafka.common.config.ConfigResource(
+                    org.apache.kafka.common.config.ConfigResource.Type.TOPIC, topic.name()),
+                    topic.configs().entrySet().stream().map(c -> new org.apache.kafka.clients.admin.AlterConfigOp(
+                            new org.apache.kafka.clients.admin.ConfigEntry(c.getKey(), c.getValue()),
+                            org.apache.kafka.clients.admin.AlterConfigOp.OpType.SET)).toList());
+        }
+        if (changes.isEmpty()) {
             return;
         }
-        var resource = new org.apache.kafka.common.config.ConfigResource(
-                org.apache.kafka.common.config.ConfigResource.Type.TOPIC, topic.name());
-        List<org.apache.kafka.clients.admin.AlterConfigOp> ops = topic.configs().entrySet().stream()
-                .map(c -> new org.apache.kafka.clients.admin.AlterConfigOp(
-                        new org.apache.kafka.clients.admin.ConfigEntry(c.getKey(), c.getValue()),
-                        org.apache.kafka.clients.admin.AlterConfigOp.OpType.SET))
-                .toList();
         try {
-            admin.incrementalAlterConfigs(Map.of(resource, ops)).all().get(30, TimeUnit.SECONDS);
+            admin.incrementalAlterConfigs(changes).all().get(30, TimeUnit.SECONDS);
         } catch (ExecutionException | TimeoutException e) {
-            throw new IllegalStateException("cannot set the configs of topic " + topic.name() + ": "
+            throw new IllegalStateException("cannot set the configs of topics " + changes.keySet() + ": "
                     + (e.getCause() == null ? e : e.getCause()).getMessage(), e);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            throw new IllegalStateException("interrupted while setting the configs of topic " + topic.name(), e);
+            throw new IllegalStateException("interrupted while setting the configs of topics", e);
         }
     }
 }
