@@ -267,4 +267,50 @@ class LocalProcessAgentTest {
                     AgentTestInfra.KUBERNETES_QUEUE, AgentTestInfra.SAGEMAKER_QUEUE), status.queues());
         }
     }
+
+    /**
+     * A run another agent's queue holder handed to this agent (ADR 0005) is launched here once, even when the
+     * hand-off is read twice; one addressed to an earlier incarnation of this agent is not launched; the agent's
+     * status lists the hand-off it read and states its free slots.
+     */
+    @Test
+    void aRunHandedOverToThisAgentIsLaunchedHereOnceAndOnlyForItsOwnIncarnation() throws Exception {
+        AgentStatus self;
+        try (RunEventsRecorder agents = new RunEventsRecorder(SharedInfra.kafkaBootstrap(), Topics.AGENTS)) {
+            java.util.function.Supplier<List<AgentStatus>> ours = () -> agents.all().stream()
+                    .map(e -> e.payloadAs(AgentStatus.class))
+                    .filter(st -> st.queues() != null && st.queues().contains(AgentTestInfra.QUEUE)).toList();
+            await().atMost(20, TimeUnit.SECONDS).until(() -> !ours.get().isEmpty());
+            self = ours.get().get(ours.get().size() - 1);
+        }
+        assertNotNull(self.freeSlots(), "the status states the free slots");
+        Path code = code("echo handed over\n");
+        JobSource source = new JobSource(JobSource.CODE, null, null, null, null, code.toString(), code.toString());
+        String stale = RunIds.next();
+        String handed = RunIds.next();
+        handOff(stale, source, self.agentId(), self.startedAt().minusSeconds(3600));
+        handOff(handed, source, self.agentId(), self.startedAt());
+        handOff(handed, source, self.agentId(), self.startedAt()); // the holder's retry after a lost ack
+        awaitType(handed, EventTypes.RUN_FINISHED);
+        assertEquals(List.of(EventTypes.RUN_STARTING, EventTypes.RUN_RUNNING, EventTypes.RUN_FINISHED),
+                runs.typesOf(handed), "launched once, by this agent (the holder wrote the claim)");
+        assertTrue(logText(handed).contains("handed over"));
+        try (RunEventsRecorder agents = new RunEventsRecorder(SharedInfra.kafkaBootstrap(), Topics.AGENTS)) {
+            await().atMost(20, TimeUnit.SECONDS).until(() -> agents.all().stream()
+                    .map(e -> e.payloadAs(AgentStatus.class))
+                    .anyMatch(st -> st.handoffsRead() != null && st.handoffsRead().contains(handed)));
+            assertTrue(agents.all().stream().map(e -> e.payloadAs(AgentStatus.class))
+                    .noneMatch(st -> st.handoffsRead() != null && st.handoffsRead().contains(stale)));
+        }
+        assertEquals(List.of(), runs.typesOf(stale), "a hand-off to an earlier incarnation is not launched");
+    }
+
+    private static void handOff(String runId, JobSource source, String agent, Instant incarnation) throws Exception {
+        RunRequest request = new RunRequest(runId, AgentTestInfra.QUEUE, "job", 3, "sha256:x", source,
+                List.of("sh", "run.sh"), JsonNodeFactory.instance.objectNode(),
+                JsonNodeFactory.instance.objectNode().put("type", "local-process"), 1, 1, null, Instant.now(), null);
+        producer.send(new ProducerRecord<>(Topics.RUN_COMMANDS, runId, Events.encode(EventEnvelope.of(
+                EventTypes.RUN_TAKEN, runId, RunTaken.handOff(request, agent, incarnation, "holder-elsewhere")))))
+                .get(10, TimeUnit.SECONDS);
+    }
 }

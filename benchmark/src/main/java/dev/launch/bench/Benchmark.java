@@ -27,8 +27,8 @@ import java.util.regex.Pattern;
  *
  * <p>Arguments: {@code --kafka host:port --jobs URL --queues URL --status URL --agent-jar PATH
  * --broker-classpath FILE --work DIR --out FILE [--jvm-options "..."] [--quick] [--only scenario,...]}
- * (scenarios: kafka, latency, throughput, depth, breadth, containers, kubernetes, sagemaker; a partial run writes a partial
- * page).
+ * (scenarios: kafka, latency, throughput, depth, breadth, shared, containers, kubernetes, sagemaker; a partial run
+ * writes a partial page).
  */
 public final class Benchmark {
     /** The sizes of one benchmark run. */
@@ -137,6 +137,9 @@ public final class Benchmark {
         }
         if (wanted("breadth")) {
             scenario("Breadth", this::breadth);
+        }
+        if (wanted("shared")) {
+            scenario(SHARED, this::sharedQueue);
         }
         if (wanted("containers")) {
             scenario("Containers (local-container: `true`)", this::containers);
@@ -711,6 +714,98 @@ public final class Benchmark {
             }
             report.row(section, rate + " runs/s round-robin over the queues for " + sizes.breadthSeconds()
                     + " s: enqueue → RUNNING p50/p95/p99", Stats.of(running).ms() + " ms", "");
+        }
+    }
+
+    private static final String SHARED = "Shared queue (local-process, agents at max-jobs 1)";
+
+    /**
+     * One queue shared by 1, 4, 6 and 16 agents at max-jobs 1 (a pool of one-GPU machines): 10 runs of
+     * {@code sleep 1} per agent enqueued at once, first 202 → last FINISHED against the ideal of 10 s; then 100
+     * runs of {@code true}, drained no slower with more agents. Also counts starts out of enqueue order (by
+     * RUNNING time; ADR 0005: the takes are in queue order, the starts follow up to the agents' launch times).
+     */
+    private void sharedQueue() throws Exception {
+        step("shared queue");
+        Path code = work.resolve("job-code");
+        String suffix = Long.toString(System.currentTimeMillis(), 36);
+        String sleeper = "bench-sleep-" + suffix;
+        api.post(api.jobs + "/api/v1/jobs", "{\"name\":\"" + sleeper + "\",\"source\":{\"type\":\"code\",\"artifact\":\""
+                + code + "\"},\"entrypoint\":[\"sleep\",\"1\"]}", 201);
+        for (int count : quick ? new int[] {1, 4} : new int[] {1, 4, 6, 16}) {
+            String queue = queue("bench-shared-" + count + "-" + suffix, "local-process");
+            List<Processes.Agent> pool = new ArrayList<>();
+            try {
+                for (int i = 0; i < count; i++) {
+                    pool.add(processes.agent("bench-agent-" + (++agents), List.of(queue), 1, work.resolve("workspaces")));
+                }
+                for (Processes.Agent agent : pool) {
+                    agent.awaitReady(Duration.ofMinutes(5));
+                }
+                awaitSettled(queue, count);
+                // a few runs first, so every agent has launched once
+                Api.Batch warm = api.closedLoop(List.of(queue), body(), 2 * count, 8);
+                events.awaitEnded(warm.runIds(), Duration.ofMinutes(2));
+
+                int runs = 10 * count;
+                Api.Batch batch = api.closedLoop(List.of(queue), "{\"job\":\"" + sleeper + "\"}", runs, 32);
+                boolean all = events.awaitEnded(batch.runIds(), Duration.ofMinutes(5));
+                double seconds = (lastEnded(batch) - batch.firstSentMicros) / 1e6;
+                report.row(SHARED, count + (count == 1 ? " agent" : " agents") + ", " + runs + " runs of `sleep 1`: "
+                                + "first 202 → last FINISHED", String.format("%.1f s (%.2f × the ideal 10 s)", seconds,
+                                seconds / 10), outOfOrder(batch) + " of " + runs + " started out of enqueue order"
+                                + (all ? "" : "; not all ended in 5 min"));
+
+                Api.Batch instant = api.closedLoop(List.of(queue), body(), 100, 32);
+                all = events.awaitEnded(instant.runIds(), Duration.ofMinutes(5));
+                seconds = (lastEnded(instant) - instant.firstSentMicros) / 1e6;
+                report.row(SHARED, count + (count == 1 ? " agent" : " agents") + ", 100 runs of `true`: first 202 → "
+                                + "last FINISHED", String.format("%.1f s", seconds), String.format("%.0f runs/s; %d of "
+                                + "100 started out of enqueue order%s", 100 / seconds, outOfOrder(instant),
+                        all ? "" : "; not all ended in 5 min"));
+            } finally {
+                pool.forEach(Processes.Agent::close);
+            }
+        }
+    }
+
+    private long lastEnded(Api.Batch batch) {
+        return batch.runIds().stream().mapToLong(id -> events.of(id).ended).max().orElse(0);
+    }
+
+    /** Runs whose RUNNING came before that of a run enqueued earlier (by the 202's order). */
+    private int outOfOrder(Api.Batch batch) {
+        List<Api.Sent> sent;
+        synchronized (batch.accepted) {
+            sent = new ArrayList<>(batch.accepted);
+        }
+        sent.sort(Comparator.comparingLong(s -> s.sentMicros() + (long) (s.answerMillis() * 1000)));
+        int late = 0;
+        long latest = 0;
+        for (Api.Sent one : sent) {
+            long running = events.of(one.runId()).running;
+            if (running != 0 && running < latest) {
+                late++;
+            }
+            latest = Math.max(latest, running);
+        }
+        return late;
+    }
+
+    /** Waits until the queue's agent group is stable with {@code members} members, one holding the queue. */
+    private void awaitSettled(String queue, int members) throws Exception {
+        try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, kafka))) {
+            RunEvents.await(() -> {
+                try {
+                    var group = admin.describeConsumerGroups(List.of("launch.agents." + queue)).all()
+                            .get(10, TimeUnit.SECONDS).get("launch.agents." + queue);
+                    return group.groupState() == org.apache.kafka.common.GroupState.STABLE
+                            && group.members().size() == members && group.members().stream()
+                            .filter(m -> !m.assignment().topicPartitions().isEmpty()).count() == 1;
+                } catch (Exception e) {
+                    return false;
+                }
+            }, Duration.ofMinutes(2));
         }
     }
 

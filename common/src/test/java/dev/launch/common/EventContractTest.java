@@ -29,7 +29,8 @@ class EventContractTest {
                 new JobInputs(obj("{\"type\":\"object\"}"), obj("{\"lr\":0.1}")), Instant.now());
         RunLifecycle base = RunLifecycle.of(RUN, "local");
         RunLifecycle held = base.withAgent("agent-1", 1);
-        AgentStatus agent = new AgentStatus("agent-1", List.of("local"), 2, List.of(RUN), "h", 42, 5000, Instant.now());
+        AgentStatus agent = new AgentStatus("agent-1", List.of("local"), 2, List.of(RUN), "h", 42, 5000, Instant.now(),
+                1, List.of(RUN));
         Map<String, Object> m = new java.util.LinkedHashMap<>();
         m.put(EventTypes.JOB_VERSION_CREATED, new JobVersionCreated(job));
         QueueChanged q = new QueueChanged("local", obj("{\"type\":\"local-process\"}"), null, null, false, false, 1,
@@ -53,7 +54,7 @@ class EventContractTest {
         m.put(EventTypes.RUN_REQUEUED, base.withAgent(null, 2));
         m.put(EventTypes.STOP_RUN, new StopRun(RUN, "local", "stopped by user", "api"));
         m.put(EventTypes.MOVE_RUN, new MoveRun(RUN, "local", RUN, RunIds.next(), "high", "api"));
-        m.put(EventTypes.RUN_TAKEN, new RunTaken(RUN, "local", RUN, "agent-1"));
+        m.put(EventTypes.RUN_TAKEN, RunTaken.handOff(request, "agent-2", Instant.now(), "agent-1"));
         m.put(EventTypes.RUN_LAUNCHING, new RunTaken(RUN, "local", RUN, "agent-1", "launch-" + RUN + "-1", true));
         m.put(EventTypes.RUN_PROGRESSED, held.withTarget("local-container", "launch-" + RUN + "-1")
                 .withReason("pulling image"));

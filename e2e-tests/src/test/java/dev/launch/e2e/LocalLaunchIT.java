@@ -322,15 +322,30 @@ class LocalLaunchIT {
                 done.getList("history.state"));
     }
 
+    /**
+     * Three agents at max-jobs 1 share a queue: the queue stays with the agent the group gave it to, which hands
+     * the items it has no slot for to the idle agents (ADR 0005) — every hand-off counted by the holder and by
+     * its receiver, no rebalance while the runs go — and the starts keep queue order, each run once.
+     */
     @Test
-    void threeAgentsShareOneQueueAndItsOrderHolds() {
+    void threeAgentsShareOneQueueByHandOffsAndItsOrderHolds() throws Exception {
         String shared = queue + "-shared";
         localQueue(shared);
         List<ServiceProcess> agents = new ArrayList<>();
-        try {
+        try (org.apache.kafka.clients.admin.Admin admin = org.apache.kafka.clients.admin.Admin.create(Map.of(
+                "bootstrap.servers", dev.launch.devstack.SharedInfra.kafkaBootstrap()))) {
             for (int i = 1; i <= 3; i++) {
                 agents.add(stack.agent(shared + "-agent-" + i, 1, shared));
             }
+            // the group has settled: three members, one holding the queue
+            await().atMost(60, TimeUnit.SECONDS).until(() -> {
+                var group = admin.describeConsumerGroups(List.of("launch.agents." + shared)).all()
+                        .get(10, TimeUnit.SECONDS).get("launch.agents." + shared);
+                return group.groupState() == org.apache.kafka.common.GroupState.STABLE && group.members().size() == 3
+                        && group.members().stream().filter(m -> !m.assignment().topicPartitions().isEmpty())
+                        .count() == 1;
+            });
+            Map<String, Double> assignedBefore = metric(agents, "launch_agent_queue_assignments_total", shared);
             List<String> ids = new ArrayList<>();
             for (int i = 0; i < 9; i++) {
                 ids.add(enqueue(shared, "two"));
@@ -347,6 +362,20 @@ class LocalLaunchIT {
             for (String id : ids) {
                 assertEquals(1, runs.get(id).getList("history.findAll { it.state == 'RUNNING' }").size(), id);
             }
+            assertEquals(assignedBefore, metric(agents, "launch_agent_queue_assignments_total", shared),
+                    "no rebalance moved the queue while its runs went");
+            Map<String, Double> handed = metric(agents, "launch_agent_handoffs_total", shared);
+            Map<String, Double> received = metric(agents, "launch_agent_handoffs_received_total", null);
+            String holder = handed.entrySet().stream().filter(e -> e.getValue() > 0).map(Map.Entry::getKey)
+                    .findFirst().orElseThrow(() -> new AssertionError("no agent handed a run on: " + handed));
+            long elsewhere = ids.stream().filter(id -> !holder.equals(runs.get(id).getString("agentId"))).count();
+            assertEquals(elsewhere, handed.get(holder).longValue(),
+                    "the holder handed on exactly the runs the other agents ran: " + handed);
+            for (ServiceProcess peer : agents) {
+                long ran = ids.stream().filter(id -> peer.name().equals(runs.get(id).getString("agentId"))).count();
+                assertEquals(peer.name().equals(holder) ? 0 : ran, received.get(peer.name()).longValue(),
+                        "hand-offs received by " + peer.name());
+            }
             Instant first = at(runs.get(ids.get(0)), "RUNNING");
             Instant last = runs.get(ids.get(8)).getList("history.findAll { it.state == 'FINISHED' }.at").stream()
                     .map(at -> Instant.parse((String) at)).findFirst().orElseThrow();
@@ -355,6 +384,21 @@ class LocalLaunchIT {
         } finally {
             agents.forEach(ServiceProcess::close);
         }
+    }
+
+    /** One counter per agent (by agent name), read from its /q/metrics; {@code queue} null: untagged. */
+    private static Map<String, Double> metric(List<ServiceProcess> agents, String name, String queue) {
+        Map<String, Double> values = new java.util.TreeMap<>();
+        java.util.regex.Pattern line = java.util.regex.Pattern.compile("^" + name
+                + (queue == null ? "" : "\\{[^}]*queue=\"" + java.util.regex.Pattern.quote(queue) + "\"[^}]*\\}")
+                + "\\s+([0-9.eE+-]+)$", java.util.regex.Pattern.MULTILINE);
+        for (ServiceProcess agent : agents) {
+            String text = given().baseUri(agent.url()).when().get("/q/metrics").then().statusCode(200).extract()
+                    .asString();
+            java.util.regex.Matcher m = line.matcher(text);
+            values.put(agent.name(), m.find() ? Double.parseDouble(m.group(1)) : 0.0);
+        }
+        return values;
     }
 
     private static String enqueueAt(String onQueue, String priority, Integer gpus) {

@@ -50,6 +50,10 @@ public class Agent {
 
     private Slots slots;
     private RunCommandsReader commands;
+    private PeerSlots peers;
+    private HandOffs handOffs;
+    /** a status is due soon (a slot change or a hand-off read): one publish covers what came meanwhile */
+    private final java.util.concurrent.atomic.AtomicBoolean statusDue = new java.util.concurrent.atomic.AtomicBoolean();
     private Admin admin;
     private final List<QueueDispatcher> dispatchers = new ArrayList<>();
     private final ScheduledExecutorService heartbeat = Executors.newSingleThreadScheduledExecutor(r -> {
@@ -70,6 +74,15 @@ public class Agent {
                 stop -> supervisor.stop(stop.runId(), stop.reason()))
                 .onRetry(retry -> supervisor.abandon(retry.runId(), retry.fromItem(), retry.attempt()))
                 .onAdopt(supervisor::offerAdoption);
+        Verdicts verdicts = new Verdicts(identity.id(), commands, events, supervisor, slots);
+        handOffs = new HandOffs(identity.id(), identity.startedAt(), slots, verdicts, this::statusSoon,
+                Counter.builder("launch_agent_handoffs_received_total")
+                        .description("runs other agents' queue holders handed to this agent (ADR 0005)")
+                        .register(metrics));
+        commands.onHandOff(handOffs::read);
+        slots.onAvailability(this::statusSoon);
+        peers = new PeerSlots(bootstrap, identity.id(), config.heartbeatInterval().multipliedBy(3), slots::nudge);
+        peers.start();
         commands.start();
         supervisor.useCommands(commands);
         supervisor.useSlots(slots);
@@ -79,13 +92,22 @@ public class Agent {
                 AdminClientConfig.REQUEST_TIMEOUT_MS_CONFIG, 5_000));
         java.util.Set<String> existing = existingTopics();
         for (String queue : identity.queues()) {
+            QueueDispatcher.Meters meters = new QueueDispatcher.Meters(
+                    Counter.builder("launch_agent_dead_letters_total")
+                            .description("queue items that were not run requests, sent to launch.dead-letter")
+                            .tag("queue", queue).register(metrics),
+                    DistributionSummary.builder("launch_agent_take_batch_size")
+                            .description("queue items taken together (claimed, recorded and committed as one batch)")
+                            .tag("queue", queue).register(metrics),
+                    Counter.builder("launch_agent_handoffs_total")
+                            .description("items this agent, holding the queue, took for a peer with a free slot")
+                            .tag("queue", queue).register(metrics),
+                    Counter.builder("launch_agent_queue_assignments_total")
+                            .description("times the queue's group gave this agent the queue (rebalances won)")
+                            .tag("queue", queue).register(metrics));
             QueueDispatcher dispatcher = new QueueDispatcher(queue, existingQueueTopics(queue, existing),
                     identity.queues().size() >= QueueDispatcher.MANY_QUEUES, bootstrap, identity.id(), slots, events,
-                    commands, supervisor, admin, Counter.builder("launch_agent_dead_letters_total")
-                    .description("queue items that were not run requests, sent to launch.dead-letter")
-                    .tag("queue", queue).register(metrics), DistributionSummary.builder("launch_agent_take_batch_size")
-                    .description("queue items taken together (claimed, recorded and committed as one batch)")
-                    .tag("queue", queue).register(metrics), config.sessionTimeout());
+                    commands, verdicts, peers, admin, meters, config.sessionTimeout());
             dispatchers.add(dispatcher);
             dispatcher.start();
         }
@@ -100,6 +122,28 @@ public class Agent {
             }
         }, every, every, TimeUnit.MILLISECONDS);
         LOG.infof("agent %s serves %s with max-jobs %d", identity.id(), identity.queues(), identity.maxJobs());
+    }
+
+    /**
+     * Publishes the agent's status soon (on the heartbeat thread), once for any number of calls meanwhile: its
+     * free slots changed between none and some, or it read a hand-off, and the holders of its queues must know.
+     */
+    private void statusSoon() {
+        if (!"POLLING".equals(state) || !statusDue.compareAndSet(false, true)) {
+            return;
+        }
+        try {
+            heartbeat.execute(() -> {
+                statusDue.set(false);
+                try {
+                    events.agent(EventTypes.AGENT_HEARTBEAT, identity.id(), status());
+                } catch (RuntimeException e) {
+                    LOG.warnf("status update failed: %s", e.toString());
+                }
+            });
+        } catch (java.util.concurrent.RejectedExecutionException e) {
+            statusDue.set(false); // shutting down
+        }
     }
 
     /** The topics Kafka has now; empty when it cannot tell (every queue is then found by pattern). */
@@ -137,6 +181,12 @@ public class Agent {
         state = "DRAINING";
         dispatchers.forEach(QueueDispatcher::stopTaking);
         dispatchers.forEach(QueueDispatcher::close);
+        if (handOffs != null) {
+            handOffs.close();
+        }
+        if (peers != null) {
+            peers.close();
+        }
         drain(config.drain());
         state = "STOPPED";
         heartbeat.shutdownNow();
@@ -172,9 +222,11 @@ public class Agent {
     }
 
     public AgentStatus status() {
+        HandOffs.View view = handOffs == null ? null : handOffs.view();
         return new AgentStatus(identity.id(), identity.queues(), identity.maxJobs(), supervisor.heldRuns(),
                 identity.host(), ProcessHandle.current().pid(), config.heartbeatInterval().toMillis(),
-                identity.startedAt());
+                identity.startedAt(), view == null || !"POLLING".equals(state) ? null : view.freeSlots(),
+                view == null ? null : view.read());
     }
 
     public String state() {

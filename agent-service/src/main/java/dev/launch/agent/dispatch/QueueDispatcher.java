@@ -1,17 +1,14 @@
 package dev.launch.agent.dispatch;
 
 import dev.launch.agent.messaging.EventPublisher;
-import dev.launch.agent.supervise.RunSupervisor;
 import dev.launch.common.event.EventEnvelope;
 import dev.launch.common.event.EventTypes;
 import dev.launch.common.event.Events;
 import dev.launch.common.event.RunLifecycle;
 import dev.launch.common.event.RunRequest;
 import dev.launch.common.event.RunTaken;
-import dev.launch.common.event.StopRun;
 import dev.launch.common.event.Topics;
 import dev.launch.common.run.Priority;
-import dev.launch.common.run.RunCommandLedger;
 import dev.launch.common.run.RunCommandsReader;
 import io.micrometer.core.instrument.Counter;
 import org.apache.kafka.clients.admin.Admin;
@@ -43,12 +40,13 @@ import java.util.concurrent.TimeUnit;
 /**
  * Takes one queue's runs in order. A queue is one single-partition topic, or one per priority level, and every
  * agent serving it is in the queue's consumer group; {@link FreeSlotsAssignor} gives all of a queue's topics to
- * one member (the agent with the most free slots), so exactly one agent reads the queue at a time. With levels, the item taken is the oldest of the
- * highest level that has one (checked against the levels' end offsets before each take). For each item: hold a
- * slot, claim the run ({@code RunClaimed}, acknowledged), record the take ({@code RunTaken} on
- * {@code launch.run-commands}), read the run's commands up to that record, commit the offset, then launch it,
- * or report it stopped, or skip it when it was moved to another level first. The consumer is paused while the
- * agent has no free slot. See DESIGN.md.
+ * one member (the agent with the most free slots), so exactly one agent reads the queue at a time: its holder.
+ * With levels, the item taken is the oldest of the highest level that has one (checked against the levels' end
+ * offsets before each take). For each item: hold a slot, claim the run ({@code RunClaimed}, acknowledged),
+ * record the take ({@code RunTaken} on {@code launch.run-commands}), read the run's commands up to that record,
+ * commit the offset, then launch it, or report it stopped, or skip it when it was moved to another level first.
+ * When the holder has no free slot and a peer of the queue has one, it takes the item for that peer instead (a
+ * hand-off, ADR 0005). The consumer is paused while nobody has a free slot. See DESIGN.md.
  */
 public class QueueDispatcher implements AutoCloseable {
     private static final Logger LOG = Logger.getLogger(QueueDispatcher.class);
@@ -63,7 +61,10 @@ public class QueueDispatcher implements AutoCloseable {
     /** The most items one take handles together. */
     static final int MAX_BATCH = 64;
     private final RunCommandsReader commands;
-    private final RunSupervisor supervisor;
+    private final Verdicts verdicts;
+    private final PeerSlots peers;
+    private final Counter handedOff;
+    private final Counter assigned;
     private final Admin admin;
     private final Counter deadLetters;
     private final KafkaConsumer<String, String> consumer;
@@ -73,9 +74,8 @@ public class QueueDispatcher implements AutoCloseable {
     /** how long a poll waits for an item when none is pending */
     private final Duration idlePoll;
     private volatile boolean running = true;
-    /** this agent's free slots as of its last join of the queue's group (what the assignor saw) */
-    private int freeWhenJoined;
-    private long lastGroupCheck;
+    /** counts the assignments this consumer received: an item in hand is void once it changes */
+    private volatile int generation;
 
     /**
      * @param topics the queue's topics when they exist now (subscribed by name: the consumer then asks Kafka
@@ -88,19 +88,20 @@ public class QueueDispatcher implements AutoCloseable {
      *               rebalance asked for by another agent takes up to 2 s to reach this one
      */
     public QueueDispatcher(String queue, List<String> topics, boolean many, String bootstrap, String agentId,
-                           Slots slots, EventPublisher events,
-                           RunCommandsReader commands, RunSupervisor supervisor, Admin admin, Counter deadLetters,
-                           io.micrometer.core.instrument.DistributionSummary batchSizes,
-                           java.time.Duration sessionTimeout) {
-        this.batchSizes = batchSizes;
+                           Slots slots, EventPublisher events, RunCommandsReader commands, Verdicts verdicts,
+                           PeerSlots peers, Admin admin, Meters meters, java.time.Duration sessionTimeout) {
+        this.batchSizes = meters.batchSizes();
         this.queue = queue;
         this.agentId = agentId;
         this.slots = slots;
         this.events = events;
         this.commands = commands;
-        this.supervisor = supervisor;
+        this.verdicts = verdicts;
+        this.peers = peers;
+        this.handedOff = meters.handedOff();
+        this.assigned = meters.assigned();
         this.admin = admin;
-        this.deadLetters = deadLetters;
+        this.deadLetters = meters.deadLetters();
         this.topics = topics;
         this.idlePoll = Duration.ofMillis(many ? 1_000 : 200);
         this.consumer = new KafkaConsumer<>(Map.ofEntries(
@@ -113,7 +114,7 @@ public class QueueDispatcher implements AutoCloseable {
                 Map.entry(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, (Object) 1),
                 // an agent that dies holding the queue blocks it until the broker drops it from the group
                 Map.entry(ConsumerConfig.SESSION_TIMEOUT_MS_CONFIG, (Object) (int) sessionTimeout.toMillis()),
-                // a rebalance asked for by another agent reaches this one within half a second (2 s with many
+                // a rebalance (an agent joining or leaving) reaches this one within half a second (2 s with many
                 // queues)
                 Map.entry(ConsumerConfig.HEARTBEAT_INTERVAL_MS_CONFIG, (Object) (many ? 2_000 : 500)),
                 // an idle fetch waits this long at the broker; a committed item answers it at once
@@ -131,6 +132,11 @@ public class QueueDispatcher implements AutoCloseable {
         this.thread = new Thread(this::loop, "dispatch-" + queue);
     }
 
+    /** A dispatcher's meters, all tagged with its queue. */
+    public record Meters(Counter deadLetters, io.micrometer.core.instrument.DistributionSummary batchSizes,
+                         Counter handedOff, Counter assigned) {
+    }
+
     public void start() {
         ConsumerRebalanceListener listener = new ConsumerRebalanceListener() {
             @Override
@@ -140,9 +146,10 @@ public class QueueDispatcher implements AutoCloseable {
 
             @Override
             public void onPartitionsAssigned(java.util.Collection<TopicPartition> partitions) {
-                freeWhenJoined = slots.free();
+                generation++;
                 if (!partitions.isEmpty()) {
-                    LOG.infof("agent %s now takes queue %s's runs (%d free slots)", agentId, queue, freeWhenJoined);
+                    assigned.increment();
+                    LOG.infof("agent %s now holds queue %s (%d free slots)", agentId, queue, slots.free());
                 }
             }
         };
@@ -206,18 +213,17 @@ public class QueueDispatcher implements AutoCloseable {
     /** One turn of the loop: returns the item read and not yet taken (null when none). */
     private ConsumerRecord<String, String> step(ConsumerRecord<String, String> pending) throws InterruptedException {
         if (pending == null) {
-            if (consumer.assignment().isEmpty() && freeWhenJoined == 0 && slots.free() > 0) {
-                // another agent holds the queue and we told the group we were full: say we are not
-                freeWhenJoined = slots.free();
-                LOG.debugf("agent %s asks for queue %s: a slot is free again", agentId, queue);
-                consumer.enforceRebalance("agent " + agentId + " has a free slot again");
-            }
             consumer.resume(consumer.paused());
             return first(consumer.poll(idlePoll));
         }
         TopicPartition from = new TopicPartition(pending.topic(), pending.partition());
-        if (!awaitSlot(from)) {
-            return null; // stopping, or a rebalance gave the queue to an agent with a free slot
+        Grant grant = awaitSlot(from);
+        if (grant == null) {
+            return null; // stopping, or a rebalance came between: read again from the committed offset
+        }
+        if (grant.peer() != null) {
+            handOff(pending, grant.peer());
+            return null;
         }
         int held = 1;
         int launched = 0;
@@ -270,45 +276,47 @@ public class QueueDispatcher implements AutoCloseable {
         return batch;
     }
 
+    /** Where the item in hand goes: a slot of this agent's (no peer), or a peer's free slot. */
+    private record Grant(PeerSlots.Reservation peer) {
+    }
+
     /**
-     * Waits for a free slot while holding an item of {@code from}; false when stopping or when the queue went
-     * to another agent meanwhile. While waiting the partitions are paused and polled now and then, which keeps
-     * the agent in the group without reading further; if other agents serve the queue, it asks the group to
-     * rebalance, so the queue goes to an agent with a free slot (work sharing, see DESIGN.md).
+     * Waits, holding an item of {@code from}, for a free slot of this agent's or of a peer of the queue (ADR
+     * 0005); null when stopping or when a rebalance came meanwhile (the item in hand is then void: the consumer
+     * reads again from the committed offset). While waiting the partitions are paused and polled now and then,
+     * which keeps the agent in the group without reading further; anything a poll returns (a partition assigned
+     * anew is not paused) is put back, so no item is passed over.
      */
-    private boolean awaitSlot(TopicPartition from) throws InterruptedException {
+    private Grant awaitSlot(TopicPartition from) throws InterruptedException {
+        int joined = generation;
         Slots.Ticket ticket = slots.line();
         if (ticket.await(0, TimeUnit.MILLISECONDS)) {
-            return true;
+            return new Grant(null);
         }
         boolean got = false;
         try {
             consumer.pause(consumer.assignment());
             while (running) {
-                if (System.nanoTime() - lastGroupCheck > 1_000_000_000L) {
-                    lastGroupCheck = System.nanoTime();
-                    if (othersInGroup()) {
-                        LOG.debugf("agent %s hands queue %s on: work waits and no slot is free", agentId, queue);
-                        freeWhenJoined = 0;
-                        consumer.enforceRebalance("agent " + agentId + " has work but no free slot");
-                        consumer.poll(Duration.ZERO); // start the rebalance now
-                    }
+                PeerSlots.Reservation peer = peers.reserve(queue);
+                if (peer != null) {
+                    return new Grant(peer);
                 }
-                // short waits: while a rebalance runs, every member's poll moves it on
-                if (ticket.await(50, TimeUnit.MILLISECONDS)) {
+                // short waits (a peer's free slot nudges them): while a rebalance runs, every member's poll moves
+                // it on
+                if (ticket.awaitUnlessNudged(50, TimeUnit.MILLISECONDS)) {
                     got = true;
-                    if (consumer.assignment().contains(from)) {
-                        return true;
+                    if (generation == joined && consumer.assignment().contains(from)) {
+                        return new Grant(null);
                     }
                     slots.release();
-                    return false;
+                    return null;
                 }
-                consumer.poll(Duration.ZERO);
-                if (!consumer.assignment().contains(from)) {
-                    return false;
+                putBack(consumer.poll(Duration.ZERO));
+                if (generation != joined || !consumer.assignment().contains(from)) {
+                    return null;
                 }
             }
-            return false;
+            return null;
         } finally {
             if (!got) {
                 ticket.leave();
@@ -316,14 +324,83 @@ public class QueueDispatcher implements AutoCloseable {
         }
     }
 
-    /** Whether other agents are in this queue's group (an admin request on its own connection). */
-    private boolean othersInGroup() throws InterruptedException {
+    /** Seeks back to the first record of each partition in {@code records}: they are read again later. */
+    private void putBack(ConsumerRecords<String, String> records) {
+        for (TopicPartition partition : records.partitions()) {
+            consumer.seek(partition, records.records(partition).get(0).offset());
+        }
+        consumer.pause(consumer.assignment());
+    }
+
+    /**
+     * Takes {@code pending} (or, with levels, the item of a higher level that came first) for the peer whose free
+     * slot {@code peer} holds: {@code RunClaimed} naming the peer, then {@code RunTaken} naming it with the run
+     * request, then the commit. The peer's command reader reads the take and launches the run after the ledger's
+     * verdict, as for a take of its own. A take once sent may have landed, so it is retried until acknowledged.
+     */
+    private void handOff(ConsumerRecord<String, String> pending, PeerSlots.Reservation peer)
+            throws InterruptedException {
+        boolean used = false;
         try {
-            return admin.describeConsumerGroups(List.of(Topics.agentGroup(queue))).all().get(5, TimeUnit.SECONDS)
-                    .get(Topics.agentGroup(queue)).members().size() > 1;
-        } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
-            LOG.debugf("cannot describe the group of queue %s: %s", queue, e.toString());
-            return false;
+            ConsumerRecord<String, String> record = choose(pending);
+            if (record == null) {
+                return;
+            }
+            TopicPartition partition = new TopicPartition(record.topic(), record.partition());
+            Decoded decoded = decode(record);
+            if (decoded.request() == null) {
+                deadLetter(partition, record, decoded.problem());
+                return;
+            }
+            RunRequest request = decoded.request();
+            try {
+                events.run(EventTypes.RUN_CLAIMED, RunLifecycle.of(request.runId(), request.queue())
+                        .withAgent(peer.agent(), request.attempt()).withItem(request.item())).get(30, TimeUnit.SECONDS);
+            } catch (Exception e) {
+                if (e instanceof InterruptedException ie) {
+                    throw ie;
+                }
+                LOG.warnf("could not claim run %s for agent %s (%s); it stays first in queue %s", request.runId(),
+                        peer.agent(), e, queue);
+                consumer.seek(partition, record.offset());
+                Thread.sleep(1000);
+                return;
+            }
+            CrashPoints.at("after-claim");
+            while (true) {
+                try {
+                    events.send(Topics.RUN_COMMANDS, request.runId(), EventEnvelope.of(EventTypes.RUN_TAKEN,
+                            request.runId(), RunTaken.handOff(request, peer.agent(), peer.incarnation(), agentId)))
+                            .get(30, TimeUnit.SECONDS);
+                    break;
+                } catch (Exception e) {
+                    if (e instanceof InterruptedException ie) {
+                        throw ie;
+                    }
+                    if (!running) {
+                        LOG.warnf("shutting down while handing run %s to agent %s (%s)", request.runId(),
+                                peer.agent(), e);
+                        return;
+                    }
+                    LOG.warnf("could not record the hand-off of run %s to agent %s (%s); trying again",
+                            request.runId(), peer.agent(), e);
+                    Thread.sleep(1000);
+                }
+            }
+            peer.use(request.runId());
+            used = true;
+            handedOff.increment();
+            CrashPoints.at("after-take");
+            try {
+                commit(partition, record.offset() + 1);
+            } catch (RuntimeException e) {
+                LOG.warnf("could not commit past run %s in queue %s (%s); the item will be read again and skipped",
+                        request.runId(), queue, e.toString());
+            }
+        } finally {
+            if (!used) {
+                peer.cancel();
+            }
         }
     }
 
@@ -474,7 +551,7 @@ public class QueueDispatcher implements AutoCloseable {
         }
         int launched = 0;
         for (Item item : items) {
-            if (launchIfOurs(item.request(), item.id())) {
+            if (verdicts.launchIfOurs(item.request(), item.id())) {
                 launched++;
             }
         }
@@ -537,40 +614,6 @@ public class QueueDispatcher implements AutoCloseable {
         }
         commit(partition, record.offset() + 1);
         return true;
-    }
-
-    /** Acts on the verdict for this agent's take of {@code item}; true when the run was launched. */
-    private boolean launchIfOurs(RunRequest request, String item) {
-        RunCommandLedger.Decision decision = commands.ledger().decide(request.runId(), item, agentId);
-        switch (decision) {
-            case STOPPED -> {
-                StopRun stop = commands.stopRequested(request.runId());
-                events.run(EventTypes.RUN_STOPPED, RunLifecycle.of(request.runId(), request.queue())
-                        .withAgent(agentId, request.attempt()).withReason("stopped before it was launched: "
-                                + stop.reason()));
-                return false;
-            }
-            case MOVED -> {
-                LOG.infof("run %s was moved to another priority before this item (%s) was taken; skipped",
-                        request.runId(), item);
-                return false;
-            }
-            case TAKEN_BY_ANOTHER -> {
-                LOG.warnf("item %s of run %s was taken first by agent %s; not launched here", item,
-                        request.runId(), commands.ledger().takenBy(request.runId(), item));
-                return false;
-            }
-            default -> {
-                if (!supervisor.firstLaunch(request.runId(), item)) {
-                    // read again after a failed commit (a rebalance gave the queue back): already launched here
-                    LOG.warnf("item %s of run %s was launched by this agent already; not again", item,
-                            request.runId());
-                    return false;
-                }
-                supervisor.launch(request, slots::release);
-                return true;
-            }
-        }
     }
 
     private void commit(TopicPartition partition, long next) {

@@ -18,9 +18,46 @@ public class Slots {
     private final ArrayDeque<Ticket> line = new ArrayDeque<>();
     private int used;
     private long lastTakenAt;
+    /** counts {@link #nudge}s, so a waiter can tell one happened */
+    private long nudges;
+    private volatile Runnable onAvailability = () -> { };
 
     public Slots(int max) {
         this.max = max;
+    }
+
+    /**
+     * Called (outside the lock) each time the free slots go from none to some or from some to none: what peers
+     * of a shared queue must learn at once (ADR 0005).
+     */
+    public void onAvailability(Runnable callback) {
+        this.onAvailability = callback;
+    }
+
+    /** Wakes the tickets waiting in {@link Ticket#awaitUnlessNudged}: something else may serve them now. */
+    public void nudge() {
+        lock.lock();
+        try {
+            nudges++;
+            changed.signalAll();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * A place at the head of the line: for a run handed to this agent (ADR 0005), which is claimed already and
+     * goes before the items its own queues hold.
+     */
+    public Ticket lineFirst() {
+        Ticket ticket = new Ticket();
+        lock.lock();
+        try {
+            line.addFirst(ticket);
+        } finally {
+            lock.unlock();
+        }
+        return ticket;
     }
 
     /** A place at the end of the line. */
@@ -40,6 +77,7 @@ public class Slots {
      * waiting in it (so a batch never jumps the line); returns how many it got.
      */
     public int tryMore(int wanted) {
+        boolean full = false;
         lock.lock();
         try {
             if (!line.isEmpty()) {
@@ -47,9 +85,13 @@ public class Slots {
             }
             int got = Math.max(0, Math.min(wanted, max - used));
             used += got;
+            full = got > 0 && used == max;
             return got;
         } finally {
             lock.unlock();
+            if (full) {
+                onAvailability.run();
+            }
         }
     }
 
@@ -58,27 +100,37 @@ public class Slots {
      * watched before new work starts.
      */
     public boolean tryTake() {
+        boolean full = false;
         lock.lock();
         try {
             if (used >= max) {
                 return false;
             }
             used++;
+            full = used == max;
             lastTakenAt = System.currentTimeMillis();
             return true;
         } finally {
             lock.unlock();
+            if (full) {
+                onAvailability.run();
+            }
         }
     }
 
     /** A slot is free again. */
     public void release() {
+        boolean freed;
         lock.lock();
         try {
+            freed = used == max;
             used--;
             changed.signalAll();
         } finally {
             lock.unlock();
+        }
+        if (freed) {
+            onAvailability.run();
         }
     }
 
@@ -112,22 +164,40 @@ public class Slots {
          * when the time is up (it keeps its place).
          */
         public boolean await(long timeout, TimeUnit unit) throws InterruptedException {
+            return await(timeout, unit, false);
+        }
+
+        /**
+         * As {@link #await}, but also returns false (keeping the place) as soon as {@link #nudge} is called:
+         * for a holder that may hand its item to a peer instead.
+         */
+        public boolean awaitUnlessNudged(long timeout, TimeUnit unit) throws InterruptedException {
+            return await(timeout, unit, true);
+        }
+
+        private boolean await(long timeout, TimeUnit unit, boolean nudgeable) throws InterruptedException {
             long nanos = unit.toNanos(timeout);
+            boolean full = false;
             lock.lock();
             try {
+                long seen = nudges;
                 while (used >= max || line.peekFirst() != this) {
-                    if (nanos <= 0) {
+                    if (nanos <= 0 || (nudgeable && nudges != seen)) {
                         return false;
                     }
                     nanos = changed.awaitNanos(nanos);
                 }
                 line.removeFirst();
                 used++;
+                full = used == max;
                 lastTakenAt = System.currentTimeMillis();
                 changed.signalAll();
                 return true;
             } finally {
                 lock.unlock();
+                if (full) {
+                    onAvailability.run();
+                }
             }
         }
 

@@ -59,4 +59,35 @@ class SlotsTest {
         assertEquals(1, slots.tryMore(5), "never more than are free");
         assertEquals(0, slots.free());
     }
+
+    @Test
+    void aHandedRunGoesFirstInLineAndANudgeWakesAHolderThatMayHandItsItemOn() throws Exception {
+        Slots slots = new Slots(1);
+        java.util.concurrent.atomic.AtomicInteger changes = new java.util.concurrent.atomic.AtomicInteger();
+        slots.onAvailability(changes::incrementAndGet);
+        assertTrue(slots.tryTake());
+        assertEquals(1, changes.get(), "full: the peers are told");
+        Slots.Ticket own = slots.line();
+        Slots.Ticket handed = slots.lineFirst();
+        java.util.concurrent.CompletableFuture<Boolean> waiting = java.util.concurrent.CompletableFuture.supplyAsync(
+                () -> {
+                    try {
+                        return own.awaitUnlessNudged(30, TimeUnit.SECONDS);
+                    } catch (InterruptedException e) {
+                        throw new IllegalStateException(e);
+                    }
+                });
+        while (!waiting.isDone()) {
+            slots.nudge(); // a peer has a free slot now: the waiter returns without one, keeping its place
+            Thread.onSpinWait();
+        }
+        assertFalse(waiting.get());
+        slots.release();
+        assertEquals(2, changes.get(), "free again: the peers are told");
+        assertFalse(own.await(0, TimeUnit.MILLISECONDS), "the handed run is first in line");
+        assertTrue(handed.await(0, TimeUnit.MILLISECONDS));
+        assertEquals(3, changes.get());
+        slots.release();
+        assertTrue(own.await(0, TimeUnit.MILLISECONDS));
+    }
 }

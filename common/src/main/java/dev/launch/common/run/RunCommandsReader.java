@@ -40,6 +40,7 @@ public class RunCommandsReader implements AutoCloseable {
     private volatile Consumer<MoveRun> onRetry = retry -> { };
     private volatile Consumer<dev.launch.common.event.AdoptRun> onAdopt = adopt -> { };
     private volatile Consumer<dev.launch.common.event.RunTaken> onLaunch = launch -> { };
+    private volatile Consumer<dev.launch.common.event.RunTaken> onHandOff = take -> { };
     /** the ends of the partitions when the reader started; adoptions are offered once they are reached */
     private Map<TopicPartition, Long> startEnds;
     private volatile boolean caughtUp;
@@ -95,6 +96,16 @@ public class RunCommandsReader implements AutoCloseable {
      */
     public RunCommandsReader onLaunch(Consumer<dev.launch.common.event.RunTaken> callback) {
         this.onLaunch = callback;
+        return this;
+    }
+
+    /**
+     * Called on the reader's thread with each hand-off read ({@code RunTaken} a queue's holder wrote for another
+     * agent, with the run request; ADR 0005), right after the ledger applied it, every time it is read: the
+     * agent it names checks that it is meant for its own incarnation and launches it once.
+     */
+    public RunCommandsReader onHandOff(Consumer<dev.launch.common.event.RunTaken> callback) {
+        this.onHandOff = callback;
         return this;
     }
 
@@ -232,6 +243,12 @@ public class RunCommandsReader implements AutoCloseable {
                 dev.launch.common.event.AdoptRun adopt = envelope.payloadAs(dev.launch.common.event.AdoptRun.class);
                 if (adopt.equals(ledger.openAdoption(adopt.runId()))) {
                     offerAdoption(adopt);
+                }
+            }
+            if (EventTypes.RUN_TAKEN.equals(envelope.type())) {
+                dev.launch.common.event.RunTaken take = envelope.payloadAs(dev.launch.common.event.RunTaken.class);
+                if (take.handedOver()) {
+                    onHandOff.accept(take);
                 }
             }
             if (EventTypes.RUN_LAUNCHING.equals(envelope.type())) {
