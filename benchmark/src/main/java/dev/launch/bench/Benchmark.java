@@ -51,6 +51,8 @@ public final class Benchmark {
     private final RunEvents events;
     private String job;
     private int agents;
+    /** the pool sizes of the shared-queue scenario ({@code --shared-agents 1,4,6,16}) */
+    private final int[] sharedAgents;
 
     private Benchmark(Map<String, String> options) throws IOException {
         kafka = required(options, "kafka");
@@ -59,6 +61,8 @@ public final class Benchmark {
         quick = options.containsKey("quick");
         only = options.containsKey("only") ? List.of(options.get("only").split(",")) : List.of();
         sizes = quick ? Sizes.QUICK : Sizes.FULL;
+        sharedAgents = java.util.Arrays.stream(options.getOrDefault("shared-agents", quick ? "1,4" : "1,4,6,16")
+                .split(",")).mapToInt(Integer::parseInt).toArray();
         jvmOptions = options.getOrDefault("jvm-options", "-Xmx512m -XX:+UseSerialGC");
         processes = new Processes(kafka, Path.of(required(options, "agent-jar")),
                 Path.of(required(options, "broker-classpath")), work.resolve("logs"),
@@ -718,6 +722,8 @@ public final class Benchmark {
     }
 
     private static final String SHARED = "Shared queue (local-process, agents at max-jobs 1)";
+    /** the 1-agent time for 10 runs of {@code sleep 1}: what N agents with 10 runs each should match */
+    private double oneAgentTenRuns = 10;
 
     /**
      * One queue shared by 1, 4, 6 and 16 agents at max-jobs 1 (a pool of one-GPU machines): 10 runs of
@@ -732,37 +738,49 @@ public final class Benchmark {
         String sleeper = "bench-sleep-" + suffix;
         api.post(api.jobs + "/api/v1/jobs", "{\"name\":\"" + sleeper + "\",\"source\":{\"type\":\"code\",\"artifact\":\""
                 + code + "\"},\"entrypoint\":[\"sleep\",\"1\"]}", 201);
-        for (int count : quick ? new int[] {1, 4} : new int[] {1, 4, 6, 16}) {
+        for (int count : sharedAgents) {
             String queue = queue("bench-shared-" + count + "-" + suffix, "local-process");
             List<Processes.Agent> pool = new ArrayList<>();
             try {
                 for (int i = 0; i < count; i++) {
-                    pool.add(processes.agent("bench-agent-" + (++agents), List.of(queue), 1, work.resolve("workspaces")));
+                    // as `./launch agent` runs them (C1 only): 16 JVMs compiling with C2 at once would measure the
+                    // JIT on these cores, not the sharing
+                    pool.add(processes.agent("bench-agent-" + (++agents), List.of(queue), 1, work.resolve("workspaces"),
+                            Map.of("JAVA_TOOL_OPTIONS", "-XX:TieredStopAtLevel=1")));
                 }
                 for (Processes.Agent agent : pool) {
                     agent.awaitReady(Duration.ofMinutes(5));
                 }
                 awaitSettled(queue, count);
                 // a few runs first, so every agent has launched once
-                Api.Batch warm = api.closedLoop(List.of(queue), body(), 2 * count, 8);
+                Api.Batch warm = api.closedLoop(List.of(queue), body(), 5 * count, 8);
                 events.awaitEnded(warm.runIds(), Duration.ofMinutes(2));
 
                 int runs = 10 * count;
+                Map<String, Long> cpuBefore = CpuMeter.snapshot();
                 Api.Batch batch = api.closedLoop(List.of(queue), "{\"job\":\"" + sleeper + "\"}", runs, 32);
                 boolean all = events.awaitEnded(batch.runIds(), Duration.ofMinutes(5));
+                Map<String, Long> cpu = CpuMeter.between(cpuBefore, CpuMeter.snapshot());
                 double seconds = (lastEnded(batch) - batch.firstSentMicros) / 1e6;
+                if (count == 1) {
+                    oneAgentTenRuns = seconds;
+                }
                 report.row(SHARED, count + (count == 1 ? " agent" : " agents") + ", " + runs + " runs of `sleep 1`: "
                                 + "first 202 → last FINISHED", String.format("%.1f s (%.2f × the ideal 10 s)", seconds,
-                                seconds / 10), outOfOrder(batch) + " of " + runs + " started out of enqueue order"
-                                + (all ? "" : "; not all ended in 5 min"));
+                                seconds / 10), String.format("%.2f × one agent's 10 runs; %s; %s; %d of %d started "
+                                + "before a run ahead of them in the queue%s", seconds / oneAgentTenRuns,
+                        spread(batch, count), idle(batch), outOfOrder(batch), runs,
+                        all ? "" : "; not all ended in 5 min"));
 
+                cpuRow(SHARED, count + (count == 1 ? " agent" : " agents") + ", " + runs + " runs of `sleep 1`: CPU per "
+                        + "run (ms of CPU time; the runs' own processes not counted)", cpu, runs, seconds);
                 Api.Batch instant = api.closedLoop(List.of(queue), body(), 100, 32);
                 all = events.awaitEnded(instant.runIds(), Duration.ofMinutes(5));
                 seconds = (lastEnded(instant) - instant.firstSentMicros) / 1e6;
                 report.row(SHARED, count + (count == 1 ? " agent" : " agents") + ", 100 runs of `true`: first 202 → "
-                                + "last FINISHED", String.format("%.1f s", seconds), String.format("%.0f runs/s; %d of "
-                                + "100 started out of enqueue order%s", 100 / seconds, outOfOrder(instant),
-                        all ? "" : "; not all ended in 5 min"));
+                                + "last FINISHED", String.format("%.1f s", seconds), String.format("%.0f runs/s; %s; %s; "
+                                + "%d of 100 started before a run ahead of them%s", 100 / seconds, spread(instant, count),
+                        idle(instant), outOfOrder(instant), all ? "" : "; not all ended in 5 min"));
             } finally {
                 pool.forEach(Processes.Agent::close);
             }
@@ -773,23 +791,65 @@ public final class Benchmark {
         return batch.runIds().stream().mapToLong(id -> events.of(id).ended).max().orElse(0);
     }
 
-    /** Runs whose RUNNING came before that of a run enqueued earlier (by the 202's order). */
+    /**
+     * Runs that went RUNNING before a run ahead of them in the queue (by their items' offsets, the queue's
+     * order) did.
+     */
     private int outOfOrder(Api.Batch batch) {
-        List<Api.Sent> sent;
-        synchronized (batch.accepted) {
-            sent = new ArrayList<>(batch.accepted);
-        }
-        sent.sort(Comparator.comparingLong(s -> s.sentMicros() + (long) (s.answerMillis() * 1000)));
-        int late = 0;
+        List<RunEvents.Times> byOffset = batch.runIds().stream().map(events::of).filter(t -> t.queueOffset >= 0)
+                .sorted(Comparator.comparingLong(t -> t.queueOffset)).toList();
+        int early = 0;
         long latest = 0;
-        for (Api.Sent one : sent) {
-            long running = events.of(one.runId()).running;
-            if (running != 0 && running < latest) {
-                late++;
+        for (int i = byOffset.size() - 1; i >= 0; i--) {
+            // walking back from the tail: a run that started after one behind it was passed by it
+            long running = byOffset.get(i).running;
+            if (running != 0 && latest != 0 && running > latest) {
+                early++;
             }
-            latest = Math.max(latest, running);
+            if (running != 0) {
+                latest = latest == 0 ? running : Math.min(latest, running);
+            }
         }
-        return late;
+        return early;
+    }
+
+    /**
+     * Where the time of a shared queue's runs went: an agent's idle time between the end of one of its runs and
+     * the claim of its next, and claim → RUNNING (the take, the hand-off and the launch), p50/p95.
+     */
+    private String idle(Api.Batch batch) {
+        Map<String, List<RunEvents.Times>> per = new HashMap<>();
+        batch.runIds().stream().map(events::of).filter(t -> t.agent != null && t.claimed != 0 && t.ended != 0)
+                .forEach(t -> per.computeIfAbsent(t.agent, a -> new ArrayList<>()).add(t));
+        List<Double> gaps = new ArrayList<>();
+        List<Double> launch = new ArrayList<>();
+        per.values().forEach(runs -> {
+            runs.sort(Comparator.comparingLong(t -> t.claimed));
+            for (int i = 0; i < runs.size(); i++) {
+                launch.add((runs.get(i).running - runs.get(i).claimed) / 1000.0);
+                if (i > 0) {
+                    gaps.add((runs.get(i).claimed - runs.get(i - 1).ended) / 1000.0);
+                }
+            }
+        });
+        Stats g = Stats.of(gaps);
+        Stats l = Stats.of(launch);
+        return String.format("idle between an agent's runs p50/p95 %.0f / %.0f ms, claim → RUNNING %.0f / %.0f ms",
+                g.p50(), g.p95(), l.p50(), l.p95());
+    }
+
+    /** How many runs each agent ran: "min–max per agent". */
+    private String spread(Api.Batch batch, int agentCount) {
+        Map<String, Long> per = new HashMap<>();
+        batch.runIds().forEach(id -> {
+            String agent = events.of(id).agent;
+            if (agent != null) {
+                per.merge(agent, 1L, Long::sum);
+            }
+        });
+        long min = per.size() < agentCount ? 0 : per.values().stream().mapToLong(Long::longValue).min().orElse(0);
+        long max = per.values().stream().mapToLong(Long::longValue).max().orElse(0);
+        return min + "–" + max + " runs per agent";
     }
 
     /** Waits until the queue's agent group is stable with {@code members} members, one holding the queue. */

@@ -29,6 +29,10 @@ final class RunEvents implements AutoCloseable {
         volatile long running;
         volatile long ended;
         volatile String endState;
+        /** the item's offset in its queue (from RunQueued): the queue's order; -1 until seen */
+        volatile long queueOffset = -1;
+        /** the agent that reported it RUNNING */
+        volatile String agent;
     }
 
     private final KafkaConsumer<String, String> consumer;
@@ -89,6 +93,12 @@ final class RunEvents implements AutoCloseable {
             case EventTypes.RUN_RUNNING -> {
                 if (t.running == 0) {
                     t.running = at;
+                    t.agent = event.payload().path("agentId").asText(null);
+                }
+            }
+            case EventTypes.RUN_QUEUED -> {
+                if (t.queueOffset < 0 && event.payload().hasNonNull("queueOffset")) {
+                    t.queueOffset = event.payload().path("queueOffset").asLong();
                 }
             }
             case EventTypes.RUN_FINISHED, EventTypes.RUN_FAILED, EventTypes.RUN_STOPPED -> {

@@ -334,13 +334,16 @@ public class QueueDispatcher implements AutoCloseable {
 
     /**
      * Takes {@code pending} (or, with levels, the item of a higher level that came first) for the peer whose free
-     * slot {@code peer} holds: {@code RunClaimed} naming the peer, then {@code RunTaken} naming it with the run
-     * request, then the commit. The peer's command reader reads the take and launches the run after the ledger's
-     * verdict, as for a take of its own. A take once sent may have landed, so it is retried until acknowledged.
+     * slot {@code first} holds, together with the items fetched right behind it for as many further free peer
+     * slots as there are (at most {@link #MAX_BATCH}): {@code RunClaimed} naming each item's peer (all sent, then
+     * all acknowledged), then {@code RunTaken} naming it with the run request (likewise), then one commit. Each
+     * peer's command reader reads its take and launches the run after the ledger's verdict, as for a take of its
+     * own. A take once sent may have landed, so the takes are retried until acknowledged.
      */
-    private void handOff(ConsumerRecord<String, String> pending, PeerSlots.Reservation peer)
+    private void handOff(ConsumerRecord<String, String> pending, PeerSlots.Reservation first)
             throws InterruptedException {
-        boolean used = false;
+        List<PeerSlots.Reservation> peersHeld = new ArrayList<>(List.of(first));
+        int used = 0;
         try {
             ConsumerRecord<String, String> record = choose(pending);
             if (record == null) {
@@ -352,16 +355,24 @@ public class QueueDispatcher implements AutoCloseable {
                 deadLetter(partition, record, decoded.problem());
                 return;
             }
-            RunRequest request = decoded.request();
+            List<Item> items = new ArrayList<>(List.of(new Item(record, decoded.request())));
+            extendForPeers(partition, items, peersHeld);
             try {
-                events.run(EventTypes.RUN_CLAIMED, RunLifecycle.of(request.runId(), request.queue())
-                        .withAgent(peer.agent(), request.attempt()).withItem(request.item())).get(30, TimeUnit.SECONDS);
+                List<Future<?>> claims = new ArrayList<>();
+                for (int i = 0; i < items.size(); i++) {
+                    RunRequest request = items.get(i).request();
+                    claims.add(events.run(EventTypes.RUN_CLAIMED, RunLifecycle.of(request.runId(), request.queue())
+                            .withAgent(peersHeld.get(i).agent(), request.attempt()).withItem(request.item())));
+                }
+                for (Future<?> claim : claims) {
+                    claim.get(30, TimeUnit.SECONDS);
+                }
             } catch (Exception e) {
                 if (e instanceof InterruptedException ie) {
                     throw ie;
                 }
-                LOG.warnf("could not claim run %s for agent %s (%s); it stays first in queue %s", request.runId(),
-                        peer.agent(), e, queue);
+                LOG.warnf("could not claim run %s and %d after it for other agents (%s); they stay first in queue %s",
+                        items.get(0).request().runId(), items.size() - 1, e, queue);
                 consumer.seek(partition, record.offset());
                 Thread.sleep(1000);
                 return;
@@ -369,38 +380,80 @@ public class QueueDispatcher implements AutoCloseable {
             CrashPoints.at("after-claim");
             while (true) {
                 try {
-                    events.send(Topics.RUN_COMMANDS, request.runId(), EventEnvelope.of(EventTypes.RUN_TAKEN,
-                            request.runId(), RunTaken.handOff(request, peer.agent(), peer.incarnation(), agentId)))
-                            .get(30, TimeUnit.SECONDS);
+                    List<Future<?>> takes = new ArrayList<>();
+                    for (int i = 0; i < items.size(); i++) {
+                        RunRequest request = items.get(i).request();
+                        takes.add(events.send(Topics.RUN_COMMANDS, request.runId(), EventEnvelope.of(
+                                EventTypes.RUN_TAKEN, request.runId(), RunTaken.handOff(request,
+                                        peersHeld.get(i).agent(), peersHeld.get(i).incarnation(), agentId))));
+                    }
+                    for (Future<?> take : takes) {
+                        take.get(30, TimeUnit.SECONDS);
+                    }
                     break;
                 } catch (Exception e) {
                     if (e instanceof InterruptedException ie) {
                         throw ie;
                     }
                     if (!running) {
-                        LOG.warnf("shutting down while handing run %s to agent %s (%s)", request.runId(),
-                                peer.agent(), e);
+                        LOG.warnf("shutting down while handing run %s and %d after it to other agents (%s)",
+                                items.get(0).request().runId(), items.size() - 1, e);
                         return;
                     }
-                    LOG.warnf("could not record the hand-off of run %s to agent %s (%s); trying again",
-                            request.runId(), peer.agent(), e);
+                    LOG.warnf("could not record the hand-off of run %s and %d after it (%s); trying again",
+                            items.get(0).request().runId(), items.size() - 1, e);
                     Thread.sleep(1000);
                 }
             }
-            peer.use(request.runId());
-            used = true;
-            handedOff.increment();
+            for (int i = 0; i < items.size(); i++) {
+                peersHeld.get(i).use(items.get(i).request().runId());
+            }
+            used = items.size();
+            handedOff.increment(items.size());
+            batchSizes.record(items.size());
             CrashPoints.at("after-take");
             try {
-                commit(partition, record.offset() + 1);
+                commit(partition, items.get(items.size() - 1).record().offset() + 1);
             } catch (RuntimeException e) {
-                LOG.warnf("could not commit past run %s in queue %s (%s); the item will be read again and skipped",
-                        request.runId(), queue, e.toString());
+                LOG.warnf("could not commit past run %s in queue %s (%s); the items will be read again and skipped",
+                        items.get(items.size() - 1).request().runId(), queue, e.toString());
             }
         } finally {
-            if (!used) {
-                peer.cancel();
+            for (int i = used; i < peersHeld.size(); i++) {
+                peersHeld.get(i).cancel();
             }
+        }
+    }
+
+    /**
+     * Adds to {@code items} the run requests already fetched right behind them in {@code partition}, one per
+     * further free peer slot it can reserve (into {@code peersHeld}); stops at anything that is not a run request
+     * (put back: it leads the next take).
+     */
+    private void extendForPeers(TopicPartition partition, List<Item> items, List<PeerSlots.Reservation> peersHeld) {
+        List<TopicPartition> others = new ArrayList<>(consumer.assignment());
+        others.remove(partition);
+        consumer.pause(others); // the next read resumes them
+        consumer.resume(List.of(partition));
+        while (items.size() < MAX_BATCH) {
+            PeerSlots.Reservation peer = peers.reserve(queue);
+            if (peer == null) {
+                return;
+            }
+            ConsumerRecord<String, String> next = first(consumer.poll(Duration.ZERO));
+            if (next == null) {
+                peer.cancel();
+                return;
+            }
+            Decoded decoded = decode(next);
+            if (!next.topic().equals(partition.topic()) || next.partition() != partition.partition()
+                    || decoded.request() == null) {
+                consumer.seek(new TopicPartition(next.topic(), next.partition()), next.offset());
+                peer.cancel();
+                return;
+            }
+            items.add(new Item(next, decoded.request()));
+            peersHeld.add(peer);
         }
     }
 
