@@ -1,6 +1,6 @@
 package dev.launch.agent;
 
-import dev.launch.common.event.TopicAdmin;
+import dev.launch.messaging.TopicAdmin;
 import dev.launch.devstack.LaunchTestInfra;
 import dev.launch.devstack.SharedInfra;
 import org.apache.kafka.clients.admin.Admin;

@@ -32,7 +32,7 @@ public final class LocalStack {
             broker.close();
             throw e;
         }
-        dev.launch.common.event.TopicAdmin.ensureShared(broker.bootstrapServers());
+        dev.launch.messaging.TopicAdmin.ensureShared(broker.bootstrapServers());
         for (String db : new String[]{"jobs", "queues", "status"}) {
             postgres.ensureDatabase(db);
         }

@@ -54,7 +54,7 @@ public final class SharedInfra {
                     () -> Postgres.start(root.resolve("postgres"), Ports.free(), false));
             KafkaBroker broker = KafkaBroker.start(root.resolve("kafka"), Ports.free(), Ports.free(),
                     Duration.ofSeconds(90));
-            dev.launch.common.event.TopicAdmin.ensureShared(broker.bootstrapServers());
+            dev.launch.messaging.TopicAdmin.ensureShared(broker.bootstrapServers());
             Postgres postgres = pg.join();
             Runtime.getRuntime().addShutdownHook(new Thread(() -> {
                 broker.close();

@@ -1,6 +1,6 @@
 package dev.launch.e2e;
 
-import dev.launch.common.event.TopicAdmin;
+import dev.launch.messaging.TopicAdmin;
 import dev.launch.devstack.KafkaBroker;
 import dev.launch.devstack.Ports;
 import dev.launch.devstack.Postgres;

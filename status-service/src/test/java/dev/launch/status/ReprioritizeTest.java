@@ -9,7 +9,7 @@ import dev.launch.common.event.Events;
 import dev.launch.common.event.RunLifecycle;
 import dev.launch.common.event.RunRequest;
 import dev.launch.common.event.RunTaken;
-import dev.launch.common.event.TopicAdmin;
+import dev.launch.messaging.TopicAdmin;
 import dev.launch.common.event.Topics;
 import dev.launch.common.job.JobSource;
 import dev.launch.common.naming.RunIds;

@@ -550,7 +550,7 @@ class StatusServiceTest {
         String q = queue();
         try (org.apache.kafka.clients.admin.Admin admin = org.apache.kafka.clients.admin.Admin.create(
                 Map.of("bootstrap.servers", SharedInfra.kafkaBootstrap()))) {
-            dev.launch.common.event.TopicAdmin.ensure(admin, dev.launch.common.event.TopicAdmin.queueTopics(q, false));
+            dev.launch.messaging.TopicAdmin.ensure(admin, dev.launch.messaging.TopicAdmin.queueTopics(q, false));
         }
         String agentId = "agent-" + UUID.randomUUID();
         String runId = containerRunningOn(q, agentId, true, 2);

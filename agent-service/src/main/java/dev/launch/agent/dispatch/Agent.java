@@ -7,7 +7,7 @@ import dev.launch.agent.supervise.RunSupervisor;
 import dev.launch.common.event.AgentStatus;
 import dev.launch.common.event.EventTypes;
 import dev.launch.common.event.Topics;
-import dev.launch.common.run.RunCommandsReader;
+import dev.launch.messaging.RunCommandsReader;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.DistributionSummary;
 import io.micrometer.core.instrument.Gauge;

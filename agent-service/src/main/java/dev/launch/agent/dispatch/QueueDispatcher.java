@@ -9,7 +9,7 @@ import dev.launch.common.event.RunRequest;
 import dev.launch.common.event.RunTaken;
 import dev.launch.common.event.Topics;
 import dev.launch.common.run.Priority;
-import dev.launch.common.run.RunCommandsReader;
+import dev.launch.messaging.RunCommandsReader;
 import io.micrometer.core.instrument.Counter;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.ListOffsetsOptions;
@@ -76,6 +76,8 @@ public class QueueDispatcher implements AutoCloseable {
     private volatile boolean running = true;
     /** counts the assignments this consumer received: an item in hand is void once it changes */
     private volatile int generation;
+    /** the Kafka topic id of each of the queue's topics as last assigned: every commit carries it */
+    private final Map<String, String> topicIds = new java.util.concurrent.ConcurrentHashMap<>();
 
     /**
      * @param topics the queue's topics when they exist now (subscribed by name: the consumer then asks Kafka
@@ -150,6 +152,7 @@ public class QueueDispatcher implements AutoCloseable {
                 if (!partitions.isEmpty()) {
                     assigned.increment();
                     LOG.infof("agent %s now holds queue %s (%d free slots)", agentId, queue, slots.free());
+                    startWhereThisTopicWasLeft(partitions);
                 }
             }
         };
@@ -159,6 +162,41 @@ public class QueueDispatcher implements AutoCloseable {
             consumer.subscribe(topics, listener);
         }
         thread.start();
+    }
+
+    /**
+     * A queue deleted and created again has new topics under the old names, while its group keeps the offsets
+     * committed for the old ones: read as they are, the new topics' first items would be passed over. Each
+     * commit carries its topic's id (the offset's metadata), so a committed offset whose id is not the topic's
+     * now is from an earlier topic of that name: the new topic is read from its beginning. An offset committed
+     * without an id (by an agent before this check) is trusted.
+     */
+    private void startWhereThisTopicWasLeft(java.util.Collection<TopicPartition> partitions) {
+        try {
+            java.util.Set<String> names = new java.util.HashSet<>();
+            partitions.forEach(p -> names.add(p.topic()));
+            admin.describeTopics(names).allTopicNames().get(10, TimeUnit.SECONDS)
+                    .forEach((name, description) -> topicIds.put(name, description.topicId().toString()));
+            Map<TopicPartition, OffsetAndMetadata> committed = consumer.committed(new java.util.HashSet<>(partitions),
+                    Duration.ofSeconds(10));
+            for (TopicPartition partition : partitions) {
+                OffsetAndMetadata mark = committed.get(partition);
+                String id = topicIds.get(partition.topic());
+                if (mark != null && mark.metadata() != null && !mark.metadata().isEmpty() && id != null
+                        && !mark.metadata().equals(id)) {
+                    LOG.warnf("queue %s's topic %s was created again after offset %d was committed for the topic "
+                            + "before it; reading the new topic from its beginning", queue, partition.topic(),
+                            mark.offset());
+                    consumer.seekToBeginning(List.of(partition));
+                }
+            }
+        } catch (Exception e) {
+            if (e instanceof InterruptedException) {
+                Thread.currentThread().interrupt();
+            }
+            LOG.warnf("cannot check queue %s's committed offsets against its topics now (%s); reading from them",
+                    queue, e.toString());
+        }
     }
 
     /**
@@ -670,7 +708,8 @@ public class QueueDispatcher implements AutoCloseable {
     }
 
     private void commit(TopicPartition partition, long next) {
-        consumer.commitSync(Map.of(partition, new OffsetAndMetadata(next)), Duration.ofSeconds(30));
+        consumer.commitSync(Map.of(partition, new OffsetAndMetadata(next, topicIds.getOrDefault(partition.topic(), ""))),
+                Duration.ofSeconds(30));
     }
 
     /** Takes no new item from now on; a take in progress still ends in a launch or a redelivery. */

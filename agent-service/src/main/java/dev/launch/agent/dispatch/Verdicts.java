@@ -6,8 +6,8 @@ import dev.launch.common.event.EventTypes;
 import dev.launch.common.event.RunLifecycle;
 import dev.launch.common.event.RunRequest;
 import dev.launch.common.event.StopRun;
-import dev.launch.common.run.RunCommandLedger;
-import dev.launch.common.run.RunCommandsReader;
+import dev.launch.messaging.RunCommandLedger;
+import dev.launch.messaging.RunCommandsReader;
 import org.jboss.logging.Logger;
 
 /**

@@ -18,7 +18,7 @@ import dev.launch.common.event.RunRequest;
 import dev.launch.common.event.RunTaken;
 import dev.launch.common.event.Topics;
 import dev.launch.common.run.FailureStage;
-import dev.launch.common.run.RunCommandsReader;
+import dev.launch.messaging.RunCommandsReader;
 import dev.launch.common.template.ConfigTemplate;
 import io.micrometer.core.instrument.MeterRegistry;
 import jakarta.annotation.PostConstruct;

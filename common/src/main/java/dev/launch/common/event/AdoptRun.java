@@ -7,7 +7,7 @@ import com.fasterxml.jackson.annotation.JsonInclude;
  * the run's queue to take over work that outlived its owner (lost, stopped, or an earlier incarnation of a
  * restarted agent). It holds only if {@code fromAgent} still owns the item in the ledger; then the first
  * {@code RunAdopted} of the item after it wins. See ADR 0002 and
- * {@link dev.launch.common.run.RunCommandLedger}.
+ * {@code dev.launch.messaging.RunCommandLedger}.
  *
  * @param runId       the run (also the record key)
  * @param queue       the run's queue: only its agents answer

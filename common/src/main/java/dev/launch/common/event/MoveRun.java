@@ -6,7 +6,7 @@ import com.fasterxml.jackson.annotation.JsonInclude;
  * Payload of the {@code MoveRun} command on {@code launch.run-commands}: a run's item {@code fromItem} is
  * replaced by {@code toItem}, written at the tail of the level {@code priority} in the same Kafka transaction.
  * Whether the move holds is decided by the order of the run's records on {@code launch.run-commands}; see
- * {@link dev.launch.common.run.RunCommandLedger}.
+ * {@code dev.launch.messaging.RunCommandLedger}.
  *
  * @param runId        the run (also the record key)
  * @param queue        the run's queue

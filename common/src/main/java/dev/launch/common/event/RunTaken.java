@@ -7,7 +7,7 @@ import java.time.Instant;
 /**
  * Payload of {@code RunTaken} on {@code launch.run-commands}: an agent took a queue item and will launch it
  * unless the commands before this record say otherwise (a stop, or a move of the item). Keyed by run id, so
- * it lies in one order with every command about the run; see {@link dev.launch.common.run.RunCommandLedger}.
+ * it lies in one order with every command about the run; see {@code dev.launch.messaging.RunCommandLedger}.
  *
  * @param runId       the run (also the record key)
  * @param queue       the run's queue

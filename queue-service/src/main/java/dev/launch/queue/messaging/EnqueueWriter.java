@@ -6,7 +6,7 @@ import dev.launch.common.event.Events;
 import dev.launch.common.event.RunLifecycle;
 import dev.launch.common.event.RunRequest;
 import dev.launch.common.event.Topics;
-import dev.launch.common.event.TransactionalProducers;
+import dev.launch.messaging.TransactionalProducers;
 import dev.launch.common.run.Priority;
 import io.quarkus.runtime.ShutdownEvent;
 import io.quarkus.runtime.StartupEvent;

@@ -1,6 +1,6 @@
 package dev.launch.queue.messaging;
 
-import dev.launch.common.event.TopicAdmin;
+import dev.launch.messaging.TopicAdmin;
 import dev.launch.common.event.Topics;
 import dev.launch.common.run.OffsetRanks;
 import dev.launch.common.run.Priority;

@@ -4,9 +4,9 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.launch.common.job.JobSource;
 import dev.launch.common.problem.Problem;
-import dev.launch.common.target.ContainerOptions;
-import dev.launch.common.target.KubernetesManifest;
-import dev.launch.common.target.SageMakerConfig;
+import dev.launch.targetconfig.ContainerOptions;
+import dev.launch.targetconfig.KubernetesManifest;
+import dev.launch.targetconfig.SageMakerConfig;
 import dev.launch.common.template.ConfigTemplate;
 
 import java.util.ArrayList;

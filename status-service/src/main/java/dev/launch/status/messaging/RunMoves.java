@@ -7,10 +7,10 @@ import dev.launch.common.event.MoveRun;
 import dev.launch.common.event.RunLifecycle;
 import dev.launch.common.event.RunRequest;
 import dev.launch.common.event.Topics;
-import dev.launch.common.event.TransactionalProducers;
+import dev.launch.messaging.TransactionalProducers;
 import dev.launch.common.naming.RunIds;
 import dev.launch.common.run.Priority;
-import dev.launch.common.run.RunCommandsReader;
+import dev.launch.messaging.RunCommandsReader;
 import io.quarkus.runtime.ShutdownEvent;
 import io.quarkus.runtime.StartupEvent;
 import io.smallrye.mutiny.Uni;
@@ -40,7 +40,7 @@ import java.util.concurrent.TimeUnit;
  * Reprioritizes queued runs. A move is one Kafka transaction of three records: the run's new item at the tail
  * of its new level, the {@code MoveRun} command (old item → new item), and the {@code RunReprioritized} fact.
  * Whether it took effect is decided by the order of the run's records on {@code launch.run-commands}: it did if
- * no agent took the old item first (see {@link dev.launch.common.run.RunCommandLedger}). This service reads
+ * no agent took the old item first (see {@link dev.launch.messaging.RunCommandLedger}). This service reads
  * that topic itself ({@link RunCommandsReader}) to answer the request and to apply the fact to the read model
  * only when the move held; agents reach the same verdict from the same records, so the run is launched once.
  */

@@ -12,7 +12,7 @@ import dev.launch.common.event.RunRequest;
 import dev.launch.common.job.JobSource;
 import dev.launch.common.problem.Problem;
 import dev.launch.common.run.FailureStage;
-import dev.launch.common.target.ContainerOptions;
+import dev.launch.targetconfig.ContainerOptions;
 import jakarta.annotation.PreDestroy;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;

@@ -100,7 +100,7 @@ public class KubernetesTarget implements Target {
     }
 
     /** A custom workload kind (a PyTorchJob ...) and how its status says it ended. */
-    private record Kind(String apiVersion, String kind, dev.launch.common.target.StatusRule rule) {
+    private record Kind(String apiVersion, String kind, dev.launch.targetconfig.StatusRule rule) {
         String key() {
             return apiVersion + "/" + kind;
         }

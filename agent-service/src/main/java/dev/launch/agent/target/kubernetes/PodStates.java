@@ -161,10 +161,10 @@ final class PodStates {
 
     /**
      * A custom workload (a PyTorchJob, a Volcano Job): its own status says whether it ran, succeeded or failed
-     * ({@code verdict}, read by the queue's {@link dev.launch.common.target.StatusRule}); its pods say why it waits,
+     * ({@code verdict}, read by the queue's {@link dev.launch.targetconfig.StatusRule}); its pods say why it waits,
      * whether one was preempted, and the exit code or OOM kill behind a failure.
      */
-    static Observation ofCustom(dev.launch.common.target.StatusRule.Verdict verdict, String kind, List<Pod> pods,
+    static Observation ofCustom(dev.launch.targetconfig.StatusRule.Verdict verdict, String kind, List<Pod> pods,
                                 String container) {
         for (Pod pod : pods) {
             Optional<PodCondition> disruption = condition(pod, "DisruptionTarget");

@@ -4,7 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import dev.launch.agent.target.RunEnvironment;
 import dev.launch.common.event.RunRequest;
 import dev.launch.common.problem.Problem;
-import dev.launch.common.target.KubernetesManifest;
+import dev.launch.targetconfig.KubernetesManifest;
 import io.fabric8.kubernetes.api.model.Container;
 import io.fabric8.kubernetes.api.model.EnvVar;
 import io.fabric8.kubernetes.api.model.ObjectMeta;
@@ -227,8 +227,8 @@ final class Workloads {
     }
 
     /** How the custom workload of {@code request} says it ended: the target's rule, else the kind's default. */
-    static dev.launch.common.target.StatusRule statusRule(RunRequest request, KubernetesManifest.Workload workload) {
-        return dev.launch.common.target.StatusRule.of(workload.apiVersion(), workload.kind(),
+    static dev.launch.targetconfig.StatusRule statusRule(RunRequest request, KubernetesManifest.Workload workload) {
+        return dev.launch.targetconfig.StatusRule.of(workload.apiVersion(), workload.kind(),
                 request.target().get("status"), new ArrayList<>());
     }
 

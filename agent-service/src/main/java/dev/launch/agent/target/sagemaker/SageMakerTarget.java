@@ -9,7 +9,7 @@ import dev.launch.agent.target.Target;
 import dev.launch.agent.target.TargetObserver;
 import dev.launch.common.event.RunRequest;
 import dev.launch.common.run.FailureStage;
-import dev.launch.common.target.SageMakerConfig;
+import dev.launch.targetconfig.SageMakerConfig;
 import jakarta.annotation.PreDestroy;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;

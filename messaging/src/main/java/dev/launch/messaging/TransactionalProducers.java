@@ -1,4 +1,4 @@
-package dev.launch.common.event;
+package dev.launch.messaging;
 
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;

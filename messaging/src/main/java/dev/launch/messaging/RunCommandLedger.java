@@ -1,4 +1,4 @@
-package dev.launch.common.run;
+package dev.launch.messaging;
 
 import dev.launch.common.event.AdoptRun;
 import dev.launch.common.event.EventEnvelope;

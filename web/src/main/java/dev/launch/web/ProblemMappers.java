@@ -1,4 +1,7 @@
-package dev.launch.common.problem;
+package dev.launch.web;
+
+import dev.launch.common.problem.Problem;
+import dev.launch.common.problem.ProblemException;
 
 import com.fasterxml.jackson.core.JsonParseException;
 import com.fasterxml.jackson.core.JsonProcessingException;

@@ -1,4 +1,4 @@
-package dev.launch.common;
+package dev.launch.messaging;
 
 import dev.launch.common.event.EventEnvelope;
 import dev.launch.common.event.EventTypes;
@@ -6,8 +6,8 @@ import dev.launch.common.event.MoveRun;
 import dev.launch.common.event.RunTaken;
 import dev.launch.common.event.StopRun;
 import dev.launch.common.naming.RunIds;
-import dev.launch.common.run.RunCommandLedger;
-import dev.launch.common.run.RunCommandLedger.Decision;
+import dev.launch.messaging.RunCommandLedger;
+import dev.launch.messaging.RunCommandLedger.Decision;
 import org.junit.jupiter.api.Test;
 
 import java.util.Optional;

@@ -1,9 +1,9 @@
-package dev.launch.common;
+package dev.launch.targetconfig;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.launch.common.event.Events;
 import dev.launch.common.problem.Problem;
-import dev.launch.common.target.ContainerOptions;
+import dev.launch.targetconfig.ContainerOptions;
 import org.junit.jupiter.api.Test;
 
 import java.util.List;

@@ -1,4 +1,4 @@
-package dev.launch.common.target;
+package dev.launch.targetconfig;
 
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.databind.BeanDescription;

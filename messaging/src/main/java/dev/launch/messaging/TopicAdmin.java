@@ -1,4 +1,6 @@
-package dev.launch.common.event;
+package dev.launch.messaging;
+
+import dev.launch.common.event.Topics;
 
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.NewTopic;

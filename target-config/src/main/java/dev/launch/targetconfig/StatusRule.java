@@ -1,4 +1,4 @@
-package dev.launch.common.target;
+package dev.launch.targetconfig;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.launch.common.problem.Problem.FieldError;

@@ -1,4 +1,6 @@
-package dev.launch.common.event;
+package dev.launch.messaging;
+
+import dev.launch.common.event.Topics;
 
 import io.quarkus.runtime.StartupEvent;
 import jakarta.annotation.Priority;

@@ -1,4 +1,6 @@
-package dev.launch.common.problem;
+package dev.launch.web;
+
+import dev.launch.common.problem.Problem;
 
 import io.vertx.ext.web.Router;
 import jakarta.enterprise.context.ApplicationScoped;
