@@ -386,6 +386,38 @@ class LocalLaunchIT {
         }
     }
 
+    /**
+     * A queue deleted and created again starts empty, while the agents' group still holds the offset committed
+     * for its old topic: the new topic's first runs, enqueued before an agent comes back, are run all the same.
+     */
+    @Test
+    void aQueueDeletedAndCreatedAgainRunsItsFirstRuns() {
+        String again = queue + "-again";
+        localQueue(again);
+        List<String> before = new ArrayList<>();
+        try (ServiceProcess first = stack.agent(again + "-agent", 1, again)) {
+            for (int i = 0; i < 2; i++) {
+                before.add(enqueue(again, "quick"));
+            }
+            before.forEach(id -> awaitState(id, "FINISHED"));
+        }
+        given().baseUri(stack.queues.url()).when().delete("/api/v1/queues/" + again).then().statusCode(204);
+        // the broker may take a moment to let go of the old topics' names
+        await().atMost(60, TimeUnit.SECONDS).pollInterval(200, TimeUnit.MILLISECONDS).until(() ->
+                given().baseUri(stack.queues.url()).contentType(ContentType.JSON)
+                        .body("{\"name\":\"" + again + "\",\"target\":{\"type\":\"local-process\"}}")
+                        .when().post("/api/v1/queues").statusCode() == 201);
+        // more runs than before, so the new topic reaches past the old committed offset (a committed offset
+        // beyond a topic's end would be reset to its start by Kafka itself)
+        List<String> after = new ArrayList<>();
+        for (int i = 0; i < 4; i++) {
+            after.add(enqueue(again, "quick"));
+        }
+        try (ServiceProcess second = stack.agent(again + "-agent", 1, again)) {
+            after.forEach(id -> awaitState(id, "FINISHED"));
+        }
+    }
+
     /** One counter per agent (by agent name), read from its /q/metrics; {@code queue} null: untagged. */
     private static Map<String, Double> metric(List<ServiceProcess> agents, String name, String queue) {
         Map<String, Double> values = new java.util.TreeMap<>();
