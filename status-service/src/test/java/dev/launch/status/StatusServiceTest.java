@@ -206,8 +206,19 @@ class StatusServiceTest {
         // the stop arrives the moment the run is in Kafka, before the read model has it (as a client holding a 202
         // does): it waits for the run (ADR 0004), it is not a 404. A stop for a run that was not yet in Kafka when
         // it arrived is a 404: no client can hold such a run's id from a 202.
-        fact(EventTypes.RUN_QUEUED, new RunLifecycle(runId, q, "train", 1, 1, null, null, null, null, null, null, 0L,
-                null, Instant.now(), null, null));
+        // in a transaction, as the queue service always writes it: the read model knows it has read a run's
+        // RunQueued once it is past the transaction's marker (ADR 0004)
+        try (KafkaProducer<String, String> enqueuer = new KafkaProducer<>(Map.of(
+                "bootstrap.servers", SharedInfra.kafkaBootstrap(), "transactional.id", "status-test-" + runId,
+                "key.serializer", StringSerializer.class.getName(),
+                "value.serializer", StringSerializer.class.getName()))) {
+            enqueuer.initTransactions();
+            enqueuer.beginTransaction();
+            enqueuer.send(new ProducerRecord<>(Topics.RUNS, runId, Events.encode(EventEnvelope.of(
+                    EventTypes.RUN_QUEUED, runId, new RunLifecycle(runId, q, "train", 1, 1, null, null, null, null,
+                            null, null, 0L, null, Instant.now(), null, null)))));
+            enqueuer.commitTransaction();
+        }
         CompletableFuture<Integer> stop = CompletableFuture.supplyAsync(() -> given().when()
                 .post("/api/v1/runs/" + runId + "/stop").then().extract().statusCode());
         assertEquals(202, stop.get(20, TimeUnit.SECONDS));
