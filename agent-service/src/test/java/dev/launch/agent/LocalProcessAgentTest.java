@@ -33,6 +33,8 @@ import static org.junit.jupiter.api.Assertions.*;
 @QuarkusTest
 @QuarkusTestResource(AgentTestInfra.class)
 class LocalProcessAgentTest {
+    @jakarta.inject.Inject
+    dev.launch.agent.config.AgentIdentity identity;
     private static RunEventsRecorder runs;
     private static RunEventsRecorder logs;
     private static KafkaProducer<String, String> producer;
@@ -277,9 +279,12 @@ class LocalProcessAgentTest {
     void aRunHandedOverToThisAgentIsLaunchedHereOnceAndOnlyForItsOwnIncarnation() throws Exception {
         AgentStatus self;
         try (RunEventsRecorder agents = new RunEventsRecorder(SharedInfra.kafkaBootstrap(), Topics.AGENTS)) {
+            // this app's agent (other test apps of this JVM may have left their statuses on the topic)
             java.util.function.Supplier<List<AgentStatus>> ours = () -> agents.all().stream()
+                    .filter(e -> !EventTypes.AGENT_STOPPED.equals(e.type()))
                     .map(e -> e.payloadAs(AgentStatus.class))
-                    .filter(st -> st.queues() != null && st.queues().contains(AgentTestInfra.QUEUE)).toList();
+                    .filter(st -> identity.id().equals(st.agentId())
+                            && identity.startedAt().toEpochMilli() == st.startedAt().toEpochMilli()).toList();
             await().atMost(20, TimeUnit.SECONDS).until(() -> !ours.get().isEmpty());
             self = ours.get().get(ours.get().size() - 1);
         }
