@@ -395,53 +395,24 @@ public class QueueDispatcher implements AutoCloseable {
             }
             List<Item> items = new ArrayList<>(List.of(new Item(record, decoded.request())));
             extendForPeers(partition, items, peersHeld);
-            try {
-                List<Future<?>> claims = new ArrayList<>();
-                for (int i = 0; i < items.size(); i++) {
-                    RunRequest request = items.get(i).request();
-                    claims.add(events.run(EventTypes.RUN_CLAIMED, RunLifecycle.of(request.runId(), request.queue())
-                            .withAgent(peersHeld.get(i).agent(), request.attempt()).withItem(request.item())));
-                }
-                for (Future<?> claim : claims) {
-                    claim.get(30, TimeUnit.SECONDS);
-                }
-            } catch (Exception e) {
-                if (e instanceof InterruptedException ie) {
-                    throw ie;
-                }
-                LOG.warnf("could not claim run %s and %d after it for other agents (%s); they stay first in queue %s",
-                        items.get(0).request().runId(), items.size() - 1, e, queue);
-                consumer.seek(partition, record.offset());
-                Thread.sleep(1000);
+            if (!claim(partition, items, peersHeld.stream().map(PeerSlots.Reservation::agent).toList())) {
                 return;
             }
             CrashPoints.at("after-claim");
-            while (true) {
-                try {
-                    List<Future<?>> takes = new ArrayList<>();
-                    for (int i = 0; i < items.size(); i++) {
-                        RunRequest request = items.get(i).request();
-                        takes.add(events.send(Topics.RUN_COMMANDS, request.runId(), EventEnvelope.of(
-                                EventTypes.RUN_TAKEN, request.runId(), RunTaken.handOff(request,
-                                        peersHeld.get(i).agent(), peersHeld.get(i).incarnation(), agentId))));
-                    }
-                    for (Future<?> take : takes) {
-                        take.get(30, TimeUnit.SECONDS);
-                    }
-                    break;
-                } catch (Exception e) {
-                    if (e instanceof InterruptedException ie) {
-                        throw ie;
-                    }
-                    if (!running) {
-                        LOG.warnf("shutting down while handing run %s and %d after it to other agents (%s)",
-                                items.get(0).request().runId(), items.size() - 1, e);
-                        return;
-                    }
-                    LOG.warnf("could not record the hand-off of run %s and %d after it (%s); trying again",
-                            items.get(0).request().runId(), items.size() - 1, e);
-                    Thread.sleep(1000);
+            boolean recorded = untilRecorded(items, "hand-off", () -> {
+                List<Future<?>> takes = new ArrayList<>();
+                for (int i = 0; i < items.size(); i++) {
+                    RunRequest request = items.get(i).request();
+                    takes.add(events.send(Topics.RUN_COMMANDS, request.runId(), EventEnvelope.of(EventTypes.RUN_TAKEN,
+                            request.runId(), RunTaken.handOff(request, peersHeld.get(i).agent(),
+                                    peersHeld.get(i).incarnation(), agentId))));
                 }
+                for (Future<?> take : takes) {
+                    take.get(30, TimeUnit.SECONDS);
+                }
+            });
+            if (!recorded) {
+                return;
             }
             for (int i = 0; i < items.size(); i++) {
                 peersHeld.get(i).use(items.get(i).request().runId());
@@ -450,12 +421,7 @@ public class QueueDispatcher implements AutoCloseable {
             handedOff.increment(items.size());
             batchSizes.record(items.size());
             CrashPoints.at("after-take");
-            try {
-                commit(partition, items.get(items.size() - 1).record().offset() + 1);
-            } catch (RuntimeException e) {
-                LOG.warnf("could not commit past run %s in queue %s (%s); the items will be read again and skipped",
-                        items.get(items.size() - 1).request().runId(), queue, e.toString());
-            }
+            commitPast(partition, items);
         } finally {
             for (int i = used; i < peersHeld.size(); i++) {
                 peersHeld.get(i).cancel();
@@ -587,17 +553,47 @@ public class QueueDispatcher implements AutoCloseable {
             return 0;
         }
         batchSizes.record(items.size());
+        // claim first, then record the take: a stop whose RunStopRequested the read model saw before this
+        // claim was acknowledged before it, so it lies before the take in the run's command partition
+        if (!claim(partition, items, java.util.Collections.nCopies(items.size(), agentId))) {
+            return 0;
+        }
+        CrashPoints.at("after-claim");
+        // once a RunTaken has been sent it may have landed (an acknowledgement lost with the broker), and then
+        // this agent owns the item: another agent reading it is told so and skips it. So the take is not given
+        // up but tried again until this agent has read its verdict (or it shuts down: the status service then
+        // hands the run back, as for any run a stopped agent held).
+        if (!untilRecorded(items, "take", () -> recordTakes(items))) {
+            return 0;
+        }
+        CrashPoints.at("after-take");
+        commitPast(partition, items);
+        int launched = 0;
+        for (Item item : items) {
+            if (verdicts.launchIfOurs(item.request(), item.id())) {
+                launched++;
+            }
+        }
+        return launched;
+    }
+
+    /**
+     * Claims each item for its agent ({@code agents}, one per item): all {@code RunClaimed} sent, then all
+     * acknowledged. False when that failed: the consumer is put back to the first item, which stays first.
+     */
+    private boolean claim(TopicPartition partition, List<Item> items, List<String> agents)
+            throws InterruptedException {
         try {
-            // claim first, then record the take: a stop whose RunStopRequested the read model saw before this
-            // claim was acknowledged before it, so it lies before the take in the run's command partition
             List<Future<?>> claims = new ArrayList<>();
-            for (Item item : items) {
-                claims.add(events.run(EventTypes.RUN_CLAIMED, RunLifecycle.of(item.request().runId(), item.request()
-                        .queue()).withAgent(agentId, item.request().attempt()).withItem(item.id())));
+            for (int i = 0; i < items.size(); i++) {
+                RunRequest request = items.get(i).request();
+                claims.add(events.run(EventTypes.RUN_CLAIMED, RunLifecycle.of(request.runId(), request.queue())
+                        .withAgent(agents.get(i), request.attempt()).withItem(request.item())));
             }
             for (Future<?> claim : claims) {
                 claim.get(30, TimeUnit.SECONDS);
             }
+            return true;
         } catch (Exception e) {
             if (e instanceof InterruptedException ie) {
                 throw ie;
@@ -606,47 +602,52 @@ public class QueueDispatcher implements AutoCloseable {
                     items.get(0).request().runId(), items.size() - 1, e, queue);
             consumer.seek(partition, items.get(0).record().offset());
             Thread.sleep(1000);
-            return 0;
+            return false;
         }
-        CrashPoints.at("after-claim");
-        // once a RunTaken has been sent it may have landed (an acknowledgement lost with the broker), and then
-        // this agent owns the item: another agent reading it is told so and skips it. So the take is not given
-        // up but tried again until this agent has read its verdict (or it shuts down: the status service then
-        // hands the run back, as for any run a stopped agent held).
+    }
+
+    /** Writing the takes of a batch. */
+    private interface Recording {
+        void run() throws Exception;
+    }
+
+    /**
+     * Runs {@code recording} until it succeeds: once a {@code RunTaken} has been sent it may have landed (an
+     * acknowledgement lost with the broker), and then the item is taken, so the take is not given up. False only
+     * when shutting down meanwhile (the status service then hands back the runs a stopped agent held).
+     */
+    private boolean untilRecorded(List<Item> items, String what, Recording recording) throws InterruptedException {
         while (true) {
             try {
-                recordTakes(items);
-                break;
+                recording.run();
+                return true;
             } catch (Exception e) {
                 if (e instanceof InterruptedException ie) {
                     throw ie;
                 }
                 if (!running) {
-                    LOG.warnf("shutting down while recording the take of run %s and %d after it (%s)",
+                    LOG.warnf("shutting down while recording the %s of run %s and %d after it (%s)", what,
                             items.get(0).request().runId(), items.size() - 1, e);
-                    return 0;
+                    return false;
                 }
-                LOG.warnf("could not record the take of run %s and %d after it (%s); trying again",
+                LOG.warnf("could not record the %s of run %s and %d after it (%s); trying again", what,
                         items.get(0).request().runId(), items.size() - 1, e);
                 Thread.sleep(1000);
             }
         }
-        CrashPoints.at("after-take");
+    }
+
+    /**
+     * Commits past the batch. A failure is only logged: the takes are recorded, so whoever reads the items again
+     * is told they were taken first and skips them.
+     */
+    private void commitPast(TopicPartition partition, List<Item> items) {
         try {
             commit(partition, items.get(items.size() - 1).record().offset() + 1);
         } catch (RuntimeException e) {
-            // the takes are recorded, so the verdicts below stand: whoever reads the items again is told they
-            // were taken first by this agent and skips them
             LOG.warnf("could not commit past run %s in queue %s (%s); the items will be read again and skipped",
                     items.get(items.size() - 1).request().runId(), queue, e.toString());
         }
-        int launched = 0;
-        for (Item item : items) {
-            if (verdicts.launchIfOurs(item.request(), item.id())) {
-                launched++;
-            }
-        }
-        return launched;
     }
 
     /** Sends a RunTaken per item and reads the command topic up to the last of them. */
