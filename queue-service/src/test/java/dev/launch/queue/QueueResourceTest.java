@@ -437,6 +437,97 @@ class QueueResourceTest {
     }
 
     @Test
+    void aBatchIsQueuedInOneTransactionInItsOrderAndAnswersEachRun() {
+        String queue = localQueue("");
+        String job = codeJob(unique("batch"));
+        StringBuilder body = new StringBuilder("{\"runs\":[");
+        for (int i = 0; i < 5; i++) {
+            body.append(i == 0 ? "" : ",").append("{\"job\":\"").append(job).append("\",\"inputs\":{\"epochs\":")
+                    .append(i + 1).append("}}");
+        }
+        // the colon as curl sends it (rest-assured encodes it elsewhere in these tests: both are taken)
+        var answer = given().urlEncodingEnabled(false).contentType(ContentType.JSON).body(body.append("]}").toString())
+                .when().post("/api/v1/queues/" + queue + "/runs:batch")
+                .then().statusCode(202).body("queue", is(queue)).body("queued", is(5)).body("runs", hasSize(5))
+                .body("runs.state", everyItem(is("QUEUED"))).body("runs.job", everyItem(is(job + ":1")))
+                .body("runs.position", contains(0, 1, 2, 3, 4)).extract();
+        List<String> runIds = answer.path("runs.runId");
+        assertEquals(5, Set.copyOf(runIds).size());
+        String token = answer.path("consistencyToken");
+        assertEquals(token, answer.header("Launch-Consistency"));
+
+        List<ConsumerRecord<String, String>> items = read(Topics.queue(queue), null, 5);
+        assertEquals(runIds, items.stream().map(ConsumerRecord::key).toList(), "queued in the batch's order");
+        // one transaction: the items are side by side (each commit would have put a marker between them)
+        assertEquals(List.of(0L, 1L, 2L, 3L, 4L), items.stream().map(ConsumerRecord::offset).toList());
+        for (int i = 0; i < 5; i++) {
+            assertEquals(i + 1, Events.decode(items.get(i).value()).payload().at("/inputs/epochs").asInt());
+            ConsumerRecord<String, String> fact = read(Topics.RUNS, runIds.get(i), 1).get(0);
+            assertEquals(EventTypes.RUN_QUEUED, Events.decode(fact.value()).type());
+            String part = "runs:" + fact.partition() + ":";
+            long covered = java.util.Arrays.stream(token.split(",")).filter(t -> t.startsWith(part))
+                    .mapToLong(t -> Long.parseLong(t.substring(part.length()))).max().orElse(-1);
+            assertTrue(covered >= fact.offset(), "the batch's token covers run " + i + "'s RunQueued");
+        }
+        given().contentType(ContentType.JSON).body("{\"job\":\"" + job + "\"}")
+                .when().post("/api/v1/queues/" + queue + "/runs").then().statusCode(202).body("position", is(5));
+    }
+
+    @Test
+    void anInvalidRunRefusesTheWholeBatchNamingItsPlaceAndNothingIsQueued() {
+        String queue = localQueue("");
+        String job = codeJob(unique("batch-bad"));
+        String batch = "/api/v1/queues/" + queue + "/runs:batch";
+        given().contentType(ContentType.JSON).body("{\"runs\":[{\"job\":\"" + job + "\"},"
+                        + "{\"job\":\"" + job + "\",\"inputs\":{\"epochs\":0}},{\"job\":\"" + job + "\"},"
+                        + "{\"job\":\"no-such-job\"},{\"job\":\"" + job + "\"}]}")
+                .when().post(batch).then().statusCode(400).contentType("application/problem+json")
+                .body("errors.field", contains("runs[1].inputs.epochs", "runs[3].job"))
+                .body("detail", containsString("nothing was queued"))
+                .body("detail", containsString("runs[1].inputs.epochs"));
+        given().contentType(ContentType.JSON).body("{\"runs\":[{\"job\":\"" + job + "\",\"idempotencyKey\":\"a\"},"
+                        + "{\"job\":\"" + job + "\",\"idempotencyKey\":\"a\"}]}")
+                .when().post(batch).then().statusCode(400).body("errors[0].field", is("runs[1].idempotencyKey"));
+        given().contentType(ContentType.JSON).body("{\"runs\":[]}").when().post(batch).then().statusCode(400)
+                .contentType("application/problem+json").body("detail", containsString("1 to 1000 runs"));
+        given().contentType(ContentType.JSON).body("{\"runs\":[null]}").when().post(batch).then().statusCode(400)
+                .body("errors[0].field", is("runs[0]"));
+        String many = "{\"runs\":[" + String.join(",", java.util.Collections.nCopies(1001, "{\"job\":\"" + job
+                + "\"}")) + "]}";
+        given().contentType(ContentType.JSON).body(many).when().post(batch).then().statusCode(400)
+                .body("errors[0].field", is("runs")).body("detail", containsString("1001"));
+        given().contentType(ContentType.JSON).body("{\"runs\":[{\"job\":\"" + job + "\"}]}")
+                .when().post("/api/v1/queues/no-such-queue/runs:batch").then().statusCode(404);
+
+        String runId = given().contentType(ContentType.JSON).body("{\"job\":\"" + job + "\"}")
+                .when().post("/api/v1/queues/" + queue + "/runs").then().statusCode(202).extract().path("runId");
+        List<ConsumerRecord<String, String>> items = read(Topics.queue(queue), null, 1);
+        assertEquals(List.of(runId), items.stream().map(ConsumerRecord::key).toList(), "no refused run was queued");
+        assertEquals(0, items.get(0).offset());
+    }
+
+    @Test
+    void aBatchRetriedWithTheSameKeysQueuesEachRunOnceAndAnswersTheSameRuns() {
+        String queue = localQueue("");
+        String job = codeJob(unique("batch-idem"));
+        String three = "{\"job\":\"" + job + "\",\"idempotencyKey\":\"b-1\"},{\"job\":\"" + job
+                + "\",\"idempotencyKey\":\"b-2\"},{\"job\":\"" + job + "\",\"idempotencyKey\":\"b-3\"}";
+        String batch = "/api/v1/queues/" + queue + "/runs:batch";
+        List<String> first = given().contentType(ContentType.JSON).body("{\"runs\":[" + three + "]}")
+                .when().post(batch).then().statusCode(202).body("queued", is(3)).extract().path("runs.runId");
+        // a single enqueue with one of the keys gets that run too
+        given().contentType(ContentType.JSON).body("{\"job\":\"" + job + "\",\"idempotencyKey\":\"b-2\"}")
+                .when().post("/api/v1/queues/" + queue + "/runs").then().statusCode(202).body("runId", is(first.get(1)));
+        List<String> again = given().contentType(ContentType.JSON).body("{\"runs\":[" + three + ",{\"job\":\"" + job
+                        + "\",\"idempotencyKey\":\"b-4\"}]}")
+                .when().post(batch).then().statusCode(202).body("queued", is(1)).body("runs[3].position", is(3))
+                .extract().path("runs.runId");
+        assertEquals(first, again.subList(0, 3), "the answered runs are answered again");
+        List<ConsumerRecord<String, String>> items = read(Topics.queue(queue), null, 4);
+        assertEquals(again, items.stream().map(ConsumerRecord::key).toList(), "each run queued once");
+    }
+
+    @Test
     void aLocalContainerQueueTakesWandbLocalContainerArgsAsTheyAreAndSaysWhatItIgnores() {
         String name = unique("lc");
         given().contentType(ContentType.JSON).body("""

@@ -74,7 +74,8 @@ public class EnqueueWriter {
     /** when the batch being written started (nanoTime), or 0 while the writer waits for work */
     private volatile long batchStarted;
 
-    private record Pending(RunRequest request, CompletableFuture<Written> offset) {
+    /** Runs that go in one transaction together (one enqueue, or a batch enqueue's runs), and their answer. */
+    private record Pending(List<RunRequest> requests, CompletableFuture<List<Written>> written) {
     }
 
     /**
@@ -108,7 +109,7 @@ public class EnqueueWriter {
         closeProducer();
         Pending p;
         while ((p = pending.poll()) != null) {
-            p.offset().completeExceptionally(new IllegalStateException("queue service is shutting down"));
+            p.written().completeExceptionally(new IllegalStateException("queue service is shutting down"));
         }
     }
 
@@ -120,17 +121,25 @@ public class EnqueueWriter {
      * requests are taken again.
      */
     public CompletionStage<Written> write(RunRequest request) {
-        CompletableFuture<Written> offset = new CompletableFuture<>();
+        return writeAll(List.of(request)).thenApply(written -> written.get(0));
+    }
+
+    /**
+     * {@link #write}, for runs that are queued together or not at all: they go in one transaction (with other
+     * requests' runs, never split), and the answer lists where each went, in their order.
+     */
+    public CompletionStage<List<Written>> writeAll(List<RunRequest> requests) {
+        CompletableFuture<List<Written>> written = new CompletableFuture<>();
         long started = batchStarted;
         if (!running) {
-            offset.completeExceptionally(new IllegalStateException("queue service is shutting down"));
+            written.completeExceptionally(new IllegalStateException("queue service is shutting down"));
         } else if (started != 0 && System.nanoTime() - started > failFastAfter.toNanos()) {
-            offset.completeExceptionally(new KafkaUnavailableException("Kafka has not taken the runs being written "
+            written.completeExceptionally(new KafkaUnavailableException("Kafka has not taken the runs being written "
                     + "for " + Duration.ofNanos(System.nanoTime() - started).toSeconds() + " s"));
         } else {
-            pending.add(new Pending(request, offset));
+            pending.add(new Pending(List.copyOf(requests), written));
         }
-        return offset;
+        return written;
     }
 
     private void loop() {
@@ -142,26 +151,38 @@ public class EnqueueWriter {
             closeProducer();
         }
         while (running) {
-            List<Pending> batch = new ArrayList<>();
+            List<Pending> groups = new ArrayList<>();
             try {
-                batch.add(pending.take());
+                groups.add(pending.take());
             } catch (InterruptedException e) {
                 return;
             }
-            pending.drainTo(batch, maxBatch - 1);
+            // more waiting requests, up to max-batch runs (a batch enqueue larger than that goes alone, whole)
+            int runs = groups.get(0).requests().size();
+            Pending next;
+            while (runs < maxBatch && (next = pending.peek()) != null && runs + next.requests().size() <= maxBatch) {
+                groups.add(pending.poll());
+                runs += next.requests().size();
+            }
+            List<RunRequest> batch = new ArrayList<>(runs);
+            groups.forEach(g -> batch.addAll(g.requests()));
             batchStarted = System.nanoTime();
             try {
                 List<Written> written = commit(batch);
-                for (int i = 0; i < batch.size(); i++) {
-                    // known to positions before its answer is computed (an earlier item of the batch counts too)
-                    RunRequest r = batch.get(i).request();
-                    positions.accepted(r.queue(), Priority.parse(r.priority()).orElse(null),
-                            written.get(i).itemOffset());
-                    batch.get(i).offset().complete(written.get(i));
+                int at = 0;
+                for (Pending group : groups) {
+                    List<Written> own = written.subList(at, at + group.requests().size());
+                    for (int i = 0; i < own.size(); i++) {
+                        // known to positions before its answer is computed (an earlier item of the batch counts)
+                        RunRequest r = group.requests().get(i);
+                        positions.accepted(r.queue(), Priority.parse(r.priority()).orElse(null), own.get(i).itemOffset());
+                    }
+                    at += own.size();
+                    group.written().complete(List.copyOf(own));
                 }
             } catch (Exception e) {
                 LOG.warnf("enqueue transaction of %d run(s) failed: %s", batch.size(), e.toString());
-                batch.forEach(p -> p.offset().completeExceptionally(e));
+                groups.forEach(g -> g.written().completeExceptionally(e));
             } finally {
                 batchStarted = 0;
             }
@@ -173,7 +194,7 @@ public class EnqueueWriter {
      * tried again until the delivery timeout. A failed commit is never aborted, since it may have taken effect:
      * a commit that timed out is retried; after the deadline its outcome is settled and read ({@link #settled}).
      */
-    private List<Written> commit(List<Pending> batch) throws Exception {
+    private List<Written> commit(List<RunRequest> batch) throws Exception {
         long deadline = System.nanoTime() + deliveryTimeout.toNanos();
         while (true) {
             KafkaProducer<String, String> p = producer();
@@ -230,7 +251,7 @@ public class EnqueueWriter {
      * answered 202; skipped (aborted), or not to be found, the batch fails (503, nothing queued). So a 503 never
      * hides a queued run, and a retry with the same idempotency key cannot queue it twice.
      */
-    private List<Written> settled(List<Written> written, List<Pending> batch, Exception unknown) throws Exception {
+    private List<Written> settled(List<Written> written, List<RunRequest> batch, Exception unknown) throws Exception {
         closeProducer();
         try {
             producer();
@@ -238,7 +259,7 @@ public class EnqueueWriter {
             closeProducer();
             throw unknown;
         }
-        RunRequest first = batch.get(0).request();
+        RunRequest first = batch.get(0);
         long offset = written.get(0).itemOffset();
         TopicPartition partition = new TopicPartition(Topics.queueItems(first.queue(),
                 Priority.parse(first.priority()).orElse(null)), 0);
@@ -279,11 +300,10 @@ public class EnqueueWriter {
         lostCommitAnswers.set(commits);
     }
 
-    private List<Written> send(KafkaProducer<String, String> p, List<Pending> batch) throws Exception {
+    private List<Written> send(KafkaProducer<String, String> p, List<RunRequest> batch) throws Exception {
         p.beginTransaction();
         List<Future<RecordMetadata>> items = new ArrayList<>(batch.size());
-        for (Pending pending : batch) {
-            RunRequest r = pending.request();
+        for (RunRequest r : batch) {
             Priority level = Priority.parse(r.priority()).orElse(null);
             items.add(p.send(new ProducerRecord<>(Topics.queueItems(r.queue(), level), r.runId(),
                     Events.encode(EventEnvelope.of(EventTypes.RUN_REQUESTED, r.runId(), r)))));
@@ -293,7 +313,7 @@ public class EnqueueWriter {
         for (int i = 0; i < batch.size(); i++) {
             long offset = items.get(i).get(deliveryTimeout.toMillis(), TimeUnit.MILLISECONDS).offset();
             offsets.add(offset);
-            RunRequest r = batch.get(i).request();
+            RunRequest r = batch.get(i);
             RunLifecycle queued = RunLifecycle.queued(r, offset);
             facts.add(p.send(new ProducerRecord<>(Topics.RUNS, r.runId(),
                     Events.encode(EventEnvelope.of(EventTypes.RUN_QUEUED, r.runId(), queued)))));
@@ -308,7 +328,7 @@ public class EnqueueWriter {
                 written.add(new Written(offsets.get(i), fact.partition(), fact.offset()));
             } catch (java.util.concurrent.ExecutionException e) {
                 LOG.warnf("the RunQueued of run %s was not written (%s); the batch is aborted",
-                        batch.get(i).request().runId(), e.getCause());
+                        batch.get(i).runId(), e.getCause());
                 throw e;
             }
         }

@@ -16,6 +16,7 @@ import java.time.ZoneOffset;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 
 /**
@@ -73,6 +74,78 @@ public class EnqueueStore {
                         + "AND queue_offset IS NOT NULL")
                 .execute(Tuple.of(queue, key))
                 .map(rows -> rows.iterator().hasNext() ? rows.iterator().next().getString("response") : null);
+    }
+
+    /** The answers given to earlier enqueues with these idempotency keys, by key (keys not answered yet left out). */
+    public Uni<Map<String, String>> earlierAnswers(String queue, List<String> keys) {
+        if (keys.isEmpty()) {
+            return Uni.createFrom().item(Map.of());
+        }
+        return pool.preparedQuery("SELECT idempotency_key, response FROM enqueued_run WHERE queue = $1 "
+                        + "AND idempotency_key = ANY($2) AND queue_offset IS NOT NULL")
+                .execute(Tuple.of(queue, keys.toArray(new String[0])))
+                .map(rows -> {
+                    Map<String, String> answers = new java.util.HashMap<>();
+                    rows.forEach(row -> answers.put(row.getString("idempotency_key"), row.getString("response")));
+                    return answers;
+                });
+    }
+
+    /** A run to record: its key (or null), offset (null while only claimed) and answer. */
+    public record Row(String runId, String key, String priority, Instant createdAt, Long offset, String response) {
+        Tuple tuple(String queue) {
+            return Tuple.tuple().addString(runId).addString(queue).addString(key).addString(priority)
+                    .addOffsetDateTime(createdAt.atOffset(ZoneOffset.UTC)).addLong(offset).addString(response);
+        }
+    }
+
+    /**
+     * Claims the idempotency keys of {@code rows} in one round trip, first removing unfinished claims of these
+     * keys older than {@code stale} (left by a crash); answers the keys another enqueue holds (not claimed here).
+     */
+    public Uni<Set<String>> claimAll(String queue, List<Row> rows, java.time.Duration stale) {
+        if (rows.isEmpty()) {
+            return Uni.createFrom().item(Set.of());
+        }
+        String[] keys = rows.stream().map(Row::key).toArray(String[]::new);
+        return pool.preparedQuery("DELETE FROM enqueued_run WHERE queue = $1 AND idempotency_key = ANY($2) "
+                        + "AND queue_offset IS NULL AND created_at < $3")
+                .execute(Tuple.of(queue, keys, java.time.OffsetDateTime.now(ZoneOffset.UTC).minus(stale)))
+                .chain(() -> pool.preparedQuery("INSERT INTO enqueued_run (run_id, queue, idempotency_key, priority, "
+                                + "created_at, queue_offset, response) VALUES ($1, $2, $3, $4, $5, $6, $7) "
+                                + "ON CONFLICT (queue, idempotency_key) DO NOTHING RETURNING idempotency_key")
+                        .executeBatch(rows.stream().map(r -> r.tuple(queue)).toList()))
+                .map(result -> {
+                    Set<String> held = new java.util.HashSet<>(java.util.Arrays.asList(keys));
+                    for (io.vertx.mutiny.sqlclient.RowSet<io.vertx.mutiny.sqlclient.Row> rs = result; rs != null;
+                         rs = rs.next()) {
+                        rs.forEach(row -> held.remove(row.getString("idempotency_key")));
+                    }
+                    return held;
+                });
+    }
+
+    /** Withdraws the claims of runs Kafka did not take. */
+    public Uni<Void> withdrawAll(List<String> runIds) {
+        if (runIds.isEmpty()) {
+            return Uni.createFrom().voidItem();
+        }
+        return pool.preparedQuery("DELETE FROM enqueued_run WHERE run_id = ANY($1) AND queue_offset IS NULL")
+                .execute(Tuple.of(runIds.toArray(new String[0]))).replaceWithVoid();
+    }
+
+    /** Records accepted runs without keys, and completes the claims of those with keys, in two round trips at most. */
+    public Uni<Void> recordAll(String queue, List<Row> rows) {
+        List<Tuple> inserts = rows.stream().filter(r -> r.key() == null).map(r -> r.tuple(queue)).toList();
+        List<Tuple> completions = rows.stream().filter(r -> r.key() != null)
+                .map(r -> Tuple.of(r.runId(), r.offset(), r.response())).toList();
+        Uni<Void> inserted = inserts.isEmpty() ? Uni.createFrom().voidItem()
+                : pool.preparedQuery("INSERT INTO enqueued_run (run_id, queue, idempotency_key, priority, created_at, "
+                        + "queue_offset, response) VALUES ($1, $2, $3, $4, $5, $6, $7)").executeBatch(inserts)
+                .replaceWithVoid();
+        return inserted.chain(() -> completions.isEmpty() ? Uni.createFrom().voidItem()
+                : pool.preparedQuery("UPDATE enqueued_run SET queue_offset = $2, response = $3 WHERE run_id = $1")
+                .executeBatch(completions).replaceWithVoid());
     }
 
     /** Records an accepted run (offset and answer may come later, through {@link #complete}). */

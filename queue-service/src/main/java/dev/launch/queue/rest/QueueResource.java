@@ -153,6 +153,23 @@ public class QueueResource {
         });
     }
 
+    /**
+     * Enqueues up to 1,000 runs in one transaction: 202 with each run's answer in order, once all are durable in
+     * Kafka; any invalid run refuses the batch (400, every error named {@code runs[i].field}) and queues nothing.
+     */
+    @POST
+    // the colon as sent, or percent-encoded (as some clients send it): the route is matched on the path as sent
+    @Path("/{name}/{batch: runs(?::|%3[Aa])batch}")
+    public Uni<Response> enqueueBatch(@PathParam("name") String name, BatchEnqueueRequest request) {
+        return enqueue.enqueueBatch(name, request).map(batch -> {
+            Response.ResponseBuilder accepted = Response.accepted(batch);
+            if (batch.consistencyToken() != null) {
+                accepted.header(EnqueueResponse.CONSISTENCY_HEADER, batch.consistencyToken());
+            }
+            return accepted.build();
+        });
+    }
+
     private static ObjectNode view(QueueChanged queue) {
         ObjectNode view = Events.MAPPER.valueToTree(queue);
         view.remove("changedAt");

@@ -17,6 +17,8 @@ import dev.launch.queue.client.JobClient;
 import dev.launch.queue.messaging.EnqueueWriter;
 import dev.launch.queue.messaging.QueuePositions;
 import dev.launch.queue.repository.EnqueueStore;
+import dev.launch.queue.rest.BatchEnqueueRequest;
+import dev.launch.queue.rest.BatchEnqueueResponse;
 import dev.launch.queue.rest.EnqueueRequest;
 import dev.launch.queue.rest.EnqueueResponse;
 import io.smallrye.mutiny.Uni;
@@ -64,6 +66,209 @@ public class EnqueueService {
                     : jobs.fetch(ref.name(), ref.version())
                     .map(job -> resolve(queue, job, request))
                     .chain(run -> key == null ? persist(run) : persistOnce(run, key)));
+        });
+    }
+
+    /**
+     * A batch: every run is checked as a single enqueue checks it (each distinct job looked up once); any invalid
+     * run refuses the whole batch with every error named by its place ({@code runs[3].inputs.epochs}) and nothing
+     * queued. Runs whose idempotency key was answered before are answered again; the others are claimed (their
+     * keys), then queued together in one Kafka transaction, then recorded here in two round trips.
+     */
+    public Uni<BatchEnqueueResponse> enqueueBatch(String queueName, BatchEnqueueRequest request) {
+        Names.require("queue", queueName);
+        if (request == null || request.runs() == null || request.runs().isEmpty()) {
+            throw ProblemException.badRequest("Send {\"runs\": [{job, inputs?, args?, entrypoint?, "
+                    + "templateVariables?, priority?, idempotencyKey?}, ...]} with 1 to " + BatchEnqueueRequest.MAX_RUNS
+                    + " runs.");
+        }
+        List<EnqueueRequest> runs = request.runs();
+        if (runs.size() > BatchEnqueueRequest.MAX_RUNS) {
+            throw ProblemException.invalidField("runs", "at most " + BatchEnqueueRequest.MAX_RUNS + " runs in one "
+                    + "batch; this one has " + runs.size() + ": split it");
+        }
+        List<Problem.FieldError> errors = new ArrayList<>();
+        List<JobRef> refs = new ArrayList<>(runs.size());
+        Map<String, Integer> keyAt = new java.util.HashMap<>();
+        for (int i = 0; i < runs.size(); i++) {
+            EnqueueRequest run = runs.get(i);
+            JobRef ref = null;
+            if (run == null) {
+                errors.add(new Problem.FieldError("runs[" + i + "]", "must be a run object: {job, ...}"));
+            } else {
+                try {
+                    ref = JobRef.parse(run.job());
+                } catch (ProblemException e) {
+                    placed(errors, i, e);
+                }
+                String key = run.idempotencyKey();
+                if (key != null && (key.isBlank() || key.length() > 200)) {
+                    errors.add(new Problem.FieldError("runs[" + i + "].idempotencyKey", "must be 1 to 200 characters"));
+                } else if (key != null && keyAt.putIfAbsent(key, i) != null) {
+                    errors.add(new Problem.FieldError("runs[" + i + "].idempotencyKey", "repeats the key of runs["
+                            + keyAt.get(key) + "]; each run of a batch needs its own key"));
+                }
+            }
+            refs.add(ref);
+        }
+        return store.queue(queueName).chain(queue -> jobsOf(refs).chain(jobs -> {
+            List<RunRequest> resolved = new ArrayList<>(runs.size());
+            for (int i = 0; i < runs.size(); i++) {
+                Object job = refs.get(i) == null ? null : jobs.get(refs.get(i));
+                RunRequest run = null;
+                if (job instanceof ProblemException missing) {
+                    errors.add(new Problem.FieldError("runs[" + i + "].job", missing.problem().detail()));
+                } else if (job instanceof JobVersion version) {
+                    try {
+                        run = resolve(queue, version, runs.get(i));
+                    } catch (ProblemException e) {
+                        placed(errors, i, e);
+                    }
+                }
+                resolved.add(run);
+            }
+            if (!errors.isEmpty()) {
+                errors.sort(java.util.Comparator.comparingInt(EnqueueService::placeOf));
+                Problem.FieldError first = errors.get(0);
+                throw ProblemException.invalid((errors.size() == 1 ? "A run of the batch is invalid"
+                        : errors.size() + " errors in the batch") + "; nothing was queued. First: " + first.field()
+                        + ": " + first.message(), errors.size() > 100 ? List.copyOf(errors.subList(0, 100)) : errors);
+            }
+            return queueBatch(queue.name(), runs, resolved);
+        }));
+    }
+
+    /** Each distinct job of the batch, looked up once: its version, or the 404 problem it got. */
+    private Uni<Map<JobRef, Object>> jobsOf(List<JobRef> refs) {
+        List<JobRef> distinct = refs.stream().filter(java.util.Objects::nonNull).distinct().toList();
+        if (distinct.isEmpty()) {
+            return Uni.createFrom().item(Map.of());
+        }
+        List<Uni<Object>> lookups = distinct.stream().map(ref -> jobs.fetch(ref.name(), ref.version())
+                .<Object>map(job -> job)
+                .onFailure(e -> e instanceof ProblemException p && p.problem().status() == 404)
+                .recoverWithItem(e -> e)).toList();
+        return Uni.join().all(lookups).andFailFast().map(found -> {
+            Map<JobRef, Object> byRef = new java.util.HashMap<>();
+            for (int i = 0; i < distinct.size(); i++) {
+                byRef.put(distinct.get(i), found.get(i));
+            }
+            return byRef;
+        });
+    }
+
+    private Uni<BatchEnqueueResponse> queueBatch(String queue, List<EnqueueRequest> runs, List<RunRequest> resolved) {
+        List<String> keys = runs.stream().map(EnqueueRequest::idempotencyKey).filter(java.util.Objects::nonNull).toList();
+        return store.earlierAnswers(queue, keys).chain(earlier -> {
+            List<RunRequest> fresh = new ArrayList<>();
+            List<EnqueueStore.Row> claims = new ArrayList<>();
+            for (int i = 0; i < runs.size(); i++) {
+                String key = runs.get(i).idempotencyKey();
+                if (key == null || !earlier.containsKey(key)) {
+                    RunRequest run = resolved.get(i);
+                    fresh.add(run);
+                    if (key != null) {
+                        claims.add(new EnqueueStore.Row(run.runId(), key, run.priority(), run.enqueuedAt(), null, "{}"));
+                    }
+                }
+            }
+            List<String> claimed = claims.stream().map(EnqueueStore.Row::runId).toList();
+            return store.claimAll(queue, claims, STALE_CLAIM).chain(held -> {
+                if (!held.isEmpty()) {
+                    return store.withdrawAll(claimed).onFailure().recoverWithNull().map(v -> {
+                        throw ProblemException.conflict("another enqueue with idempotencyKey '" + held.iterator().next()
+                                + "' is in progress; nothing of this batch was queued. Retry the batch to get its runs");
+                    });
+                }
+                Uni<List<EnqueueWriter.Written>> written = fresh.isEmpty() ? Uni.createFrom().item(List.of())
+                        : writtenAll(fresh).onFailure().call(e -> store.withdrawAll(claimed).onFailure().recoverWithNull());
+                return written.chain(offsets -> answers(queue, runs, earlier, fresh, offsets));
+            });
+        });
+    }
+
+    /** The batch's answers, in its order, once its new runs are queued; records the new runs here. */
+    private Uni<BatchEnqueueResponse> answers(String queue, List<EnqueueRequest> runs, Map<String, String> earlier,
+                                              List<RunRequest> fresh, List<EnqueueWriter.Written> written) {
+        boolean levels = !fresh.isEmpty() && fresh.get(0).priority() != null;
+        Uni<Map<Priority, Long>> nextToTake = fresh.isEmpty() ? Uni.createFrom().item(Map.of())
+                : onThisContext(Uni.createFrom().completionStage(() -> positions.nextToTake(queue, levels)))
+                .onFailure().recoverWithItem(() -> new java.util.HashMap<>());
+        return nextToTake.chain(next -> {
+            Uni<List<Long>> counted = io.smallrye.mutiny.Multi.createFrom().range(0, fresh.size()).onItem()
+                    .transformToUniAndConcatenate(i -> positions.ahead(queue,
+                            Priority.parse(fresh.get(i).priority()).orElse(null), written.get(i).itemOffset(), next))
+                    .collect().asList();
+            return counted.chain(ahead -> {
+                List<EnqueueResponse> answers = new ArrayList<>(runs.size());
+                List<EnqueueStore.Row> rows = new ArrayList<>(fresh.size());
+                Map<Integer, Long> token = new java.util.TreeMap<>();
+                int at = 0;
+                for (EnqueueRequest request : runs) {
+                    String key = request.idempotencyKey();
+                    EnqueueResponse answer;
+                    if (key != null && earlier.containsKey(key)) {
+                        answer = replay(earlier.get(key));
+                    } else {
+                        RunRequest run = fresh.get(at);
+                        EnqueueWriter.Written w = written.get(at);
+                        answer = new EnqueueResponse(run.runId(), queue, run.jobRef(), "QUEUED", ahead.get(at),
+                                w.consistencyToken());
+                        rows.add(new EnqueueStore.Row(run.runId(), key, run.priority(), run.enqueuedAt(),
+                                w.itemOffset(), Events.MAPPER.valueToTree(answer).toString()));
+                        at++;
+                    }
+                    if (answer.consistencyToken() != null) {
+                        ReadToken.merge(token, answer.consistencyToken());
+                    }
+                    answers.add(answer);
+                }
+                String consistency = token.isEmpty() ? null : token.entrySet().stream()
+                        .map(e -> "runs:" + e.getKey() + ":" + e.getValue())
+                        .collect(java.util.stream.Collectors.joining(","));
+                BatchEnqueueResponse response = new BatchEnqueueResponse(queue, fresh.size(), answers, consistency);
+                return store.recordAll(queue, rows).onFailure().recoverWithUni(e -> {
+                    LOG.warnf("%d run(s) of a batch are queued, but their records here were not written: %s",
+                            rows.size(), e.toString());
+                    return Uni.createFrom().voidItem();
+                }).replaceWith(response);
+            });
+        });
+    }
+
+    /** Tokens of earlier answers folded into a batch's token: the highest offset per partition. */
+    private static final class ReadToken {
+        static void merge(Map<Integer, Long> token, String consistencyToken) {
+            for (String part : consistencyToken.split(",")) {
+                String[] f = part.split(":");
+                if (f.length == 3) {
+                    token.merge(Integer.parseInt(f[1]), Long.parseLong(f[2]), Math::max);
+                }
+            }
+        }
+    }
+
+    /** {@code e}'s errors, named by the run's place in the batch. */
+    private static void placed(List<Problem.FieldError> errors, int index, ProblemException e) {
+        List<Problem.FieldError> own = e.problem().errors();
+        if (own == null || own.isEmpty()) {
+            errors.add(new Problem.FieldError("runs[" + index + "]", e.problem().detail()));
+        } else {
+            own.forEach(f -> errors.add(new Problem.FieldError("runs[" + index + "]." + f.field(), f.message())));
+        }
+    }
+
+    private static int placeOf(Problem.FieldError error) {
+        int close = error.field().indexOf(']');
+        return close < 0 ? -1 : Integer.parseInt(error.field().substring(5, close));
+    }
+
+    /** {@link #written} for runs queued together. */
+    private Uni<List<EnqueueWriter.Written>> writtenAll(List<RunRequest> runs) {
+        return onThisContext(Uni.createFrom().completionStage(() -> writer.writeAll(runs))).onFailure().transform(e -> {
+            LOG.warnf("a batch of %d run(s) not queued: %s", runs.size(), e.toString());
+            return ProblemException.unavailable("Kafka did not accept the batch; nothing of it was queued. Retry "
+                    + "shortly (with the same idempotency keys to be safe).", 5);
         });
     }
 
