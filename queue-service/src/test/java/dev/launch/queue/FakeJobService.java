@@ -82,6 +82,17 @@ public class FakeJobService implements QuarkusTestResourceLifecycleManager {
         }
     }
 
+    /** The job service no longer knows {@code name}: every read of it answers 404. */
+    public static void forget(String name) {
+        try (var files = Files.list(DIR.resolve(name))) {
+            for (Path file : files.toList()) {
+                Files.delete(file);
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
     /** Serves {@code /versions/<alias>} as version {@code version}. */
     public static void alias(String name, String alias, int version) {
         try {

@@ -437,6 +437,65 @@ class QueueResourceTest {
     }
 
     @Test
+    void jobVersionsAreCachedAndAVersionOnLaunchJobsIsUsedByTheNextEnqueue() throws Exception {
+        String queue = localQueue("");
+        String job = unique("cached");
+        String runs = "/api/v1/queues/" + queue + "/runs";
+        String v1 = publishVersion(job, 1);
+        given().contentType(ContentType.JSON).body("{\"job\":\"" + job + "\"}").when().post(runs)
+                .then().statusCode(202).body("job", is(job + ":1"));
+        // the job service forgets the job: the latest and the exact version are answered from the cache
+        FakeJobService.forget(job);
+        given().contentType(ContentType.JSON).body("{\"job\":\"" + job + "\"}").when().post(runs)
+                .then().statusCode(202).body("job", is(job + ":1"));
+        given().contentType(ContentType.JSON).body("{\"job\":\"" + job + ":1\"}").when().post(runs)
+                .then().statusCode(202).body("job", is(job + ":1"));
+        // a new version, acknowledged on launch.jobs (as the job service does before its 201) while the feed
+        // has fallen behind: the very next enqueue of the latest gets it (read barrier), not the cached version
+        jobVersions.holdBack(true);
+        String v2;
+        try {
+            v2 = publishVersion(job, 2);
+            given().contentType(ContentType.JSON).body("{\"job\":\"" + job + "\"}").when().post(runs)
+                    .then().statusCode(202).body("job", is(job + ":2"));
+        } finally {
+            jobVersions.holdBack(false);
+        }
+        // aliases move without a record on launch.jobs: asked each time
+        FakeJobService.register(job, 1, v1);
+        FakeJobService.register(job, 2, v2);
+        FakeJobService.alias(job, "prod", 1);
+        given().contentType(ContentType.JSON).body("{\"job\":\"" + job + ":prod\"}").when().post(runs)
+                .then().statusCode(202).body("job", is(job + ":1"));
+        FakeJobService.alias(job, "prod", 2);
+        given().contentType(ContentType.JSON).body("{\"job\":\"" + job + ":prod\"}").when().post(runs)
+                .then().statusCode(202).body("job", is(job + ":2"));
+    }
+
+    @jakarta.inject.Inject
+    dev.launch.queue.client.JobVersions jobVersions;
+
+    /** Registers {@code name:version} with the stand-in job service and writes its JobVersionCreated, acknowledged. */
+    private static String publishVersion(String name, int version) throws Exception {
+        String json = """
+                {"name":"%s","version":%d,"digest":"sha256:%s",
+                 "source":{"type":"code","artifact":"/tmp/x","snapshot":"/tmp/store/x"},
+                 "entrypoint":["sh","train.sh"],"createdAt":"2026-01-01T00:00:00Z"}"""
+                .formatted(name, version, Integer.toString(version).repeat(64));
+        FakeJobService.register(name, version, json);
+        dev.launch.common.job.JobVersion job = Events.MAPPER.readValue(json, dev.launch.common.job.JobVersion.class);
+        try (var producer = new org.apache.kafka.clients.producer.KafkaProducer<String, String>(Map.of(
+                "bootstrap.servers", SharedInfra.kafkaBootstrap(), "acks", "all"),
+                new org.apache.kafka.common.serialization.StringSerializer(),
+                new org.apache.kafka.common.serialization.StringSerializer())) {
+            producer.send(new org.apache.kafka.clients.producer.ProducerRecord<>(Topics.JOBS, name, Events.encode(
+                    EventEnvelope.of(EventTypes.JOB_VERSION_CREATED, name,
+                            new dev.launch.common.event.JobVersionCreated(job))))).get(30, TimeUnit.SECONDS);
+        }
+        return json;
+    }
+
+    @Test
     void aBatchIsQueuedInOneTransactionInItsOrderAndAnswersEachRun() {
         String queue = localQueue("");
         String job = codeJob(unique("batch"));

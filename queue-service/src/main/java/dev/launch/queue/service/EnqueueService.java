@@ -13,7 +13,7 @@ import dev.launch.common.naming.RunIds;
 import dev.launch.common.problem.Problem;
 import dev.launch.common.problem.ProblemException;
 import dev.launch.common.template.ConfigTemplate;
-import dev.launch.queue.client.JobClient;
+import dev.launch.queue.client.JobVersions;
 import dev.launch.queue.messaging.EnqueueWriter;
 import dev.launch.queue.messaging.QueuePositions;
 import dev.launch.queue.repository.EnqueueStore;
@@ -44,7 +44,7 @@ import java.util.Set;
 public class EnqueueService {
     private static final Logger LOG = Logger.getLogger(EnqueueService.class);
     @Inject
-    JobClient jobs;
+    JobVersions jobs;
     @Inject
     EnqueueWriter writer;
     @Inject
