@@ -13,6 +13,7 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.Executors;
@@ -43,6 +44,8 @@ final class Api {
     static final class Batch {
         final List<Sent> accepted = Collections.synchronizedList(new ArrayList<>());
         final ConcurrentLinkedQueue<String> refused = new ConcurrentLinkedQueue<>();
+        /** how long each refusal took to come (ms) */
+        final ConcurrentLinkedQueue<Double> refusedMillis = new ConcurrentLinkedQueue<>();
         final AtomicInteger open = new AtomicInteger();
         volatile long firstSentMicros;
         volatile long lastAnsweredMicros;
@@ -52,6 +55,46 @@ final class Api {
                 return accepted.stream().map(Sent::runId).toList();
             }
         }
+
+        /**
+         * "0 refused", or how many by status and reason, e.g. "12 refused: 503 Kafka did not accept the run ×12
+         * (with Retry-After)"; failures without an answer (a timeout, a reset) are named by their exception.
+         */
+        String refusals() {
+            if (refused.isEmpty()) {
+                return "0 refused";
+            }
+            Map<String, Long> byReason = new java.util.TreeMap<>();
+            refused.forEach(r -> byReason.merge(r, 1L, Long::sum));
+            StringBuilder s = new StringBuilder(refused.size() + " refused:");
+            byReason.forEach((reason, n) -> s.append(' ').append(reason).append(" ×").append(n).append(';'));
+            return s.substring(0, s.length() - 1);
+        }
+    }
+
+    /** A refusal's reason: its status and the start of its problem's detail, or the failure's class. */
+    static String reason(HttpResponse<String> response) {
+        String detail = "";
+        try {
+            JsonNode problem = Events.MAPPER.readTree(response.body());
+            detail = problem.path("detail").asText(problem.path("title").asText(""));
+        } catch (IOException | RuntimeException e) {
+            detail = response.body();
+        }
+        detail = detail.replaceAll("[0-9]+", "N");
+        if (detail.length() > 60) {
+            detail = detail.substring(0, 60) + "…";
+        }
+        boolean retryAfter = response.headers().firstValue("Retry-After").isPresent();
+        int code = response.statusCode();
+        return code + " " + detail + (code == 503 || code == 429 ? (retryAfter ? " (with Retry-After)"
+                : " (no Retry-After)") : "");
+    }
+
+    static String reason(Throwable failure) {
+        Throwable cause = failure instanceof java.util.concurrent.CompletionException && failure.getCause() != null
+                ? failure.getCause() : failure;
+        return "no answer: " + cause.getClass().getSimpleName();
     }
 
     JsonNode post(String url, String body, int... expected) throws IOException, InterruptedException {
@@ -100,9 +143,11 @@ final class Api {
             double took = (System.nanoTime() - sentNanos) / 1e6;
             batch.lastAnsweredMicros = RunEvents.micros(Instant.now());
             if (failure != null) {
-                batch.refused.add(failure.toString());
+                batch.refused.add(reason(failure));
+                batch.refusedMillis.add(took);
             } else if (response.statusCode() != 202) {
-                batch.refused.add(response.statusCode() + " " + response.body());
+                batch.refused.add(reason(response));
+                batch.refusedMillis.add(took);
             } else {
                 try {
                     batch.accepted.add(new Sent(sentMicros, Events.MAPPER.readTree(response.body()).get("runId")
@@ -114,6 +159,55 @@ final class Api {
             batch.open.decrementAndGet();
             return null;
         });
+    }
+
+    /**
+     * {@code total} runs in batches of {@code size} ({@code POST .../runs:batch}) with at most {@code inFlight}
+     * batches open; each run's send time is its batch's.
+     */
+    Batch batchedLoop(String queue, String runBody, int total, int size, int inFlight) throws InterruptedException {
+        Batch batch = new Batch();
+        Semaphore permits = new Semaphore(inFlight);
+        for (int sent = 0; sent < total; sent += size) {
+            int n = Math.min(size, total - sent);
+            String body = "{\"runs\":[" + String.join(",", java.util.Collections.nCopies(n, runBody)) + "]}";
+            permits.acquire();
+            long sentNanos = System.nanoTime();
+            long sentMicros = RunEvents.micros(Instant.now());
+            if (batch.firstSentMicros == 0) {
+                batch.firstSentMicros = sentMicros;
+            }
+            batch.open.incrementAndGet();
+            HttpRequest request = HttpRequest.newBuilder(URI.create(queues + "/api/v1/queues/" + queue + "/runs:batch"))
+                    .timeout(Duration.ofSeconds(60)).header("Content-Type", "application/json")
+                    .POST(HttpRequest.BodyPublishers.ofString(body)).build();
+            http.sendAsync(request, HttpResponse.BodyHandlers.ofString()).handle((response, failure) -> {
+                double took = (System.nanoTime() - sentNanos) / 1e6;
+                batch.lastAnsweredMicros = RunEvents.micros(Instant.now());
+                if (failure != null) {
+                    for (int i = 0; i < n; i++) {
+                        batch.refused.add(reason(failure));
+                    }
+                } else if (response.statusCode() != 202) {
+                    for (int i = 0; i < n; i++) {
+                        batch.refused.add(reason(response));
+                    }
+                } else {
+                    try {
+                        for (JsonNode run : Events.MAPPER.readTree(response.body()).get("runs")) {
+                            batch.accepted.add(new Sent(sentMicros, run.get("runId").asText(), took));
+                        }
+                    } catch (IOException e) {
+                        batch.refused.add("unreadable answer");
+                    }
+                }
+                batch.open.decrementAndGet();
+                permits.release();
+                return null;
+            });
+        }
+        permits.acquire(inFlight);
+        return batch;
     }
 
     /** Enqueues at {@code perSecond} for {@code seconds}, whatever the answers take (open loop). */

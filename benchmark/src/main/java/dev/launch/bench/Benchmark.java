@@ -26,7 +26,8 @@ import java.util.regex.Pattern;
  * Runs use the {@code noop} target (the control plane alone) unless said otherwise.
  *
  * <p>Arguments: {@code --kafka host:port --jobs URL --queues URL --status URL --agent-jar PATH
- * --broker-classpath FILE --work DIR --out FILE [--jvm-options "..."] [--quick] [--only scenario,...]}
+ * --broker-classpath FILE --work DIR --out FILE [--jvm-options "..."] [--kafka-jvm-options "..."] [--quick]
+ * [--only scenario,...]}
  * (scenarios: kafka, latency, throughput, depth, breadth, shared, containers, kubernetes, sagemaker; a partial run
  * writes a partial page).
  */
@@ -47,6 +48,7 @@ public final class Benchmark {
     /** Scenarios to run ({@code --only kafka,latency,throughput,depth,breadth}); empty means all. */
     private final List<String> only;
     private final String jvmOptions;
+    private final String kafkaJvmOptions;
     private final Report report = new Report();
     private final RunEvents events;
     private String job;
@@ -63,7 +65,8 @@ public final class Benchmark {
         sizes = quick ? Sizes.QUICK : Sizes.FULL;
         sharedAgents = java.util.Arrays.stream(options.getOrDefault("shared-agents", quick ? "1,4" : "1,4,6,16")
                 .split(",")).mapToInt(Integer::parseInt).toArray();
-        jvmOptions = options.getOrDefault("jvm-options", "-Xmx512m -XX:+UseSerialGC");
+        jvmOptions = options.getOrDefault("jvm-options", "-Xms64m -Xmx512m -XX:+UseSerialGC").trim();
+        kafkaJvmOptions = options.getOrDefault("kafka-jvm-options", "-Xms128m " + jvmOptions).trim();
         processes = new Processes(kafka, Path.of(required(options, "agent-jar")),
                 Path.of(required(options, "broker-classpath")), work.resolve("logs"),
                 List.of(jvmOptions.trim().split("\\s+")));
@@ -131,10 +134,12 @@ public final class Benchmark {
             scenario("Dispatch latency (noop)", () -> latency("noop", 200, sizes.latencySeconds()));
             scenario("Dispatch latency (local-process: `true`)", () -> latency("local-process", 20,
                     sizes.spawnSeconds()));
+            scenario("Overload (noop)", () -> overload(2000, quick ? 5 : 10));
         }
         if (wanted("throughput")) {
-            scenario("Throughput (noop, 1 agent, max-jobs 64)", () -> throughput(1));
-            scenario("Throughput (noop, 1 agent, max-jobs 64)", () -> throughput(10));
+            scenario("Throughput (noop, 1 agent, max-jobs 64)", () -> throughput(1, 0));
+            scenario("Throughput (noop, 1 agent, max-jobs 64)", () -> throughput(10, 0));
+            scenario("Throughput (noop, 1 agent, max-jobs 64)", () -> throughput(1, 1000));
         }
         if (wanted("depth")) {
             scenario("Depth", this::depth);
@@ -279,12 +284,44 @@ public final class Benchmark {
             String section = "Dispatch latency (" + target + ("noop".equals(target) ? "" : ": `true`") + ")";
             String load = perSecond + " runs/s open loop for " + seconds + " s";
             report.row(section, load + ": enqueue → CLAIMED p50/p95/p99", Stats.of(claimed).ms() + " ms",
-                    batch.accepted.size() + " accepted, " + batch.refused.size() + " refused"
+                    batch.accepted.size() + " accepted, " + batch.refusals()
                             + (all ? "" : ", not all ended in 3 min"));
             report.row(section, load + ": enqueue → RUNNING p50/p95/p99", toRunning.ms() + " ms",
                     "202 answered in " + Stats.of(answered).ms() + " ms");
             cpuRow(section, load + ": CPU per run while the load ran (ms of CPU time, all processes)", cpu,
                     batch.accepted.size(), cpuSeconds);
+        }
+    }
+
+    /**
+     * Far more single enqueues than the stack takes ({@code perSecond} open loop): what is refused must be refused
+     * at once (503 or 429 with Retry-After, no hang, no timeout), and what is accepted keep its latency.
+     */
+    private void overload(int perSecond, int seconds) throws Exception {
+        step("overload, " + perSecond + " runs/s for " + seconds + " s");
+        String queue = queue("bench-overload-" + perSecond, "noop");
+        try (Processes.Agent agent = agent(List.of(queue), 64)) {
+            warmUp(queue);
+            Api.Batch batch = api.openLoop(List.of(queue), body(), perSecond, seconds);
+            boolean all = events.awaitEnded(batch.runIds(), Duration.ofMinutes(3));
+            List<Double> claimed = new ArrayList<>();
+            List<Double> answered = new ArrayList<>();
+            synchronized (batch.accepted) {
+                for (Api.Sent sent : batch.accepted) {
+                    RunEvents.Times t = events.of(sent.runId());
+                    answered.add(sent.answerMillis());
+                    if (t.claimed != 0) {
+                        claimed.add((t.claimed - sent.sentMicros()) / 1000.0);
+                    }
+                }
+            }
+            String load = perSecond + " runs/s open loop for " + seconds + " s";
+            report.row("Overload (noop)", load + ": accepted, and their enqueue → CLAIMED p50/p95/p99",
+                    String.format("%,d of %,d; %s ms", batch.accepted.size(), perSecond * seconds,
+                            Stats.of(claimed).ms()), batch.refusals() + (all ? "" : "; not all accepted ended in 3 min"));
+            report.row("Overload (noop)", load + ": answer time p50/p95/p99, accepted (202) / refused",
+                    Stats.of(answered).ms() + " / " + Stats.of(new ArrayList<>(batch.refusedMillis)).ms() + " ms",
+                    "queue service admission limit: launch.enqueue.max-in-flight (1,000 runs)");
         }
     }
 
@@ -307,18 +344,23 @@ public final class Benchmark {
         events.awaitEnded(warm.runIds(), Duration.ofMinutes(2));
     }
 
-    /** As fast as enqueues go, {@code throughputRuns} runs over {@code queues} queues; enqueue → FINISHED. */
-    private void throughput(int queueCount) throws Exception {
+    /**
+     * As fast as enqueues go, {@code throughputRuns} runs over {@code queues} queues; enqueue → FINISHED. Single
+     * enqueues with 64 in flight, or ({@code batchSize} > 0, one queue) batch enqueues of that size, 2 in flight.
+     */
+    private void throughput(int queueCount, int batchSize) throws Exception {
         int runs = sizes.throughputRuns();
-        step("throughput, " + runs + " runs over " + queueCount + " queue(s)");
+        step("throughput, " + runs + " runs over " + queueCount + " queue(s)"
+                + (batchSize > 0 ? " in batches of " + batchSize : ""));
         List<String> queues = new ArrayList<>();
         for (int i = 0; i < queueCount; i++) {
-            queues.add(queue("bench-tp" + queueCount + "-" + i, "noop"));
+            queues.add(queue("bench-tp" + queueCount + (batchSize > 0 ? "-b" + batchSize : "") + "-" + i, "noop"));
         }
         try (Processes.Agent agent = agent(queues, 64)) {
             warmUp(queues.get(0));
             Map<String, Long> cpuBefore = CpuMeter.snapshot();
-            Api.Batch batch = api.closedLoop(queues, body(), runs, 64);
+            Api.Batch batch = batchSize > 0 ? api.batchedLoop(queues.get(0), body(), runs, batchSize, 2)
+                    : api.closedLoop(queues, body(), runs, 64);
             boolean all = events.awaitEnded(batch.runIds(), Duration.ofMinutes(quick ? 5 : 10));
             Map<String, Long> cpu = CpuMeter.between(cpuBefore, CpuMeter.snapshot());
             long lastEnded = batch.runIds().stream().mapToLong(id -> events.of(id).ended).max().orElse(0);
@@ -326,15 +368,20 @@ public final class Benchmark {
             double seconds = (lastEnded - batch.firstSentMicros) / 1e6;
             double rate = ended / seconds;
             double enqueueRate = batch.accepted.size() / ((batch.lastAnsweredMicros - batch.firstSentMicros) / 1e6);
-            if (queueCount == 1) {
+            String how = queueCount + (queueCount == 1 ? " queue" : " queues") + (batchSize > 0
+                    ? String.format(", batch enqueues of %,d (2 in flight)", batchSize) : ", 64 enqueues in flight");
+            if (queueCount == 1 && batchSize == 0) {
                 report.throughputOneQueue = rate;
             }
-            report.row("Throughput (noop, 1 agent, max-jobs 64)", runs + " runs on " + queueCount
-                            + (queueCount == 1 ? " queue" : " queues") + ", 64 enqueues in flight: enqueue → FINISHED",
+            if (batchSize > 0) {
+                report.throughputBatched = rate;
+            }
+            report.row("Throughput (noop, 1 agent, max-jobs 64)", runs + " runs on " + how + ": enqueue → FINISHED",
                     String.format("%,.0f runs/s", rate), String.format("enqueue alone %,.0f runs/s; %d of %d ended "
-                            + "in %.1f s%s", enqueueRate, ended, runs, seconds, all ? "" : " (time limit hit)"));
-            cpuRow("Throughput (noop, 1 agent, max-jobs 64)", "CPU per run, " + queueCount
-                    + (queueCount == 1 ? " queue" : " queues") + " (ms of CPU time, all processes)", cpu, ended, seconds);
+                            + "in %.1f s%s; %s", enqueueRate, ended, runs, seconds, all ? "" : " (time limit hit)",
+                            batch.refusals()));
+            cpuRow("Throughput (noop, 1 agent, max-jobs 64)", "CPU per run, " + how
+                    + " (ms of CPU time, all processes)", cpu, ended, seconds);
         }
     }
 
@@ -368,8 +415,8 @@ public final class Benchmark {
         double enqueueRate = batch.accepted.size() / ((batch.lastAnsweredMicros - batch.firstSentMicros) / 1e6);
         String section = "Depth (" + String.format("%,d", runs) + " queued on one queue)";
         report.row(section, "enqueue answer time, first " + String.format("%,d", slice) + " p50/p95/p99",
-                first.ms() + " ms", String.format("%,.0f enqueues/s with 32 in flight; %d refused", enqueueRate,
-                        batch.refused.size()));
+                first.ms() + " ms", String.format("%,.0f enqueues/s with 32 in flight; %s", enqueueRate,
+                        batch.refusals()));
         report.row(section, "enqueue answer time, last " + String.format("%,d", slice) + " p50/p95/p99",
                 last.ms() + " ms", "");
         String lastRun = bySend.get(bySend.size() - 1).runId();
@@ -743,10 +790,9 @@ public final class Benchmark {
             List<Processes.Agent> pool = new ArrayList<>();
             try {
                 for (int i = 0; i < count; i++) {
-                    // as `./launch agent` runs them (C1 only): 16 JVMs compiling with C2 at once would measure the
-                    // JIT on these cores, not the sharing
+                    // with the JVM settings `./launch agent` uses
                     pool.add(processes.agent("bench-agent-" + (++agents), List.of(queue), 1, work.resolve("workspaces"),
-                            Map.of("JAVA_TOOL_OPTIONS", "-XX:TieredStopAtLevel=1")));
+                            Map.of()));
                 }
                 for (Processes.Agent agent : pool) {
                     agent.awaitReady(Duration.ofMinutes(5));
@@ -877,6 +923,9 @@ public final class Benchmark {
         report.row("Ratios", "throughput to FINISHED (1 queue) / Kafka produce rate",
                 String.format("%.3f", report.throughputOneQueue / report.kafkaProduceRate),
                 String.format("%,.0f runs/s / %,.0f records/s", report.throughputOneQueue, report.kafkaProduceRate));
+        report.row("Ratios", "throughput to FINISHED (batch enqueues) / Kafka produce rate",
+                String.format("%.3f", report.throughputBatched / report.kafkaProduceRate),
+                String.format("%,.0f runs/s / %,.0f records/s", report.throughputBatched, report.kafkaProduceRate));
     }
 
     private static void step(String what) {
@@ -908,9 +957,11 @@ public final class Benchmark {
         return String.join("\n",
                 "- Everything on this one machine: the Kafka broker (single node, KRaft), PostgreSQL, the four services,"
                         + " the agents, the load generator and Kafka's tools share its cores.",
-                "- Services, agents and the broker run with `" + jvmOptions + "` (the full JIT; `./launch up` uses C1"
-                        + " only, for start-up and memory); agents at max-jobs 64; runs on the `noop` target"
-                        + " unless noted (the control plane alone), `local-process` runs `true`.",
+                "- The JVM settings of `./launch up` and `./launch agent` (one set in `launch`): agents (and, with their"
+                        + " own archives, the services) run with `" + jvmOptions.replace(System.getProperty("user.dir"),
+                        ".") + "`, the broker with `" + kafkaJvmOptions + "` (the full JIT: C1, then C2); agents at"
+                        + " max-jobs 64 unless noted; runs on the `noop` target unless noted (the control plane alone),"
+                        + " `local-process` runs `true`.",
                 "- Latency is measured from the client's send of the enqueue request to the time the agent wrote on its"
                         + " CLAIMED and RUNNING facts (same clock); each latency run is preceded by a warm-up of "
                         + (quick ? 100 : 500) + " runs.",

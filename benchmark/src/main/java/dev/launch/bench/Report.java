@@ -17,6 +17,7 @@ final class Report {
     double kafkaE2eP50 = Double.NaN;
     double dispatchP50 = Double.NaN;
     double throughputOneQueue = Double.NaN;
+    double throughputBatched = Double.NaN;
 
     void row(String section, String metric, String value, String note) {
         Row row = new Row(section, metric, value, note);

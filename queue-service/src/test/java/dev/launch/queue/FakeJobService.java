@@ -33,6 +33,14 @@ public class FakeJobService implements QuarkusTestResourceLifecycleManager {
         }
         server.createContext("/api/v1/jobs/", exchange -> {
             String[] parts = exchange.getRequestURI().getPath().split("/");
+            java.util.concurrent.CountDownLatch held = parts.length > 4 ? HELD.get(parts[4]) : null;
+            if (held != null) {
+                try {
+                    held.await(30, java.util.concurrent.TimeUnit.SECONDS);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }
             Path file = parts.length == 5 ? DIR.resolve(parts[4]).resolve("latest.json")
                     : parts.length == 7 ? DIR.resolve(parts[4]).resolve(parts[6] + ".json") : null;
             byte[] body = file != null && Files.exists(file) ? Files.readAllBytes(file)
@@ -79,6 +87,21 @@ public class FakeJobService implements QuarkusTestResourceLifecycleManager {
             Files.writeString(dir.resolve("latest.json"), json);
         } catch (IOException e) {
             throw new UncheckedIOException(e);
+        }
+    }
+
+    private static final Map<String, java.util.concurrent.CountDownLatch> HELD =
+            new java.util.concurrent.ConcurrentHashMap<>();
+
+    /** Reads of job {@code name} are not answered until {@link #release}. */
+    public static void hold(String name) {
+        HELD.put(name, new java.util.concurrent.CountDownLatch(1));
+    }
+
+    public static void release(String name) {
+        java.util.concurrent.CountDownLatch held = HELD.remove(name);
+        if (held != null) {
+            held.countDown();
         }
     }
 

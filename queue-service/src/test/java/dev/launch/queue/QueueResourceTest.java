@@ -495,6 +495,38 @@ class QueueResourceTest {
         return json;
     }
 
+    @jakarta.inject.Inject
+    dev.launch.queue.service.EnqueueService enqueueService;
+
+    @Test
+    void pastItsLimitOfRunsInTheWorksAnEnqueueIsRefusedAtOnceWith503AndRetryAfter() throws Exception {
+        String queue = localQueue("");
+        String job = codeJob(unique("capacity"));
+        String slow = codeJob(unique("slow"));
+        String runs = "/api/v1/queues/" + queue + "/runs";
+        FakeJobService.hold(slow);
+        int limit = enqueueService.limitInFlight(1);
+        try {
+            var first = java.util.concurrent.CompletableFuture.supplyAsync(() -> given().contentType(ContentType.JSON)
+                    .body("{\"job\":\"" + slow + "\"}").when().post(runs).then().extract().statusCode());
+            await().atMost(10, TimeUnit.SECONDS).until(() -> enqueueService.inFlight() == 1);
+            given().contentType(ContentType.JSON).body("{\"job\":\"" + job + "\"}").when().post(runs)
+                    .then().statusCode(503).contentType("application/problem+json").header("Retry-After", "1")
+                    .body("detail", containsString("at capacity")).body("detail", containsString("nothing was queued"));
+            given().contentType(ContentType.JSON).body("{\"runs\":[{\"job\":\"" + job + "\"}]}")
+                    .when().post(runs + ":batch").then().statusCode(503);
+            FakeJobService.release(slow);
+            assertEquals(202, first.get(30, TimeUnit.SECONDS), "the run in the works is queued");
+            // a request alone is taken whatever its size
+            given().contentType(ContentType.JSON).body("{\"runs\":[{\"job\":\"" + job + "\"},{\"job\":\"" + job
+                    + "\"}]}").when().post(runs + ":batch").then().statusCode(202);
+        } finally {
+            FakeJobService.release(slow);
+            enqueueService.limitInFlight(limit);
+        }
+        assertEquals(3, read(Topics.queue(queue), null, 3).size(), "the refused runs were not queued");
+    }
+
     @Test
     void aBatchIsQueuedInOneTransactionInItsOrderAndAnswersEachRun() {
         String queue = localQueue("");

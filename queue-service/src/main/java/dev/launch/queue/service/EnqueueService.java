@@ -52,7 +52,59 @@ public class EnqueueService {
     @Inject
     QueuePositions positions;
 
+    /** Runs being enqueued now (a batch counts its runs), for the admission limit. */
+    private final java.util.concurrent.atomic.AtomicInteger inFlight = new java.util.concurrent.atomic.AtomicInteger();
+    @org.eclipse.microprofile.config.inject.ConfigProperty(name = "launch.enqueue.max-in-flight", defaultValue = "1000")
+    int maxInFlight;
+    private io.micrometer.core.instrument.Counter atCapacity;
+
+    @Inject
+    void metrics(io.micrometer.core.instrument.MeterRegistry metrics) {
+        metrics.gauge("launch_queue_enqueues_in_flight", inFlight);
+        atCapacity = io.micrometer.core.instrument.Counter.builder("launch_queue_enqueues_refused_total")
+                .tag("reason", "at-capacity").description("enqueues answered 503 because too many runs were being "
+                        + "enqueued at once (launch.enqueue.max-in-flight)").register(metrics);
+    }
+
+    /** For tests: sets the admission limit; answers the one it replaces. */
+    public int limitInFlight(int max) {
+        int before = maxInFlight;
+        maxInFlight = max;
+        return before;
+    }
+
+    /** Runs being enqueued now. */
+    public int inFlight() {
+        return inFlight.get();
+    }
+
+    /**
+     * {@code work} for {@code runs} runs, unless more than {@code launch.enqueue.max-in-flight} runs would then be in
+     * the works: a 503 with Retry-After at once, so an overload is refused quickly and what is accepted keeps its
+     * latency, instead of every request waiting longer. A request alone is always taken, whatever its size.
+     */
+    private <T> Uni<T> admitted(int runs, java.util.function.Supplier<Uni<T>> work) {
+        int now = inFlight.addAndGet(runs);
+        if (now > runs && now > maxInFlight) {
+            inFlight.addAndGet(-runs);
+            atCapacity.increment();
+            throw ProblemException.unavailable("The queue service is at capacity: " + (now - runs) + " runs are "
+                    + "being enqueued (launch.enqueue.max-in-flight is " + maxInFlight + "); nothing was queued. "
+                    + "Retry in a second.", 1);
+        }
+        try {
+            return work.get().onTermination().invoke(() -> inFlight.addAndGet(-runs));
+        } catch (RuntimeException e) {
+            inFlight.addAndGet(-runs);
+            throw e;
+        }
+    }
+
     public Uni<EnqueueResponse> enqueue(String queueName, EnqueueRequest request) {
+        return admitted(1, () -> enqueueOne(queueName, request));
+    }
+
+    private Uni<EnqueueResponse> enqueueOne(String queueName, EnqueueRequest request) {
         Names.require("queue", queueName);
         JobRef ref = JobRef.parse(request == null ? null : request.job());
         if (request.idempotencyKey() != null && (request.idempotencyKey().isBlank()
@@ -87,6 +139,10 @@ public class EnqueueService {
             throw ProblemException.invalidField("runs", "at most " + BatchEnqueueRequest.MAX_RUNS + " runs in one "
                     + "batch; this one has " + runs.size() + ": split it");
         }
+        return admitted(runs.size(), () -> enqueueChecked(queueName, runs));
+    }
+
+    private Uni<BatchEnqueueResponse> enqueueChecked(String queueName, List<EnqueueRequest> runs) {
         List<Problem.FieldError> errors = new ArrayList<>();
         List<JobRef> refs = new ArrayList<>(runs.size());
         Map<String, Integer> keyAt = new java.util.HashMap<>();
