@@ -68,7 +68,9 @@ public class JobVersions {
     private volatile boolean running = true;
     private volatile boolean heldBack;
     private Thread thread;
-    private KafkaConsumer<String, String> consumer;
+    private volatile KafkaConsumer<String, String> consumer;
+    /** only asked for end offsets, on the feed's thread */
+    private KafkaConsumer<String, String> ends;
     private final Counter hits;
     private final Counter asked;
 
@@ -162,15 +164,22 @@ public class JobVersions {
         java.util.concurrent.locks.LockSupport.unpark(thread);
     }
 
+    private KafkaConsumer<String, String> newConsumer(String role) {
+        return new KafkaConsumer<>(Map.of(
+                ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap,
+                ConsumerConfig.CLIENT_ID_CONFIG, "queue-service-job-versions-" + role,
+                ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false,
+                ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class,
+                ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class));
+    }
+
     private void loop() {
         while (running) {
             try {
-                consumer = new KafkaConsumer<>(Map.of(
-                        ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap,
-                        ConsumerConfig.CLIENT_ID_CONFIG, "queue-service-job-versions",
-                        ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false,
-                        ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class,
-                        ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class));
+                consumer = newConsumer("feed");
+                // end offsets are asked on a connection of their own: on the feed's, the broker would answer them
+                // only after the fetch waiting there (up to fetch.max.wait.ms)
+                ends = newConsumer("ends");
                 read(consumer);
             } catch (WakeupException e) {
                 // shutting down
@@ -181,14 +190,17 @@ public class JobVersions {
                         e.toString());
                 pause(Duration.ofSeconds(2));
             } finally {
-                if (consumer != null) {
-                    try {
-                        consumer.close(Duration.ofSeconds(1));
-                    } catch (RuntimeException ignored) {
-                        // closing anyway
+                for (KafkaConsumer<String, String> c : java.util.Arrays.asList(consumer, ends)) {
+                    if (c != null) {
+                        try {
+                            c.close(Duration.ofSeconds(1));
+                        } catch (RuntimeException ignored) {
+                            // closing anyway
+                        }
                     }
-                    consumer = null;
                 }
+                consumer = null;
+                ends = null;
             }
         }
     }
@@ -232,7 +244,7 @@ public class JobVersions {
 
     /** Reads until every partition is at its end offset as asked for now. */
     private void catchUp(KafkaConsumer<String, String> c, List<TopicPartition> assigned) {
-        Map<TopicPartition, Long> ends = unwoken(() -> c.endOffsets(assigned, Duration.ofSeconds(5)));
+        Map<TopicPartition, Long> ends = this.ends.endOffsets(assigned, Duration.ofSeconds(5));
         while (running) {
             boolean behind = false;
             for (TopicPartition tp : assigned) {
