@@ -65,8 +65,8 @@ public final class Benchmark {
         sizes = quick ? Sizes.QUICK : Sizes.FULL;
         sharedAgents = java.util.Arrays.stream(options.getOrDefault("shared-agents", quick ? "1,4" : "1,4,6,16")
                 .split(",")).mapToInt(Integer::parseInt).toArray();
-        jvmOptions = options.getOrDefault("jvm-options", "-Xms64m -Xmx512m -XX:+UseSerialGC").trim();
-        kafkaJvmOptions = options.getOrDefault("kafka-jvm-options", "-Xms128m " + jvmOptions).trim();
+        jvmOptions = options.getOrDefault("jvm-options", "-Xms256m -Xmx512m -XX:+UseSerialGC").trim();
+        kafkaJvmOptions = options.getOrDefault("kafka-jvm-options", jvmOptions).trim();
         processes = new Processes(kafka, Path.of(required(options, "agent-jar")),
                 Path.of(required(options, "broker-classpath")), work.resolve("logs"),
                 List.of(jvmOptions.trim().split("\\s+")));
@@ -134,7 +134,7 @@ public final class Benchmark {
             scenario("Dispatch latency (noop)", () -> latency("noop", 200, sizes.latencySeconds()));
             scenario("Dispatch latency (local-process: `true`)", () -> latency("local-process", 20,
                     sizes.spawnSeconds()));
-            scenario("Overload (noop)", () -> overload(2000, quick ? 5 : 10));
+            scenario("Overload (noop)", () -> overload(800, quick ? 5 : 10));
         }
         if (wanted("throughput")) {
             scenario("Throughput (noop, 1 agent, max-jobs 64)", () -> throughput(1, 0));
@@ -321,7 +321,7 @@ public final class Benchmark {
                             Stats.of(claimed).ms()), batch.refusals() + (all ? "" : "; not all accepted ended in 3 min"));
             report.row("Overload (noop)", load + ": answer time p50/p95/p99, accepted (202) / refused",
                     Stats.of(answered).ms() + " / " + Stats.of(new ArrayList<>(batch.refusedMillis)).ms() + " ms",
-                    "queue service admission limit: launch.enqueue.max-in-flight (1,000 runs)");
+                    "admission: launch.enqueue.max-in-flight (2,000 runs), launch.enqueue.max-queue-wait (1 s)");
         }
     }
 

@@ -54,7 +54,7 @@ public class EnqueueService {
 
     /** Runs being enqueued now (a batch counts its runs), for the admission limit. */
     private final java.util.concurrent.atomic.AtomicInteger inFlight = new java.util.concurrent.atomic.AtomicInteger();
-    @org.eclipse.microprofile.config.inject.ConfigProperty(name = "launch.enqueue.max-in-flight", defaultValue = "1000")
+    @org.eclipse.microprofile.config.inject.ConfigProperty(name = "launch.enqueue.max-in-flight", defaultValue = "2000")
     int maxInFlight;
     private io.micrometer.core.instrument.Counter atCapacity;
 
@@ -87,10 +87,7 @@ public class EnqueueService {
         int now = inFlight.addAndGet(runs);
         if (now > runs && now > maxInFlight) {
             inFlight.addAndGet(-runs);
-            atCapacity.increment();
-            throw ProblemException.unavailable("The queue service is at capacity: " + (now - runs) + " runs are "
-                    + "being enqueued (launch.enqueue.max-in-flight is " + maxInFlight + "); nothing was queued. "
-                    + "Retry in a second.", 1);
+            throw atCapacity(now - runs);
         }
         try {
             return work.get().onTermination().invoke(() -> inFlight.addAndGet(-runs));
@@ -98,6 +95,35 @@ public class EnqueueService {
             inFlight.addAndGet(-runs);
             throw e;
         }
+    }
+
+    /**
+     * Null when an enqueue may go ahead; else the 503 to answer at once, before its body is even read: runs in the
+     * works at the limit, or the writer's oldest waiting request older than {@code launch.enqueue.max-queue-wait}
+     * (the transactions cannot keep up: more work would only wait longer).
+     */
+    public ProblemException refusalNow() {
+        int now = inFlight.get();
+        if (now >= maxInFlight) {
+            return atCapacity(now);
+        }
+        java.time.Duration waited = writer.oldestWaiting();
+        if (now > 0 && waited.compareTo(maxQueueWait) > 0) {
+            atCapacity.increment();
+            return ProblemException.unavailable("The queue service is at capacity: its oldest enqueue has waited "
+                    + waited.toMillis() + " ms for Kafka (launch.enqueue.max-queue-wait is " + maxQueueWait.toMillis()
+                    + " ms); nothing was queued. Retry in a second.", 1);
+        }
+        return null;
+    }
+
+    @org.eclipse.microprofile.config.inject.ConfigProperty(name = "launch.enqueue.max-queue-wait", defaultValue = "1s")
+    java.time.Duration maxQueueWait;
+
+    private ProblemException atCapacity(int busy) {
+        atCapacity.increment();
+        return ProblemException.unavailable("The queue service is at capacity: " + busy + " runs are being enqueued "
+                + "(launch.enqueue.max-in-flight is " + maxInFlight + "); nothing was queued. Retry in a second.", 1);
     }
 
     public Uni<EnqueueResponse> enqueue(String queueName, EnqueueRequest request) {
