@@ -321,7 +321,7 @@ public final class Benchmark {
                             Stats.of(claimed).ms()), batch.refusals() + (all ? "" : "; not all accepted ended in 3 min"));
             report.row("Overload (noop)", load + ": answer time p50/p95/p99, accepted (202) / refused",
                     Stats.of(answered).ms() + " / " + Stats.of(new ArrayList<>(batch.refusedMillis)).ms() + " ms",
-                    "admission: launch.enqueue.max-in-flight (2,000 runs), launch.enqueue.max-queue-wait (1 s)");
+                    "admission: launch.enqueue.max-in-flight (2,000 runs), launch.enqueue.target-latency (500 ms)");
         }
     }
 

@@ -74,6 +74,7 @@ public class FakeJobService implements QuarkusTestResourceLifecycleManager {
                 out.write(body);
             }
         });
+        server.setExecutor(java.util.concurrent.Executors.newCachedThreadPool()); // a held read holds only itself
         server.start();
         return Map.of("launch.job-service.url", "http://127.0.0.1:" + server.getAddress().getPort(),
                 "launch.status-service.url", "http://127.0.0.1:" + server.getAddress().getPort());

@@ -528,6 +528,43 @@ class QueueResourceTest {
     }
 
     @Test
+    void whileRecentEnqueuesTookLongerThanTheTargetNewOnesAreRefusedUntilTheWorkInHandIsDone() throws Exception {
+        String queue = localQueue("");
+        String job = codeJob(unique("latency"));
+        String slow = codeJob(unique("slow-many"));
+        String runs = "/api/v1/queues/" + queue + "/runs";
+        java.time.Duration target = enqueueService.targetLatency(java.time.Duration.ofNanos(1000));
+        try {
+            FakeJobService.hold(slow);
+            List<java.util.concurrent.CompletableFuture<Integer>> held = new java.util.ArrayList<>();
+            // one that takes more than a microsecond, while another is in the works: the recent latency is past
+            // the target from now on
+            held.add(java.util.concurrent.CompletableFuture.supplyAsync(() -> given().contentType(ContentType.JSON)
+                    .body("{\"job\":\"" + slow + "\"}").when().post(runs).then().extract().statusCode()));
+            await().atMost(10, TimeUnit.SECONDS).until(() -> enqueueService.inFlight() == 1);
+            given().contentType(ContentType.JSON).body("{\"job\":\"" + job + "\"}").when().post(runs)
+                    .then().statusCode(202);
+            for (int i = 1; i < 17; i++) { // up to 16 runs in the works are always taken
+                held.add(java.util.concurrent.CompletableFuture.supplyAsync(() -> given().contentType(ContentType.JSON)
+                        .body("{\"job\":\"" + slow + "\"}").when().post(runs).then().extract().statusCode()));
+                int expected = i + 1;
+                await().atMost(10, TimeUnit.SECONDS).until(() -> enqueueService.inFlight() == expected);
+            }
+            given().contentType(ContentType.JSON).body("{\"job\":\"" + job + "\"}").when().post(runs)
+                    .then().statusCode(503).header("Retry-After", "1")
+                    .body("detail", containsString("launch.enqueue.target-latency"));
+            FakeJobService.release(slow);
+            for (var h : held) {
+                assertEquals(202, h.get(30, TimeUnit.SECONDS));
+            }
+        } finally {
+            FakeJobService.release(slow);
+            enqueueService.targetLatency(target);
+        }
+        assertEquals(18, read(Topics.queue(queue), null, 18).size(), "every run taken was queued, the refused not");
+    }
+
+    @Test
     void aBatchIsQueuedInOneTransactionInItsOrderAndAnswersEachRun() {
         String queue = localQueue("");
         String job = codeJob(unique("batch"));

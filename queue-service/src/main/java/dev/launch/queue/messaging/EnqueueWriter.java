@@ -75,13 +75,7 @@ public class EnqueueWriter {
     private volatile long batchStarted;
 
     /** Runs that go in one transaction together (one enqueue, or a batch enqueue's runs), and their answer. */
-    private record Pending(List<RunRequest> requests, CompletableFuture<List<Written>> written, long since) {
-    }
-
-    /** How long the oldest request waiting for a transaction has waited (zero when none waits). */
-    public Duration oldestWaiting() {
-        Pending oldest = pending.peek();
-        return oldest == null ? Duration.ZERO : Duration.ofNanos(System.nanoTime() - oldest.since());
+    private record Pending(List<RunRequest> requests, CompletableFuture<List<Written>> written) {
     }
 
     /**
@@ -143,7 +137,7 @@ public class EnqueueWriter {
             written.completeExceptionally(new KafkaUnavailableException("Kafka has not taken the runs being written "
                     + "for " + Duration.ofNanos(System.nanoTime() - started).toSeconds() + " s"));
         } else {
-            pending.add(new Pending(List.copyOf(requests), written, System.nanoTime()));
+            pending.add(new Pending(List.copyOf(requests), written));
         }
         return written;
     }

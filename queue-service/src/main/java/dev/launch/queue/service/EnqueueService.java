@@ -73,6 +73,13 @@ public class EnqueueService {
         return before;
     }
 
+    /** For tests: sets the target latency of admission; answers the one it replaces. */
+    public java.time.Duration targetLatency(java.time.Duration target) {
+        java.time.Duration before = targetLatency;
+        targetLatency = target;
+        return before;
+    }
+
     /** Runs being enqueued now. */
     public int inFlight() {
         return inFlight.get();
@@ -83,14 +90,22 @@ public class EnqueueService {
      * the works: a 503 with Retry-After at once, so an overload is refused quickly and what is accepted keeps its
      * latency, instead of every request waiting longer. A request alone is always taken, whatever its size.
      */
-    private <T> Uni<T> admitted(int runs, java.util.function.Supplier<Uni<T>> work) {
+    private <T> Uni<T> admitted(int runs, boolean single, java.util.function.Supplier<Uni<T>> work) {
         int now = inFlight.addAndGet(runs);
         if (now > runs && now > maxInFlight) {
             inFlight.addAndGet(-runs);
             throw atCapacity(now - runs);
         }
+        long started = System.nanoTime();
         try {
-            return work.get().onTermination().invoke(() -> inFlight.addAndGet(-runs));
+            return work.get().onTermination().invoke(() -> {
+                if (single) {
+                    took(started);
+                }
+                if (inFlight.addAndGet(-runs) == 0) {
+                    recentMicros = 0; // nothing waits: what enqueues took before says nothing of the next
+                }
+            });
         } catch (RuntimeException e) {
             inFlight.addAndGet(-runs);
             throw e;
@@ -99,26 +114,41 @@ public class EnqueueService {
 
     /**
      * Null when an enqueue may go ahead; else the 503 to answer at once, before its body is even read: runs in the
-     * works at the limit, or the writer's oldest waiting request older than {@code launch.enqueue.max-queue-wait}
-     * (the transactions cannot keep up: more work would only wait longer).
+     * works at the limit, or the recent enqueues slower than {@code launch.enqueue.target-latency} (the service
+     * cannot keep up: more work would only make everything wait longer).
      */
     public ProblemException refusalNow() {
         int now = inFlight.get();
         if (now >= maxInFlight) {
             return atCapacity(now);
         }
-        java.time.Duration waited = writer.oldestWaiting();
-        if (now > 0 && waited.compareTo(maxQueueWait) > 0) {
+        long took = recentMicros;
+        if (now > LATENCY_FLOOR && took > targetLatency.toNanos() / 1000) {
             atCapacity.increment();
-            return ProblemException.unavailable("The queue service is at capacity: its oldest enqueue has waited "
-                    + waited.toMillis() + " ms for Kafka (launch.enqueue.max-queue-wait is " + maxQueueWait.toMillis()
-                    + " ms); nothing was queued. Retry in a second.", 1);
+            return ProblemException.unavailable("The queue service is at capacity: its enqueues take " + took / 1000
+                    + " ms (launch.enqueue.target-latency is " + targetLatency.toMillis() + " ms); nothing was "
+                    + "queued. Retry in a second.", 1);
         }
         return null;
     }
 
-    @org.eclipse.microprofile.config.inject.ConfigProperty(name = "launch.enqueue.max-queue-wait", defaultValue = "1s")
-    java.time.Duration maxQueueWait;
+    /**
+     * While the single enqueues of late (a moving average of their time from admission to answer since the service
+     * was last idle; batches take longer by nature and are left out) take longer than this,
+     * new ones are refused, unless no more than {@link #LATENCY_FLOOR} runs are in the works: the service sheds what
+     * it cannot do in time instead of making everything wait longer.
+     */
+    @org.eclipse.microprofile.config.inject.ConfigProperty(name = "launch.enqueue.target-latency", defaultValue = "500ms")
+    java.time.Duration targetLatency;
+    static final int LATENCY_FLOOR = 16;
+    /** moving average of the recent enqueues' time from admission to answer, µs */
+    private volatile long recentMicros;
+
+    private void took(long startedNanos) {
+        long micros = (System.nanoTime() - startedNanos) / 1000;
+        long before = recentMicros;
+        recentMicros = before == 0 ? micros : (before * 7 + micros) / 8;
+    }
 
     private ProblemException atCapacity(int busy) {
         atCapacity.increment();
@@ -127,7 +157,7 @@ public class EnqueueService {
     }
 
     public Uni<EnqueueResponse> enqueue(String queueName, EnqueueRequest request) {
-        return admitted(1, () -> enqueueOne(queueName, request));
+        return admitted(1, true, () -> enqueueOne(queueName, request));
     }
 
     private Uni<EnqueueResponse> enqueueOne(String queueName, EnqueueRequest request) {
@@ -165,7 +195,7 @@ public class EnqueueService {
             throw ProblemException.invalidField("runs", "at most " + BatchEnqueueRequest.MAX_RUNS + " runs in one "
                     + "batch; this one has " + runs.size() + ": split it");
         }
-        return admitted(runs.size(), () -> enqueueChecked(queueName, runs));
+        return admitted(runs.size(), false, () -> enqueueChecked(queueName, runs));
     }
 
     private Uni<BatchEnqueueResponse> enqueueChecked(String queueName, List<EnqueueRequest> runs) {
