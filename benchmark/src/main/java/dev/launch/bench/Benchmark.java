@@ -28,7 +28,7 @@ import java.util.regex.Pattern;
  * <p>Arguments: {@code --kafka host:port --jobs URL --queues URL --status URL --agent-jar PATH
  * --broker-classpath FILE --work DIR --out FILE [--jvm-options "..."] [--kafka-jvm-options "..."] [--quick]
  * [--only scenario,...]}
- * (scenarios: kafka, latency, throughput, depth, breadth, shared, containers, kubernetes, sagemaker; a partial run
+ * (scenarios: kafka, latency, overload, throughput, depth, breadth, shared, containers, kubernetes, sagemaker; a partial run
  * writes a partial page).
  */
 public final class Benchmark {
@@ -126,7 +126,7 @@ public final class Benchmark {
             kafkaBaseline();
         }
         setUp();
-        if (wanted("latency") || wanted("throughput")) {
+        if (wanted("latency") || wanted("throughput") || wanted("overload")) {
             scenario("warm-up", this::warmUpAll);
         }
         if (wanted("latency")) {
@@ -134,6 +134,9 @@ public final class Benchmark {
             scenario("Dispatch latency (noop)", () -> latency("noop", 200, sizes.latencySeconds()));
             scenario("Dispatch latency (local-process: `true`)", () -> latency("local-process", 20,
                     sizes.spawnSeconds()));
+
+        }
+        if (wanted("overload")) {
             scenario("Overload (noop)", () -> overload(800, quick ? 5 : 10));
         }
         if (wanted("throughput")) {
@@ -321,7 +324,7 @@ public final class Benchmark {
                             Stats.of(claimed).ms()), batch.refusals() + (all ? "" : "; not all accepted ended in 3 min"));
             report.row("Overload (noop)", load + ": answer time p50/p95/p99, accepted (202) / refused",
                     Stats.of(answered).ms() + " / " + Stats.of(new ArrayList<>(batch.refusedMillis)).ms() + " ms",
-                    "admission: launch.enqueue.max-in-flight (2,000 runs), launch.enqueue.target-latency (500 ms)");
+                    "admission: launch.enqueue.max-in-flight (256 requests), launch.enqueue.target-latency (500 ms)");
         }
     }
 

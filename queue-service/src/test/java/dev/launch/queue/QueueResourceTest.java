@@ -376,8 +376,10 @@ class QueueResourceTest {
                 .then().statusCode(202).extract().path("runId");
         given().contentType(ContentType.JSON).body(body).when().post("/api/v1/queues/" + queue + "/runs")
                 .then().statusCode(202).body("runId", is(first));
+        // the settled run is in the queue's index of accepted runs too: the next one counts it ahead
         String next = given().contentType(ContentType.JSON).body("{\"job\":\"" + job + "\"}")
-                .when().post("/api/v1/queues/" + queue + "/runs").then().statusCode(202).extract().path("runId");
+                .when().post("/api/v1/queues/" + queue + "/runs").then().statusCode(202).body("position", is(1))
+                .extract().path("runId");
         List<ConsumerRecord<String, String>> items = read(Topics.queue(queue), null, 2);
         assertEquals(List.of(first, next), items.stream().map(ConsumerRecord::key).toList(), "queued once");
     }
@@ -533,20 +535,21 @@ class QueueResourceTest {
         String job = codeJob(unique("latency"));
         String slow = codeJob(unique("slow-many"));
         String runs = "/api/v1/queues/" + queue + "/runs";
-        java.time.Duration target = enqueueService.targetLatency(java.time.Duration.ofNanos(1000));
+        java.time.Duration target = enqueueService.targetLatency(java.time.Duration.ofNanos(1000), 16);
+        var clients = java.util.concurrent.Executors.newCachedThreadPool();
         try {
             FakeJobService.hold(slow);
             List<java.util.concurrent.CompletableFuture<Integer>> held = new java.util.ArrayList<>();
             // one that takes more than a microsecond, while another is in the works: the recent latency is past
             // the target from now on
             held.add(java.util.concurrent.CompletableFuture.supplyAsync(() -> given().contentType(ContentType.JSON)
-                    .body("{\"job\":\"" + slow + "\"}").when().post(runs).then().extract().statusCode()));
+                    .body("{\"job\":\"" + slow + "\"}").when().post(runs).then().extract().statusCode(), clients));
             await().atMost(10, TimeUnit.SECONDS).until(() -> enqueueService.inFlight() == 1);
             given().contentType(ContentType.JSON).body("{\"job\":\"" + job + "\"}").when().post(runs)
                     .then().statusCode(202);
-            for (int i = 1; i < 17; i++) { // up to 16 runs in the works are always taken
+            for (int i = 1; i < 17; i++) { // up to the floor (16 here) requests in the works are always taken
                 held.add(java.util.concurrent.CompletableFuture.supplyAsync(() -> given().contentType(ContentType.JSON)
-                        .body("{\"job\":\"" + slow + "\"}").when().post(runs).then().extract().statusCode()));
+                        .body("{\"job\":\"" + slow + "\"}").when().post(runs).then().extract().statusCode(), clients));
                 int expected = i + 1;
                 await().atMost(10, TimeUnit.SECONDS).until(() -> enqueueService.inFlight() == expected);
             }
@@ -559,7 +562,8 @@ class QueueResourceTest {
             }
         } finally {
             FakeJobService.release(slow);
-            enqueueService.targetLatency(target);
+            enqueueService.targetLatency(target, 64);
+            clients.shutdown();
         }
         assertEquals(18, read(Topics.queue(queue), null, 18).size(), "every run taken was queued, the refused not");
     }

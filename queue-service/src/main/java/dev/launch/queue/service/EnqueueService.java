@@ -52,9 +52,9 @@ public class EnqueueService {
     @Inject
     QueuePositions positions;
 
-    /** Runs being enqueued now (a batch counts its runs), for the admission limit. */
+    /** Enqueue requests in the works now (a batch is one), for the admission limit. */
     private final java.util.concurrent.atomic.AtomicInteger inFlight = new java.util.concurrent.atomic.AtomicInteger();
-    @org.eclipse.microprofile.config.inject.ConfigProperty(name = "launch.enqueue.max-in-flight", defaultValue = "2000")
+    @org.eclipse.microprofile.config.inject.ConfigProperty(name = "launch.enqueue.max-in-flight", defaultValue = "256")
     int maxInFlight;
     private io.micrometer.core.instrument.Counter atCapacity;
 
@@ -62,8 +62,8 @@ public class EnqueueService {
     void metrics(io.micrometer.core.instrument.MeterRegistry metrics) {
         metrics.gauge("launch_queue_enqueues_in_flight", inFlight);
         atCapacity = io.micrometer.core.instrument.Counter.builder("launch_queue_enqueues_refused_total")
-                .tag("reason", "at-capacity").description("enqueues answered 503 because too many runs were being "
-                        + "enqueued at once (launch.enqueue.max-in-flight)").register(metrics);
+                .tag("reason", "at-capacity").description("enqueues answered 503 because the service was at capacity "
+                        + "(launch.enqueue.max-in-flight, launch.enqueue.target-latency)").register(metrics);
     }
 
     /** For tests: sets the admission limit; answers the one it replaces. */
@@ -73,28 +73,29 @@ public class EnqueueService {
         return before;
     }
 
-    /** For tests: sets the target latency of admission; answers the one it replaces. */
-    public java.time.Duration targetLatency(java.time.Duration target) {
+    /** For tests: sets the target latency of admission and its floor; answers the target it replaces. */
+    public java.time.Duration targetLatency(java.time.Duration target, int floor) {
         java.time.Duration before = targetLatency;
         targetLatency = target;
+        latencyFloor = floor;
         return before;
     }
 
-    /** Runs being enqueued now. */
+    /** Enqueue requests in the works now. */
     public int inFlight() {
         return inFlight.get();
     }
 
     /**
-     * {@code work} for {@code runs} runs, unless more than {@code launch.enqueue.max-in-flight} runs would then be in
-     * the works: a 503 with Retry-After at once, so an overload is refused quickly and what is accepted keeps its
-     * latency, instead of every request waiting longer. A request alone is always taken, whatever its size.
+     * {@code work}, unless more than {@code launch.enqueue.max-in-flight} requests would then be in the works (a
+     * batch is one, whatever its size): a 503 with Retry-After at once, so an overload is refused quickly and what is
+     * accepted keeps its latency, instead of every request waiting longer.
      */
-    private <T> Uni<T> admitted(int runs, boolean single, java.util.function.Supplier<Uni<T>> work) {
-        int now = inFlight.addAndGet(runs);
-        if (now > runs && now > maxInFlight) {
-            inFlight.addAndGet(-runs);
-            throw atCapacity(now - runs);
+    private <T> Uni<T> admitted(boolean single, java.util.function.Supplier<Uni<T>> work) {
+        int now = inFlight.incrementAndGet();
+        if (now > maxInFlight) {
+            inFlight.decrementAndGet();
+            throw atCapacity(now - 1);
         }
         long started = System.nanoTime();
         try {
@@ -102,12 +103,12 @@ public class EnqueueService {
                 if (single) {
                     took(started);
                 }
-                if (inFlight.addAndGet(-runs) == 0) {
+                if (inFlight.decrementAndGet() == 0) {
                     recentMicros = 0; // nothing waits: what enqueues took before says nothing of the next
                 }
             });
         } catch (RuntimeException e) {
-            inFlight.addAndGet(-runs);
+            inFlight.decrementAndGet();
             throw e;
         }
     }
@@ -123,7 +124,7 @@ public class EnqueueService {
             return atCapacity(now);
         }
         long took = recentMicros;
-        if (now > LATENCY_FLOOR && took > targetLatency.toNanos() / 1000) {
+        if (now > latencyFloor && took > targetLatency.toNanos() / 1000) {
             atCapacity.increment();
             return ProblemException.unavailable("The queue service is at capacity: its enqueues take " + took / 1000
                     + " ms (launch.enqueue.target-latency is " + targetLatency.toMillis() + " ms); nothing was "
@@ -135,12 +136,13 @@ public class EnqueueService {
     /**
      * While the single enqueues of late (a moving average of their time from admission to answer since the service
      * was last idle; batches take longer by nature and are left out) take longer than this,
-     * new ones are refused, unless no more than {@link #LATENCY_FLOOR} runs are in the works: the service sheds what
+     * new ones are refused, unless no more than {@code launch.enqueue.latency-floor} requests are in the works: the service sheds what
      * it cannot do in time instead of making everything wait longer.
      */
     @org.eclipse.microprofile.config.inject.ConfigProperty(name = "launch.enqueue.target-latency", defaultValue = "500ms")
     java.time.Duration targetLatency;
-    static final int LATENCY_FLOOR = 16;
+    @org.eclipse.microprofile.config.inject.ConfigProperty(name = "launch.enqueue.latency-floor", defaultValue = "64")
+    int latencyFloor;
     /** moving average of the recent enqueues' time from admission to answer, µs */
     private volatile long recentMicros;
 
@@ -152,12 +154,12 @@ public class EnqueueService {
 
     private ProblemException atCapacity(int busy) {
         atCapacity.increment();
-        return ProblemException.unavailable("The queue service is at capacity: " + busy + " runs are being enqueued "
+        return ProblemException.unavailable("The queue service is at capacity: " + busy + " enqueues are in the works "
                 + "(launch.enqueue.max-in-flight is " + maxInFlight + "); nothing was queued. Retry in a second.", 1);
     }
 
     public Uni<EnqueueResponse> enqueue(String queueName, EnqueueRequest request) {
-        return admitted(1, true, () -> enqueueOne(queueName, request));
+        return admitted(true, () -> enqueueOne(queueName, request));
     }
 
     private Uni<EnqueueResponse> enqueueOne(String queueName, EnqueueRequest request) {
@@ -195,7 +197,7 @@ public class EnqueueService {
             throw ProblemException.invalidField("runs", "at most " + BatchEnqueueRequest.MAX_RUNS + " runs in one "
                     + "batch; this one has " + runs.size() + ": split it");
         }
-        return admitted(runs.size(), false, () -> enqueueChecked(queueName, runs));
+        return admitted(false, () -> enqueueChecked(queueName, runs));
     }
 
     private Uni<BatchEnqueueResponse> enqueueChecked(String queueName, List<EnqueueRequest> runs) {
