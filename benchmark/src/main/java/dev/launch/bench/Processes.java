@@ -78,12 +78,14 @@ final class Processes {
         int port = freePort();
         List<String> command = new ArrayList<>(List.of(java));
         command.addAll(jvmOptions);
-        command.addAll(List.of("-jar", agentJar.toString()));
+        // in the jar's directory, as ./launch runs it: the AppCDS archive holds the class path relative to it
+        command.addAll(List.of("-jar", agentJar.getFileName().toString()));
         ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true)
-                .redirectOutput(logs.resolve(id + ".log").toFile());
+                .directory(agentJar.toAbsolutePath().getParent().toFile())
+                .redirectOutput(logs.resolve(id + ".log").toAbsolutePath().toFile());
         builder.environment().putAll(Map.of("LAUNCH_KAFKA_BOOTSTRAP", kafka, "LAUNCH_AGENT_QUEUES",
                 String.join(",", queues), "LAUNCH_AGENT_MAX_JOBS", String.valueOf(maxJobs), "LAUNCH_AGENT_ID", id,
-                "LAUNCH_AGENT_HTTP_PORT", String.valueOf(port), "LAUNCH_AGENT_WORKSPACE", workspace.toString(),
+                "LAUNCH_AGENT_HTTP_PORT", String.valueOf(port), "LAUNCH_AGENT_WORKSPACE", workspace.toAbsolutePath().toString(),
                 "LAUNCH_HTTP_HOST", "127.0.0.1"));
         builder.environment().putAll(settings);
         return new Agent(builder.start(), port, id);

@@ -51,14 +51,8 @@ public final class ServiceProcess implements AutoCloseable {
             Files.createDirectories(logs);
             Path log = logs.resolve(name + ".log");
             String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-            List<String> command = new java.util.ArrayList<>(List.of(java, "-Xmx256m", "-XX:+UseSerialGC",
-                    "-XX:TieredStopAtLevel=1"));
-            Path archive = jar.resolveSibling("app-cds.jsa"); // made by the build (AppCDS): a quicker start
-            if (Files.exists(archive)) {
-                command.add("-XX:SharedArchiveFile=" + archive);
-            }
-            command.addAll(List.of("-jar", jar.toString()));
-            ProcessBuilder builder = new ProcessBuilder(command)
+            ProcessBuilder builder = new ProcessBuilder(List.of(java, "-Xmx256m", "-XX:+UseSerialGC",
+                    "-XX:TieredStopAtLevel=1", "-jar", jar.toString()))
                     .redirectErrorStream(true)
                     .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()));
             builder.environment().putAll(env);
