@@ -130,30 +130,41 @@ final class Api {
     }
 
     private CompletableFuture<Void> enqueue(String queue, String body, Batch batch) {
+        return send("/api/v1/queues/" + queue + "/runs", body, 1, batch);
+    }
+
+    /**
+     * Sends one enqueue request carrying {@code runs} runs and records its answer in {@code batch}: the runs of a
+     * 202 (a single enqueue's answer, or each of a batch's {@code runs}) as accepted, anything else as {@code runs}
+     * refusals with its reason.
+     */
+    private CompletableFuture<Void> send(String path, String body, int runs, Batch batch) {
         long sentNanos = System.nanoTime();
         long sentMicros = RunEvents.micros(Instant.now());
         if (batch.firstSentMicros == 0) {
             batch.firstSentMicros = sentMicros;
         }
         batch.open.incrementAndGet();
-        HttpRequest request = HttpRequest.newBuilder(URI.create(queues + "/api/v1/queues/" + queue + "/runs"))
+        HttpRequest request = HttpRequest.newBuilder(URI.create(queues + path))
                 .timeout(Duration.ofSeconds(60)).header("Content-Type", "application/json")
                 .POST(HttpRequest.BodyPublishers.ofString(body)).build();
         return http.sendAsync(request, HttpResponse.BodyHandlers.ofString()).handle((response, failure) -> {
             double took = (System.nanoTime() - sentNanos) / 1e6;
             batch.lastAnsweredMicros = RunEvents.micros(Instant.now());
-            if (failure != null) {
-                batch.refused.add(reason(failure));
-                batch.refusedMillis.add(took);
-            } else if (response.statusCode() != 202) {
-                batch.refused.add(reason(response));
-                batch.refusedMillis.add(took);
-            } else {
+            String refused = failure != null ? reason(failure) : response.statusCode() != 202 ? reason(response) : null;
+            if (refused == null) {
                 try {
-                    batch.accepted.add(new Sent(sentMicros, Events.MAPPER.readTree(response.body()).get("runId")
-                            .asText(), took));
+                    JsonNode answer = Events.MAPPER.readTree(response.body());
+                    for (JsonNode run : answer.has("runs") ? answer.get("runs") : List.of(answer)) {
+                        batch.accepted.add(new Sent(sentMicros, run.get("runId").asText(), took));
+                    }
                 } catch (IOException e) {
-                    batch.refused.add(e.toString());
+                    batch.refused.add("unreadable answer: " + e);
+                }
+            } else {
+                for (int i = 0; i < runs; i++) {
+                    batch.refused.add(refused);
+                    batch.refusedMillis.add(took);
                 }
             }
             batch.open.decrementAndGet();
@@ -172,39 +183,7 @@ final class Api {
             int n = Math.min(size, total - sent);
             String body = "{\"runs\":[" + String.join(",", java.util.Collections.nCopies(n, runBody)) + "]}";
             permits.acquire();
-            long sentNanos = System.nanoTime();
-            long sentMicros = RunEvents.micros(Instant.now());
-            if (batch.firstSentMicros == 0) {
-                batch.firstSentMicros = sentMicros;
-            }
-            batch.open.incrementAndGet();
-            HttpRequest request = HttpRequest.newBuilder(URI.create(queues + "/api/v1/queues/" + queue + "/runs:batch"))
-                    .timeout(Duration.ofSeconds(60)).header("Content-Type", "application/json")
-                    .POST(HttpRequest.BodyPublishers.ofString(body)).build();
-            http.sendAsync(request, HttpResponse.BodyHandlers.ofString()).handle((response, failure) -> {
-                double took = (System.nanoTime() - sentNanos) / 1e6;
-                batch.lastAnsweredMicros = RunEvents.micros(Instant.now());
-                if (failure != null) {
-                    for (int i = 0; i < n; i++) {
-                        batch.refused.add(reason(failure));
-                    }
-                } else if (response.statusCode() != 202) {
-                    for (int i = 0; i < n; i++) {
-                        batch.refused.add(reason(response));
-                    }
-                } else {
-                    try {
-                        for (JsonNode run : Events.MAPPER.readTree(response.body()).get("runs")) {
-                            batch.accepted.add(new Sent(sentMicros, run.get("runId").asText(), took));
-                        }
-                    } catch (IOException e) {
-                        batch.refused.add("unreadable answer");
-                    }
-                }
-                batch.open.decrementAndGet();
-                permits.release();
-                return null;
-            });
+            send("/api/v1/queues/" + queue + "/runs:batch", body, n, batch).whenComplete((v, e) -> permits.release());
         }
         permits.acquire(inFlight);
         return batch;

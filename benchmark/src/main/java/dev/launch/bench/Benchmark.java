@@ -265,21 +265,9 @@ public final class Benchmark {
             Map<String, Long> cpu = CpuMeter.between(cpuBefore, CpuMeter.snapshot());
             double cpuSeconds = (System.nanoTime() - cpuFrom) / 1e9;
             boolean all = events.awaitEnded(batch.runIds(), Duration.ofMinutes(3));
-            List<Double> claimed = new ArrayList<>();
-            List<Double> running = new ArrayList<>();
-            List<Double> answered = new ArrayList<>();
-            synchronized (batch.accepted) {
-                for (Api.Sent sent : batch.accepted) {
-                    RunEvents.Times t = events.of(sent.runId());
-                    answered.add(sent.answerMillis());
-                    if (t.claimed != 0) {
-                        claimed.add((t.claimed - sent.sentMicros()) / 1000.0);
-                    }
-                    if (t.running != 0) {
-                        running.add((t.running - sent.sentMicros()) / 1000.0);
-                    }
-                }
-            }
+            List<Double> claimed = sinceSent(batch, t -> t.claimed);
+            List<Double> running = sinceSent(batch, t -> t.running);
+            List<Double> answered = answerMillis(batch);
             Stats toRunning = Stats.of(running);
             if ("noop".equals(target) && perSecond == 200) {
                 report.dispatchP50 = toRunning.p50();
@@ -296,6 +284,27 @@ public final class Benchmark {
         }
     }
 
+    /** Milliseconds from each accepted run's send to the time {@code at} gives (µs; runs without it left out). */
+    private List<Double> sinceSent(Api.Batch batch, java.util.function.ToLongFunction<RunEvents.Times> at) {
+        List<Double> ms = new ArrayList<>();
+        synchronized (batch.accepted) {
+            for (Api.Sent sent : batch.accepted) {
+                long when = at.applyAsLong(events.of(sent.runId()));
+                if (when != 0) {
+                    ms.add((when - sent.sentMicros()) / 1000.0);
+                }
+            }
+        }
+        return ms;
+    }
+
+    /** How long each accepted run's 202 took, ms. */
+    private static List<Double> answerMillis(Api.Batch batch) {
+        synchronized (batch.accepted) {
+            return batch.accepted.stream().map(Api.Sent::answerMillis).toList();
+        }
+    }
+
     /**
      * Far more single enqueues than the stack takes ({@code perSecond} open loop): what is refused must be refused
      * at once (503 or 429 with Retry-After, no hang, no timeout), and what is accepted keep its latency.
@@ -307,17 +316,8 @@ public final class Benchmark {
             warmUp(queue);
             Api.Batch batch = api.openLoop(List.of(queue), body(), perSecond, seconds);
             boolean all = events.awaitEnded(batch.runIds(), Duration.ofMinutes(3));
-            List<Double> claimed = new ArrayList<>();
-            List<Double> answered = new ArrayList<>();
-            synchronized (batch.accepted) {
-                for (Api.Sent sent : batch.accepted) {
-                    RunEvents.Times t = events.of(sent.runId());
-                    answered.add(sent.answerMillis());
-                    if (t.claimed != 0) {
-                        claimed.add((t.claimed - sent.sentMicros()) / 1000.0);
-                    }
-                }
-            }
+            List<Double> claimed = sinceSent(batch, t -> t.claimed);
+            List<Double> answered = answerMillis(batch);
             String load = perSecond + " runs/s open loop for " + seconds + " s";
             report.row("Overload (noop)", load + ": accepted, and their enqueue → CLAIMED p50/p95/p99",
                     String.format("%,d of %,d; %s ms", batch.accepted.size(), perSecond * seconds,
