@@ -258,7 +258,14 @@ class FaultInjectionIT {
             // the report below says which
         }
         for (ServiceProcess service : List.of(stack.jobs, stack.queues, stack.status)) {
-            given().baseUri(service.url()).when().get("/q/health/ready").then().statusCode(200);
+            // a consumer group may still be settling after the last restart: ready again within a bound, and if
+            // not, the check that says otherwise is in the message
+            await().atMost(60, TimeUnit.SECONDS).pollInterval(500, TimeUnit.MILLISECONDS).untilAsserted(() -> {
+                io.restassured.response.Response health = given().baseUri(service.url()).when()
+                        .get("/q/health/ready");
+                assertEquals(200, health.statusCode(), service.name() + " is not ready after the broker restarts: "
+                        + health.body().asString());
+            });
         }
         Report report = report(queue, List.copyOf(load.accepted));
         // runs the read model has that no 202 announced: a 503 whose Kafka commit had landed after all
@@ -504,8 +511,14 @@ class FaultInjectionIT {
         for (ServiceProcess service : List.of(stack.jobs, stack.queues, stack.status)) {
             service.awaitReady(Duration.ofSeconds(60));
         }
-        await().atMost(120, TimeUnit.SECONDS).pollInterval(200, TimeUnit.MILLISECONDS)
-                .until(() -> counts(queue).getOrDefault("FINISHED", 0) == runs);
+        try {
+            await().atMost(120, TimeUnit.SECONDS).pollInterval(200, TimeUnit.MILLISECONDS)
+                    .until(() -> counts(queue).getOrDefault("FINISHED", 0) == runs);
+        } catch (ConditionTimeoutException e) {
+            throw new AssertionError("the read model did not catch up after PostgreSQL came back: counts "
+                    + counts(queue) + " of " + runs + " runs; status service threads in "
+                    + stack.status.dumpThreads(), e);
+        }
         Report report = report(queue, accepted);
         report.print("PostgreSQL restarted while " + runs + " runs went on");
         for (String runId : accepted) {

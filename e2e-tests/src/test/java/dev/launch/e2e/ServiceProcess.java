@@ -109,6 +109,24 @@ public final class ServiceProcess implements AutoCloseable {
         throw new IllegalStateException(name + " not ready within " + timeout + "; see " + log);
     }
 
+    /**
+     * Writes the process' threads next to its log ({@code <log>.threads-N.txt}, by {@code jcmd Thread.print}) and
+     * returns where, so that a test that gives up on a condition leaves what the service was doing.
+     */
+    public Path dumpThreads() {
+        Path out = log.resolveSibling(log.getFileName() + ".threads-" + System.currentTimeMillis() + ".txt");
+        Path jcmd = Path.of(System.getProperty("java.home"), "bin", "jcmd");
+        try {
+            new ProcessBuilder(jcmd.toString(), String.valueOf(process.pid()), "Thread.print")
+                    .redirectErrorStream(true).redirectOutput(out.toFile()).start().waitFor(30, TimeUnit.SECONDS);
+        } catch (IOException e) {
+            return Path.of("(no thread dump: " + e.getMessage() + ")");
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        return out;
+    }
+
     /** Sends SIGTERM and returns at once (the process shuts down by itself; {@link #close} waits for it). */
     public void terminate() {
         process.destroy();

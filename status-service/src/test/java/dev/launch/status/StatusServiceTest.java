@@ -117,6 +117,24 @@ class StatusServiceTest {
                 .body("FAILED", is(1)).body("QUEUED", is(0));
     }
 
+    @jakarta.inject.Inject
+    dev.launch.status.repository.RunReadModel readModel;
+
+    @Test
+    void aCommitWhoseAnswerIsLostStillReachesTheCounts() throws Exception {
+        String q = queue();
+        String runId = queued(q, 0);
+        awaitState(runId, "QUEUED");
+        // the transaction of the claim lands, its answer does not: the retry finds the fact seen and applies nothing
+        readModel.loseNextCommitAnswer();
+        fact(EventTypes.RUN_CLAIMED, RunLifecycle.of(runId, q).withAgent("agent-a", 1));
+        awaitState(runId, "CLAIMED");
+        await().atMost(20, TimeUnit.SECONDS).untilAsserted(() -> given().when().get("/api/v1/runs/counts?queue=" + q)
+                .then().statusCode(200).body("CLAIMED", is(1)).body("QUEUED", is(0)));
+        given().when().get("/api/v1/queue-stats/" + q).then().statusCode(200).body("queued", is(0))
+                .body("running", is(1));
+    }
+
     @Test
     void aQueuedRunShowsWhatItWasResolvedTo() throws Exception {
         String q = queue();

@@ -102,7 +102,7 @@ public class StatusConsumers {
      */
     private Uni<Void> store(List<RunReadModel.Fact> facts, List<KafkaRecord<String, String>> records) {
         return runs.applyAll(facts).invoke(changed -> changed.forEach(changes::publish)).replaceWithVoid()
-                .onFailure(StatusConsumers::refusedForItsContent).recoverWithUni(e -> {
+                .onFailure(RunReadModel::refusedForItsContent).recoverWithUni(e -> {
                     if (facts.size() == 1) {
                         InvalidEventException invalid = invalid("launch.runs", "cannot be stored: "
                                 + e.getMessage());
@@ -116,16 +116,6 @@ public class StatusConsumers {
                 });
     }
 
-    /** A database error about the data (SQLSTATE class 22) or a constraint (23): trying again changes nothing. */
-    static boolean refusedForItsContent(Throwable e) {
-        for (Throwable t = e; t != null; t = t.getCause()) {
-            if (t instanceof io.vertx.pgclient.PgException pg && pg.getSqlState() != null
-                    && (pg.getSqlState().startsWith("22") || pg.getSqlState().startsWith("23"))) {
-                return true;
-            }
-        }
-        return false;
-    }
 
     @Incoming("launch-run-logs")
     public Uni<Void> onLogs(String value) {

@@ -74,6 +74,24 @@ public class QueueIndex {
         }
     }
 
+    /**
+     * Forgets what the index holds: the next {@link #ready} loads it again from the database. For a transaction
+     * whose outcome is unknown (its commit may have landed while its answer was lost): its changes would never be
+     * applied here, as a retry finds its facts seen and changes nothing.
+     */
+    public synchronized void reload() {
+        if (loaded) {
+            LOG.info("queue index to be loaded again: a transaction's outcome is unknown");
+        }
+        loaded = false;
+        loading = null;
+    }
+
+    /** Queues the index knows (call after {@link #ready}). */
+    public synchronized java.util.Set<String> queueNames() {
+        return new java.util.TreeSet<>(queues.keySet());
+    }
+
     private Uni<Void> load() {
         long started = System.nanoTime();
         return pool.query("SELECT queue, state, count(*) AS n FROM run GROUP BY queue, state").execute()

@@ -55,6 +55,25 @@ public class RunReadModel {
                 .register(metrics);
     }
 
+    private final java.util.concurrent.atomic.AtomicBoolean loseNextCommitAnswer =
+            new java.util.concurrent.atomic.AtomicBoolean();
+
+    /** For tests: the next transaction commits, and then fails as if its answer had been lost on the way. */
+    public void loseNextCommitAnswer() {
+        loseNextCommitAnswer.set(true);
+    }
+
+    /** A database error about the data (SQLSTATE class 22) or a constraint (23): trying again changes nothing. */
+    public static boolean refusedForItsContent(Throwable e) {
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            if (t instanceof io.vertx.pgclient.PgException pg && pg.getSqlState() != null
+                    && (pg.getSqlState().startsWith("22") || pg.getSqlState().startsWith("23"))) {
+                return true;
+            }
+        }
+        return false;
+    }
+
     /** A change committed, and how to bring {@link QueueIndex} along once it is. */
     private record Applied(RunChange change, Runnable indexUpdate) {
     }
@@ -82,7 +101,14 @@ public class RunReadModel {
                                 ? applyChecked(conn, facts.get(i).event(), facts.get(i).payload())
                                 : markSeen(conn, facts.get(i).event(), facts.get(i).payload()))
                         .filter(Optional::isPresent).map(Optional::get).collect().asList()
-        )).map(applied -> {
+        )).invoke(() -> {
+            if (loseNextCommitAnswer.compareAndSet(true, false)) {
+                throw new IllegalStateException("the answer to a commit was lost (as arranged by a test)");
+            }
+        }).onFailure(e -> !refusedForItsContent(e)).invoke(e -> {
+            // the commit may have landed: the retry would find these facts seen and apply nothing to the index
+            index.reload();
+        }).map(applied -> {
             List<RunChange> changes = new ArrayList<>(applied.size());
             for (Applied a : applied) {
                 a.indexUpdate().run();
