@@ -405,7 +405,7 @@ class StatusServiceTest {
         assertTrue(reason.contains("not a Launch event envelope"), reason);
         assertEquals(Topics.RUNS, new String(record.headers().lastHeader("dead-letter-topic").value()));
         given().when().get("/q/metrics").then().statusCode(200)
-                .body(containsString("launch_status_invalid_events_total{topic=\"launch.runs\"}"));
+                .body(containsString("launch_dead_letters_total{topic=\"launch.runs\"}"));
     }
 
     @Test

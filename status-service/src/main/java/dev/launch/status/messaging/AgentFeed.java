@@ -1,17 +1,12 @@
 package dev.launch.status.messaging;
 
 import dev.launch.common.event.Topics;
-import io.quarkus.runtime.ShutdownEvent;
 import io.smallrye.mutiny.Uni;
 import jakarta.enterprise.context.ApplicationScoped;
-import jakarta.enterprise.event.Observes;
 import org.apache.kafka.clients.admin.Admin;
-import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.admin.OffsetSpec;
 import org.apache.kafka.common.TopicPartition;
-import org.eclipse.microprofile.config.inject.ConfigProperty;
 
-import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayDeque;
 import java.util.Deque;
@@ -31,23 +26,17 @@ import java.util.concurrent.ConcurrentHashMap;
 public class AgentFeed {
     private static final String GROUP = "launch.status.agents";
 
-    @ConfigProperty(name = "kafka.bootstrap.servers")
-    String bootstrap;
 
     private final Map<Integer, Long> handled = new ConcurrentHashMap<>();
     private final Deque<Sample> samples = new ArrayDeque<>();
     private Instant horizon;
     private volatile Instant reachableSince;
-    private Admin admin;
+    @jakarta.inject.Inject
+    KafkaAdmin kafkaAdmin;
 
     private record Sample(Instant at, Map<Integer, Long> ends) {
     }
 
-    void stop(@Observes ShutdownEvent event) {
-        if (admin != null) {
-            admin.close(Duration.ofSeconds(2));
-        }
-    }
 
     /** A record of {@code partition} at {@code offset} was stored (or sent to the dead letters). */
     public void handled(int partition, long offset) {
@@ -124,13 +113,7 @@ public class AgentFeed {
         return true;
     }
 
-    private synchronized Admin admin() {
-        if (admin == null) {
-            admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap,
-                    AdminClientConfig.CLIENT_ID_CONFIG, "launch-status-agent-feed",
-                    AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, 5_000,
-                    AdminClientConfig.REQUEST_TIMEOUT_MS_CONFIG, 3_000));
-        }
-        return admin;
+    private Admin admin() {
+        return kafkaAdmin.get();
     }
 }

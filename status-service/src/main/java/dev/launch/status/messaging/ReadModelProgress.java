@@ -2,12 +2,9 @@ package dev.launch.status.messaging;
 
 import dev.launch.common.event.Topics;
 import dev.launch.common.problem.ProblemException;
-import io.quarkus.runtime.ShutdownEvent;
 import io.smallrye.mutiny.Uni;
 import jakarta.enterprise.context.ApplicationScoped;
-import jakarta.enterprise.event.Observes;
 import org.apache.kafka.clients.admin.Admin;
-import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.admin.ListOffsetsOptions;
 import org.apache.kafka.clients.admin.OffsetSpec;
 import org.apache.kafka.clients.consumer.OffsetAndMetadata;
@@ -38,8 +35,6 @@ public class ReadModelProgress {
     /** How often a wait looks at the group's committed offsets (partitions another instance applies). */
     private static final Duration COMMITTED_CHECK = Duration.ofMillis(250);
 
-    @ConfigProperty(name = "kafka.bootstrap.servers")
-    String bootstrap;
     @ConfigProperty(name = "mp.messaging.incoming.launch-runs.group.id")
     String group;
     /** The longest a read waits for the read model before answering 503 with Retry-After. */
@@ -57,7 +52,8 @@ public class ReadModelProgress {
     /** partition → completed at its next stored batch (then replaced) */
     private final Map<Integer, CompletableFuture<Void>> progressed = new ConcurrentHashMap<>();
     private volatile Integer partitions;
-    private Admin admin;
+    @jakarta.inject.Inject
+    KafkaAdmin kafkaAdmin;
     /** reads waiting for the read model now */
     private final java.util.concurrent.atomic.AtomicInteger waiting = new java.util.concurrent.atomic.AtomicInteger();
     private final io.micrometer.core.instrument.Counter unavailable;
@@ -98,6 +94,16 @@ public class ReadModelProgress {
         if (signal != null) {
             signal.complete(null);
         }
+    }
+
+    /** The next offset of {@code partition} this instance will apply (-1 when it applied none since its start). */
+    public long nextToApply(int partition) {
+        return next(partition);
+    }
+
+    /** The consumer group that applies {@code launch.runs}. */
+    public String group() {
+        return group;
     }
 
     /** Whether every offset of {@code needed} is applied (by this instance, or committed by the group). */
@@ -259,19 +265,7 @@ public class ReadModelProgress {
                 });
     }
 
-    private synchronized Admin admin() {
-        if (admin == null) {
-            admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap,
-                    AdminClientConfig.CLIENT_ID_CONFIG, "launch-status-read-model-progress",
-                    AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, 5_000,
-                    AdminClientConfig.REQUEST_TIMEOUT_MS_CONFIG, 3_000));
-        }
-        return admin;
-    }
-
-    synchronized void close(@Observes ShutdownEvent event) {
-        if (admin != null) {
-            admin.close(Duration.ofSeconds(2));
-        }
+    private Admin admin() {
+        return kafkaAdmin.get();
     }
 }

@@ -159,7 +159,7 @@ public class StatusConsumers {
 
     private InvalidEventException invalid(String topic, String reason) {
         LOG.errorf("an invalid record on %s goes to %s: %s", topic, Topics.DEAD_LETTER, reason);
-        metrics.counter("launch_status_invalid_events_total", "topic", topic).increment();
+        metrics.counter("launch_dead_letters_total", "topic", topic).increment();
         return new InvalidEventException(reason);
     }
 

@@ -74,17 +74,31 @@ public class QueueIndex {
         }
     }
 
+    /** set when a transaction's outcome is unknown: the next {@link #reloadIfStale} loads the index again */
+    private volatile boolean stale;
+
     /**
-     * Forgets what the index holds: the next {@link #ready} loads it again from the database. For a transaction
-     * whose outcome is unknown (its commit may have landed while its answer was lost): its changes would never be
-     * applied here, as a retry finds its facts seen and changes nothing.
+     * Marks the index stale: a transaction's outcome is unknown (its commit may have landed while its answer was
+     * lost), and its changes would never be applied here, as a retry finds its facts seen and changes nothing.
+     * Reads go on with what the index holds until the applier reloads it.
      */
-    public synchronized void reload() {
-        if (loaded) {
+    public void reload() {
+        if (!stale) {
             LOG.info("queue index to be loaded again: a transaction's outcome is unknown");
         }
-        loaded = false;
-        loading = null;
+        stale = true;
+    }
+
+    /**
+     * Loads the index again if it is stale. Only the applier of the read model calls this, before its next
+     * transaction: no change of the read model is committed while the load reads, so the loaded index holds every
+     * committed change exactly once (a load beside commits could miss or double one).
+     */
+    public Uni<Void> reloadIfStale() {
+        if (!stale) {
+            return Uni.createFrom().voidItem();
+        }
+        return load().invoke(() -> stale = false);
     }
 
     /** Queues the index knows (call after {@link #ready}). */

@@ -46,6 +46,8 @@ public class RunReadModel {
     QueueIndex index;
     @Inject
     io.micrometer.core.instrument.MeterRegistry metrics;
+    @Inject
+    dev.launch.status.metrics.RunMetrics runMetrics;
     private io.micrometer.core.instrument.Counter unknownRunFacts;
 
     @jakarta.annotation.PostConstruct
@@ -96,7 +98,7 @@ public class RunReadModel {
         if (facts.isEmpty()) {
             return Uni.createFrom().item(List.of());
         }
-        return index.ready().chain(() -> movesHeld(facts)).chain(held -> pool.withTransaction(conn ->
+        return index.ready().chain(index::reloadIfStale).chain(() -> movesHeld(facts)).chain(held -> pool.withTransaction(conn ->
                 Multi.createFrom().range(0, facts.size()).onItem().transformToUniAndConcatenate(i -> held.get(i)
                                 ? applyChecked(conn, facts.get(i).event(), facts.get(i).payload())
                                 : markSeen(conn, facts.get(i).event(), facts.get(i).payload()))
@@ -143,8 +145,8 @@ public class RunReadModel {
         return conn.preparedQuery("INSERT INTO run_event_seen (event_id) VALUES ($1) ON CONFLICT DO NOTHING")
                 .execute(Tuple.of(event.eventId()))
                 .chain(inserted -> inserted.rowCount() == 0 ? Uni.createFrom().item(Optional.<Applied>empty())
-                        : conn.preparedQuery("SELECT state, item_id, attempt, queue, priority, priority_rank, queue_offset FROM run "
-                                + "WHERE run_id = $1 FOR UPDATE")
+                        : conn.preparedQuery("SELECT state, item_id, attempt, queue, priority, priority_rank, "
+                                + "queue_offset, created_at, running_at FROM run WHERE run_id = $1 FOR UPDATE")
                         .execute(Tuple.of(fact.runId()))
                         .chain(rows -> {
                             Row row = rows.iterator().hasNext() ? rows.iterator().next() : null;
@@ -188,8 +190,8 @@ public class RunReadModel {
         if (current == null) {
             indexUpdate = () -> index.changed(fact.queue(), null, 0, null, next, fact.priority(), fact.queueOffset());
             row = conn.preparedQuery("INSERT INTO run (run_id, queue, job, job_version, state, attempt, queue_offset, "
-                            + "priority, created_at, updated_at, request, item_id, priority_rank) VALUES ($1, $2, $3, "
-                            + "$4, $5, $6, $7, $8, $9, $10, $11, $12, $13)")
+                            + "priority, created_at, updated_at, request, item_id, priority_rank, state_since) VALUES "
+                            + "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $10)")
                     .execute(Tuple.tuple()
                             .addString(fact.runId()).addString(fact.queue()).addString(fact.job())
                             .addInteger(fact.jobVersion()).addString(next.name())
@@ -208,10 +210,11 @@ public class RunReadModel {
                     old.getLong("queue_offset"), next, fact.priority(), fact.queueOffset());
             row = conn.preparedQuery("UPDATE run SET state = $2, item_id = $3, priority = $4, priority_rank = $5, "
                             + "queue_offset = $6, agent_id = NULL, updated_at = $7, attempt = COALESCE($8, attempt), "
-                            + "target_handle = NULL, exit_code = NULL WHERE run_id = $1")
+                            + "target_handle = NULL, exit_code = NULL, "
+                            + "state_since = CASE WHEN $9 THEN $7 ELSE state_since END WHERE run_id = $1")
                     .execute(Tuple.tuple().addString(fact.runId()).addString(next.name()).addString(fact.itemId())
                             .addString(fact.priority()).addShort(rank(fact.priority())).addLong(fact.queueOffset())
-                            .addOffsetDateTime(at).addInteger(fact.attempt()));
+                            .addOffsetDateTime(at).addInteger(fact.attempt()).addBoolean(current != next));
         } else {
             boolean stopRequest = EventTypes.RUN_STOP_REQUESTED.equals(event.type());
             short rank = old.getShort("priority_rank");
@@ -230,13 +233,16 @@ public class RunReadModel {
                             + "failure_reason = CASE WHEN $8 IS NULL THEN failure_reason ELSE $9 END, "
                             + "stop_requested = stop_requested OR $10, updated_at = $11, "
                             + "pending_reason = CASE WHEN $13 THEN pending_reason ELSE $12 END, "
-                            + "agent_at = CASE WHEN $14 THEN $11 ELSE agent_at END WHERE run_id = $1")
+                            + "agent_at = CASE WHEN $14 THEN $11 ELSE agent_at END, "
+                            + "state_since = CASE WHEN $15 THEN $11 ELSE state_since END, "
+                            + "running_at = CASE WHEN $16 THEN $11 ELSE running_at END WHERE run_id = $1")
                     .execute(Tuple.tuple()
                             .addString(fact.runId()).addString(next.name()).addInteger(fact.attempt())
                             .addString(fact.agentId()).addString(fact.targetType()).addString(fact.targetHandle())
                             .addInteger(fact.exitCode()).addString(fact.stage()).addString(fact.reason())
                             .addBoolean(stopRequest).addOffsetDateTime(at).addString(pending).addBoolean(keepPending)
-                            .addBoolean(agentReport));
+                            .addBoolean(agentReport).addBoolean(current != next)
+                            .addBoolean(next == RunState.RUNNING && current != RunState.RUNNING));
         }
         return row.chain(() -> conn.preparedQuery("INSERT INTO run_history (event_id, run_id, state, event_type, at, "
                                 + "reason, attempt, agent_id, target_handle) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)")
@@ -244,7 +250,23 @@ public class RunReadModel {
                                 .addString(event.type()).addOffsetDateTime(at).addString(fact.reason())
                                 .addInteger(fact.attempt()).addString(fact.agentId()).addString(fact.targetHandle())))
                 .replaceWith(Optional.of(new Applied(new RunChange(fact.runId(), next.name(), event.occurredAt(),
-                        fact.reason()), indexUpdate)));
+                        fact.reason()), () -> {
+                    indexUpdate.run();
+                    observed(fact, old, current, next, event.occurredAt());
+                })));
+    }
+
+    /** A committed transition, for the operations metrics (never called for a fact that changed nothing). */
+    private void observed(RunLifecycle fact, Row old, RunState current, RunState next, java.time.Instant at) {
+        if (current == null || current == next) {
+            return;
+        }
+        int attempt = fact.attempt() != null ? fact.attempt() : old.getInteger("attempt");
+        OffsetDateTime created = old.getOffsetDateTime("created_at");
+        OffsetDateTime running = old.getOffsetDateTime("running_at");
+        runMetrics.transition(old.getString("queue"), current, next, attempt,
+                created == null ? null : created.toInstant(), running == null ? null : running.toInstant(), at,
+                fact.stage());
     }
 
     /** A reprioritization, or a hand-back of a lost agent's run: the run now waits as a new item. */
