@@ -363,6 +363,52 @@ class QueueResourceTest {
         assertEquals(List.of(first, second), items.stream().map(ConsumerRecord::key).toList());
     }
 
+    /** The value of the metric series with exactly these labels (in any order), 0 when there is none. */
+    private static double metric(String name, java.util.Map<String, String> labels) {
+        String metrics = given().when().get("/q/metrics").then().statusCode(200).extract().asString();
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("(?m)^" + java.util.regex.Pattern.quote(name)
+                + "\\{([^}]*)\\} (\\S+)$").matcher(metrics);
+        while (m.find()) {
+            java.util.Set<String> have = new java.util.HashSet<>(List.of(m.group(1).split(",")));
+            java.util.Set<String> want = new java.util.HashSet<>();
+            labels.forEach((k, v) -> want.add(k + "=\"" + v + "\""));
+            if (have.equals(want)) {
+                return Double.parseDouble(m.group(2));
+            }
+        }
+        return 0;
+    }
+
+    @Test
+    void enqueuesAreCountedPerQueueAndRefusalsPerReasonWithoutASeriesPerUnknownQueue() {
+        String queue = localQueue("");
+        String job = codeJob(unique("counted"));
+        String runs = "/api/v1/queues/" + queue + "/runs";
+        String body = "{\"job\":\"" + job + "\",\"idempotencyKey\":\"k-counted\"}";
+        given().contentType(ContentType.JSON).body(body).when().post(runs).then().statusCode(202);
+        given().contentType(ContentType.JSON).body(body).when().post(runs).then().statusCode(202); // a replay
+        given().contentType(ContentType.JSON).body("{\"runs\":[{\"job\":\"" + job + "\"},{\"job\":\"" + job
+                + "\"}]}").when().post(runs + ":batch").then().statusCode(202);
+        assertEquals(3.0, metric("launch_queue_runs_enqueued_total", java.util.Map.of("queue", queue)));
+        given().contentType(ContentType.JSON).body("{\"job\":\"" + job + "\",\"priority\":\"urgent\"}").when()
+                .post(runs).then().statusCode(400);
+        given().contentType(ContentType.JSON).body("{\"job\":\"no-such-job-" + unique("j") + "\"}").when()
+                .post(runs).then().statusCode(404);
+        assertEquals(1.0, metric("launch_queue_enqueues_refused_total", java.util.Map.of("queue", queue,
+                "reason", "invalid")));
+        assertEquals(1.0, metric("launch_queue_enqueues_refused_total", java.util.Map.of("queue", queue,
+                "reason", "not-found")));
+        double unknownBefore = metric("launch_queue_enqueues_refused_total", java.util.Map.of("queue", "(unknown)",
+                "reason", "not-found"));
+        String typo = "no-such-queue-" + unique("q");
+        given().contentType(ContentType.JSON).body("{\"job\":\"" + job + "\"}").when()
+                .post("/api/v1/queues/" + typo + "/runs").then().statusCode(404);
+        assertEquals(unknownBefore + 1, metric("launch_queue_enqueues_refused_total", java.util.Map.of(
+                "queue", "(unknown)", "reason", "not-found")));
+        assertFalse(given().when().get("/q/metrics").then().extract().asString().contains(typo),
+                "a queue that does not exist got series of its own");
+    }
+
     @jakarta.inject.Inject
     dev.launch.queue.messaging.EnqueueWriter writer;
 
@@ -527,6 +573,8 @@ class QueueResourceTest {
             enqueueService.limitInFlight(limit);
         }
         assertEquals(3, read(Topics.queue(queue), null, 3).size(), "the refused runs were not queued");
+        assertEquals(2.0, metric("launch_queue_enqueues_refused_total", java.util.Map.of("queue", queue,
+                "reason", "at-capacity")), "the single and the batch refused at capacity");
     }
 
     @Test

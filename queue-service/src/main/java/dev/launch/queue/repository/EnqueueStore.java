@@ -42,6 +42,11 @@ public class EnqueueStore {
     }
 
     /** The queue named {@code name}, or a 404 problem. */
+    /** Whether the queue was looked up here lately and existed (a check that never waits). */
+    public boolean known(String name) {
+        return queues.containsKey(name);
+    }
+
     public Uni<QueueChanged> queue(String name) {
         Cached cached = queues.get(name);
         if (cached != null && System.nanoTime() - cached.at() < QUEUE_TTL_NANOS) {

@@ -18,16 +18,16 @@ import java.util.regex.Pattern;
  */
 @ApplicationScoped
 public class EnqueueAdmission {
-    private static final Pattern ENQUEUE = Pattern.compile("/api/v1/queues/[^/]+/runs(?::batch|%3[Aa]batch)?");
+    private static final Pattern ENQUEUE = Pattern.compile("/api/v1/queues/([^/]+)/runs(?::batch|%3[Aa]batch)?");
 
     @Inject
     EnqueueService enqueue;
 
     void install(@Observes Router router) {
         router.route().order(Integer.MIN_VALUE + 1).handler(ctx -> {
-            if (ctx.request().method() == io.vertx.core.http.HttpMethod.POST
-                    && ENQUEUE.matcher(ctx.request().path()).matches()) {
-                ProblemException refused = enqueue.refusalNow();
+            java.util.regex.Matcher enqueuePath = ENQUEUE.matcher(ctx.request().path());
+            if (ctx.request().method() == io.vertx.core.http.HttpMethod.POST && enqueuePath.matches()) {
+                ProblemException refused = enqueue.refusalNow(enqueuePath.group(1));
                 if (refused != null) {
                     Problem problem = refused.problem();
                     ctx.response().setStatusCode(problem.status()).putHeader("Content-Type", Problem.MEDIA_TYPE)

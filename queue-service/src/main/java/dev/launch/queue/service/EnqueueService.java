@@ -56,14 +56,69 @@ public class EnqueueService {
     private final java.util.concurrent.atomic.AtomicInteger inFlight = new java.util.concurrent.atomic.AtomicInteger();
     @org.eclipse.microprofile.config.inject.ConfigProperty(name = "launch.enqueue.max-in-flight", defaultValue = "256")
     int maxInFlight;
-    private io.micrometer.core.instrument.Counter atCapacity;
+    private io.micrometer.core.instrument.MeterRegistry metrics;
 
     @Inject
     void metrics(io.micrometer.core.instrument.MeterRegistry metrics) {
+        this.metrics = metrics;
         metrics.gauge("launch_queue_enqueues_in_flight", inFlight);
-        atCapacity = io.micrometer.core.instrument.Counter.builder("launch_queue_enqueues_refused_total")
-                .tag("reason", "at-capacity").description("enqueues answered 503 because the service was at capacity "
-                        + "(launch.enqueue.max-in-flight, launch.enqueue.target-latency)").register(metrics);
+    }
+
+    /**
+     * The queue label of a request's metrics: the queue when this service knows it, else {@code (unknown)}, so
+     * requests for queues that do not exist (a typo, a scan) cannot make series without bound.
+     */
+    private String queueLabel(String queue) {
+        return queue != null && store.known(queue) ? queue : "(unknown)";
+    }
+
+    /** An enqueue request refused, by why: at-capacity, invalid, not-found, conflict, forbidden, unavailable. */
+    private void refused(String queue, String reason) {
+        io.micrometer.core.instrument.Counter.builder("launch_queue_enqueues_refused_total")
+                .description("enqueue requests refused (a batch is one), by queue and reason; nothing was queued")
+                .tag("queue", queueLabel(queue)).tag("reason", reason).register(metrics).increment();
+    }
+
+    private void refused(String queue, Throwable failure) {
+        int status = failure instanceof ProblemException p ? p.problem().status() : 500;
+        refused(queue, switch (status) {
+            case 400, 422 -> "invalid";
+            case 403 -> "forbidden";
+            case 404 -> "not-found";
+            case 409 -> "conflict";
+            case 503 -> "unavailable";
+            default -> "error";
+        });
+    }
+
+    /** Runs newly queued (answers replayed for an idempotency key are not). */
+    private void enqueued(String queue, int runs) {
+        if (runs > 0) {
+            io.micrometer.core.instrument.Counter.builder("launch_queue_runs_enqueued_total")
+                    .description("runs queued (answered 202 for the first time), by queue")
+                    .tag("queue", queue).register(metrics).increment(runs);
+        }
+    }
+
+    /** {@code work}, its refusal counted whether it is thrown at once or comes as the failure of its answer. */
+    private <T> Uni<T> counted(String queue, java.util.function.Supplier<Uni<T>> work) {
+        Uni<T> answer;
+        try {
+            answer = work.get();
+        } catch (RuntimeException e) {
+            if (!(e instanceof AtCapacity)) {
+                refused(queue, e);
+            }
+            throw e;
+        }
+        return answer.onFailure().invoke(e -> refused(queue, e));
+    }
+
+    /** The 503 of admission, counted as at-capacity where it is made. */
+    private static final class AtCapacity extends ProblemException {
+        AtCapacity(ProblemException problem) {
+            super(problem.problem(), problem.retryAfterSeconds());
+        }
     }
 
     /** For tests: sets the admission limit; answers the one it replaces. */
@@ -91,11 +146,11 @@ public class EnqueueService {
      * batch is one, whatever its size): a 503 with Retry-After at once, so an overload is refused quickly and what is
      * accepted keeps its latency, instead of every request waiting longer.
      */
-    private <T> Uni<T> admitted(boolean single, java.util.function.Supplier<Uni<T>> work) {
+    private <T> Uni<T> admitted(String queue, boolean single, java.util.function.Supplier<Uni<T>> work) {
         int now = inFlight.incrementAndGet();
         if (now > maxInFlight) {
             inFlight.decrementAndGet();
-            throw atCapacity(now - 1);
+            throw atCapacity(queue, now - 1);
         }
         long started = System.nanoTime();
         try {
@@ -118,14 +173,14 @@ public class EnqueueService {
      * works at the limit, or the recent enqueues slower than {@code launch.enqueue.target-latency} (the service
      * cannot keep up: more work would only make everything wait longer).
      */
-    public ProblemException refusalNow() {
+    public ProblemException refusalNow(String queue) {
         int now = inFlight.get();
         if (now >= maxInFlight) {
-            return atCapacity(now);
+            return atCapacity(queue, now);
         }
         long took = recentMicros;
         if (now > latencyFloor && took > targetLatency.toNanos() / 1000) {
-            atCapacity.increment();
+            refused(queue, "at-capacity");
             return ProblemException.unavailable("The queue service is at capacity: its enqueues take " + took / 1000
                     + " ms (launch.enqueue.target-latency is " + targetLatency.toMillis() + " ms); nothing was "
                     + "queued. Retry in a second.", 1);
@@ -152,14 +207,14 @@ public class EnqueueService {
         recentMicros = before == 0 ? micros : (before * 7 + micros) / 8;
     }
 
-    private ProblemException atCapacity(int busy) {
-        atCapacity.increment();
-        return ProblemException.unavailable("The queue service is at capacity: " + busy + " enqueues are in the works "
-                + "(launch.enqueue.max-in-flight is " + maxInFlight + "); nothing was queued. Retry in a second.", 1);
+    private ProblemException atCapacity(String queue, int busy) {
+        refused(queue, "at-capacity");
+        return new AtCapacity(ProblemException.unavailable("The queue service is at capacity: " + busy + " enqueues are in the works "
+                + "(launch.enqueue.max-in-flight is " + maxInFlight + "); nothing was queued. Retry in a second.", 1));
     }
 
     public Uni<EnqueueResponse> enqueue(String queueName, EnqueueRequest request) {
-        return admitted(true, () -> enqueueOne(queueName, request));
+        return counted(queueName, () -> admitted(queueName, true, () -> enqueueOne(queueName, request)));
     }
 
     private Uni<EnqueueResponse> enqueueOne(String queueName, EnqueueRequest request) {
@@ -175,7 +230,8 @@ public class EnqueueService {
             return earlier.chain(previous -> previous != null ? Uni.createFrom().item(replay(previous))
                     : jobs.fetch(ref.name(), ref.version())
                     .map(job -> resolve(queue, job, request))
-                    .chain(run -> key == null ? persist(run) : persistOnce(run, key)));
+                    .chain(run -> key == null ? persist(run) : persistOnce(run, key))
+                    .invoke(() -> enqueued(queueName, 1)));
         });
     }
 
@@ -186,6 +242,11 @@ public class EnqueueService {
      * keys), then queued together in one Kafka transaction, then recorded here in two round trips.
      */
     public Uni<BatchEnqueueResponse> enqueueBatch(String queueName, BatchEnqueueRequest request) {
+        return counted(queueName, () -> checkedBatch(queueName, request))
+                .invoke(answer -> enqueued(queueName, answer.queued()));
+    }
+
+    private Uni<BatchEnqueueResponse> checkedBatch(String queueName, BatchEnqueueRequest request) {
         Names.require("queue", queueName);
         if (request == null || request.runs() == null || request.runs().isEmpty()) {
             throw ProblemException.badRequest("Send {\"runs\": [{job, inputs?, args?, entrypoint?, "
@@ -197,7 +258,7 @@ public class EnqueueService {
             throw ProblemException.invalidField("runs", "at most " + BatchEnqueueRequest.MAX_RUNS + " runs in one "
                     + "batch; this one has " + runs.size() + ": split it");
         }
-        return admitted(false, () -> enqueueChecked(queueName, runs));
+        return admitted(queueName, false, () -> enqueueChecked(queueName, runs));
     }
 
     private Uni<BatchEnqueueResponse> enqueueChecked(String queueName, List<EnqueueRequest> runs) {
