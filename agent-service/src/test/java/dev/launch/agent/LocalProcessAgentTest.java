@@ -223,7 +223,7 @@ class LocalProcessAgentTest {
         assertTrue(header(record, "dead-letter-reason").contains("not a Launch event envelope"),
                 header(record, "dead-letter-reason"));
         given().when().get("/q/metrics").then().statusCode(200).body(org.hamcrest.Matchers.containsString(
-                "launch_agent_dead_letters_total{queue=\"" + AgentTestInfra.QUEUE + "\"} 1.0"));
+                "launch_dead_letters_total{topic=\"launch.queue." + AgentTestInfra.QUEUE + "\"} 1.0"));
     }
 
     private static String header(org.apache.kafka.clients.consumer.ConsumerRecord<String, String> record, String name) {

@@ -93,9 +93,9 @@ public class Agent {
         java.util.Set<String> existing = existingTopics();
         for (String queue : identity.queues()) {
             QueueDispatcher.Meters meters = new QueueDispatcher.Meters(
-                    Counter.builder("launch_agent_dead_letters_total")
-                            .description("queue items that were not run requests, sent to launch.dead-letter")
-                            .tag("queue", queue).register(metrics),
+                    Counter.builder("launch_dead_letters_total")
+                            .description("records sent to launch.dead-letter, by the topic they were read from")
+                            .tag("topic", Topics.queue(queue)).register(metrics),
                     DistributionSummary.builder("launch_agent_take_batch_size")
                             .description("queue items taken together (claimed, recorded and committed as one batch)")
                             .tag("queue", queue).register(metrics),
@@ -114,9 +114,12 @@ public class Agent {
         state = "POLLING";
         events.agent(EventTypes.AGENT_STARTED, identity.id(), status());
         long every = config.heartbeatInterval().toMillis();
+        Counter heartbeats = Counter.builder("launch_agent_heartbeats_total")
+                .description("heartbeats this agent sent (every launch.agent.heartbeat-interval)").register(metrics);
         heartbeat.scheduleAtFixedRate(() -> {
             try {
                 events.agent(EventTypes.AGENT_HEARTBEAT, identity.id(), status());
+                heartbeats.increment();
             } catch (RuntimeException e) {
                 LOG.warnf("heartbeat failed: %s", e.toString());
             }

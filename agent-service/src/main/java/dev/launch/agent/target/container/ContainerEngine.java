@@ -27,9 +27,11 @@ final class ContainerEngine {
     }
 
     private final List<String> command;
+    private final dev.launch.agent.target.TargetCalls calls;
 
-    ContainerEngine(String command) {
+    ContainerEngine(String command, dev.launch.agent.target.TargetCalls calls) {
         this.command = List.of(command.trim().split("\\s+"));
+        this.calls = calls;
     }
 
     String name() {
@@ -42,7 +44,15 @@ final class ContainerEngine {
         return all;
     }
 
+    /** One engine command, timed as the target's call of that subcommand ({@code run}, {@code inspect}, ...). */
     Result run(List<String> args, long timeoutSeconds) {
+        long started = System.nanoTime();
+        Result result = runUntimed(args, timeoutSeconds);
+        calls.record(args.isEmpty() ? "(none)" : args.get(0), started, result.exit() != 0);
+        return result;
+    }
+
+    private Result runUntimed(List<String> args, long timeoutSeconds) {
         Process p;
         File errors = null;
         try {

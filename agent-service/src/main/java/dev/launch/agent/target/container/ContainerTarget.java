@@ -53,6 +53,8 @@ public class ContainerTarget implements Target {
     @Inject
     AgentConfig config;
     @Inject
+    io.micrometer.core.instrument.MeterRegistry metrics;
+    @Inject
     AgentIdentity identity;
 
     private volatile ContainerEngine engine;
@@ -115,7 +117,8 @@ public class ContainerTarget implements Target {
             return;
         }
         started = true;
-        engine = new ContainerEngine(config.container().engine());
+        engine = new ContainerEngine(config.container().engine(), new dev.launch.agent.target.TargetCalls(metrics,
+                TYPE));
         events = new ContainerEvents(engine, identity.installation(), this::onEvent, this::resync);
         events.start();
         scheduler.scheduleWithFixedDelay(this::pollDue, 250, 250, TimeUnit.MILLISECONDS);

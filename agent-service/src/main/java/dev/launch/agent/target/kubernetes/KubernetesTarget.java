@@ -55,6 +55,8 @@ public class KubernetesTarget implements Target {
     @Inject
     AgentConfig config;
     @Inject
+    io.micrometer.core.instrument.MeterRegistry metrics;
+    @Inject
     AgentIdentity identity;
 
     private volatile KubernetesClient client;
@@ -176,7 +178,7 @@ public class KubernetesTarget implements Target {
                 ttl = k.ttlAfterFinished();
                 resync = k.resync();
                 sources = new Workloads.Sources(k.baseImage(), k.fetchImage(), k.gitImage(), k.snapshotUrl());
-                client = clientFor(k.apiServer());
+                client = clientFor(k.apiServer(), new dev.launch.agent.target.TargetCalls(metrics, TYPE));
                 ownClient = true;
                 LOG.infof("kubernetes target: API server %s, default namespace %s",
                         client.getConfiguration().getMasterUrl(), client.getNamespace());
@@ -191,10 +193,55 @@ public class KubernetesTarget implements Target {
      * {@code launch-agent} as their user agent (the API server's audit log tells them apart).
      */
     public static KubernetesClient clientFor(java.util.Optional<String> apiServer) {
+        return clientFor(apiServer, dev.launch.agent.target.TargetCalls.none(TYPE));
+    }
+
+    /** As {@link #clientFor(java.util.Optional)}, every request timed in {@code calls}. */
+    public static KubernetesClient clientFor(java.util.Optional<String> apiServer,
+                                             dev.launch.agent.target.TargetCalls calls) {
         Config base = Config.autoConfigure(null);
         ConfigBuilder chosen = new ConfigBuilder(base).withUserAgent(USER_AGENT);
         apiServer.ifPresent(chosen::withMasterUrl);
-        return new KubernetesClientBuilder().withConfig(chosen.build()).build();
+        return new KubernetesClientBuilder().withConfig(chosen.build())
+                .withHttpClientBuilderConsumer(b -> b.addOrReplaceInterceptor("launch-target-calls",
+                        new TimedRequests(calls)))
+                .build();
+    }
+
+    /** Times each API request from its sending to its answer (the headers, for a watch or a log follow). */
+    private static final class TimedRequests implements io.fabric8.kubernetes.client.http.Interceptor {
+        private final dev.launch.agent.target.TargetCalls calls;
+        private final Map<java.util.UUID, Long> started = new java.util.concurrent.ConcurrentHashMap<>();
+
+        TimedRequests(dev.launch.agent.target.TargetCalls calls) {
+            this.calls = calls;
+        }
+
+        @Override
+        public void before(io.fabric8.kubernetes.client.http.BasicBuilder builder,
+                           io.fabric8.kubernetes.client.http.HttpRequest request, RequestTags tags) {
+            started.put(request.id(), System.nanoTime());
+        }
+
+        @Override
+        public void after(io.fabric8.kubernetes.client.http.HttpRequest request,
+                          io.fabric8.kubernetes.client.http.HttpResponse<?> response,
+                          io.fabric8.kubernetes.client.http.AsyncBody.Consumer<List<java.nio.ByteBuffer>> consumer) {
+            done(request, response.code() >= 400);
+        }
+
+        @Override
+        public void afterConnectionFailure(io.fabric8.kubernetes.client.http.HttpRequest request, Throwable failure) {
+            done(request, true);
+        }
+
+        private void done(io.fabric8.kubernetes.client.http.HttpRequest request, boolean failed) {
+            Long at = started.remove(request.id());
+            if (at != null) {
+                calls.record(dev.launch.agent.target.TargetCalls.kubernetesOperation(request.method(),
+                        request.uri()), at, failed);
+            }
+        }
     }
 
     private String defaultNamespace() {

@@ -47,6 +47,8 @@ public class LocalProcessTarget implements Target {
 
     @Inject
     AgentConfig config;
+    @Inject
+    io.micrometer.core.instrument.MeterRegistry metrics;
 
     private final Map<String, Running> running = new ConcurrentHashMap<>();
     private volatile ProcessWatchdog watchdog;
@@ -185,7 +187,28 @@ public class LocalProcessTarget implements Target {
         env.putAll(RunEnvironment.of(request));
         env.put("LAUNCH_WORKSPACE", workspace.toString());
         builder.redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")));
-        return builder.start();
+        long started = System.nanoTime();
+        boolean failed = true;
+        try {
+            Process process = builder.start();
+            failed = false;
+            return process;
+        } finally {
+            calls().record("start", started, failed);
+        }
+    }
+
+    private volatile dev.launch.agent.target.TargetCalls calls;
+
+    /** The target's calls: the operating system's process starts. */
+    private dev.launch.agent.target.TargetCalls calls() {
+        dev.launch.agent.target.TargetCalls c = calls;
+        if (c == null) {
+            c = metrics == null ? dev.launch.agent.target.TargetCalls.none(TYPE)
+                    : new dev.launch.agent.target.TargetCalls(metrics, TYPE);
+            calls = c;
+        }
+        return c;
     }
 
     /** Checked here because setsid would exec it and turn "not found" into the run's own exit code 127. */

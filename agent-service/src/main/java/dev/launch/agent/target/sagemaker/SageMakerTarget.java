@@ -73,6 +73,8 @@ public class SageMakerTarget implements Target {
     @Inject
     AgentConfig config;
     @Inject
+    io.micrometer.core.instrument.MeterRegistry metrics;
+    @Inject
     AgentIdentity identity;
 
     /** Timings (from the agent's configuration, or a test's). */
@@ -242,17 +244,23 @@ public class SageMakerTarget implements Target {
         return accounts.computeIfAbsent(key, k -> {
             AwsCredentialsProvider credentials = profile.<AwsCredentialsProvider>map(ProfileCredentialsProvider::create)
                     .orElseGet(() -> DefaultCredentialsProvider.builder().build());
+            TimedCalls timed = new TimedCalls(new dev.launch.agent.target.TargetCalls(metrics, TYPE));
             var sm = SageMakerClient.builder().httpClientBuilder(UrlConnectionHttpClient.builder())
                     .credentialsProvider(credentials);
             var logs = CloudWatchLogsClient.builder().httpClientBuilder(UrlConnectionHttpClient.builder())
                     .credentialsProvider(credentials);
+            // one override configuration each: a second call would replace the first
+            sm.overrideConfiguration(o -> {
+                o.addExecutionInterceptor(timed);
+                profile.ifPresent(o::defaultProfileName);
+            });
+            logs.overrideConfiguration(o -> {
+                o.addExecutionInterceptor(timed);
+                profile.ifPresent(o::defaultProfileName);
+            });
             region.ifPresent(r -> {
                 sm.region(Region.of(r));
                 logs.region(Region.of(r));
-            });
-            profile.ifPresent(p -> {
-                sm.overrideConfiguration(o -> o.defaultProfileName(p));
-                logs.overrideConfiguration(o -> o.defaultProfileName(p));
             });
             endpoint.ifPresent(u -> {
                 sm.endpointOverride(URI.create(u));
@@ -263,6 +271,44 @@ public class SageMakerTarget implements Target {
                     profile.map(p -> ", profile " + p).orElse(""));
             return made;
         });
+    }
+
+    /** Times each SageMaker and CloudWatch Logs operation, retries included, by its API name. */
+    static final class TimedCalls implements software.amazon.awssdk.core.interceptor.ExecutionInterceptor {
+        private static final software.amazon.awssdk.core.interceptor.ExecutionAttribute<Long> STARTED =
+                new software.amazon.awssdk.core.interceptor.ExecutionAttribute<>("launch-started");
+        private final dev.launch.agent.target.TargetCalls calls;
+
+        TimedCalls(dev.launch.agent.target.TargetCalls calls) {
+            this.calls = calls;
+        }
+
+        @Override
+        public void beforeExecution(software.amazon.awssdk.core.interceptor.Context.BeforeExecution context,
+                                    software.amazon.awssdk.core.interceptor.ExecutionAttributes attributes) {
+            attributes.putAttribute(STARTED, System.nanoTime());
+        }
+
+        @Override
+        public void afterExecution(software.amazon.awssdk.core.interceptor.Context.AfterExecution context,
+                                   software.amazon.awssdk.core.interceptor.ExecutionAttributes attributes) {
+            done(attributes, false);
+        }
+
+        @Override
+        public void onExecutionFailure(software.amazon.awssdk.core.interceptor.Context.FailedExecution context,
+                                       software.amazon.awssdk.core.interceptor.ExecutionAttributes attributes) {
+            done(attributes, true);
+        }
+
+        private void done(software.amazon.awssdk.core.interceptor.ExecutionAttributes attributes, boolean failed) {
+            Long at = attributes.getAttribute(STARTED);
+            String operation = attributes.getAttribute(
+                    software.amazon.awssdk.core.interceptor.SdkExecutionAttribute.OPERATION_NAME);
+            if (at != null) {
+                calls.record(operation == null ? "(unknown)" : operation, at, failed);
+            }
+        }
     }
 
     /** The CreateTrainingJob request of one attempt. */
