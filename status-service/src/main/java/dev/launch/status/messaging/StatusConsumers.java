@@ -56,6 +56,14 @@ public class StatusConsumers {
     @Inject
     ReadModelProgress progress;
 
+    /** The dead-letter counters exist from the start at 0, so the first dead letter shows as an increase. */
+    @jakarta.annotation.PostConstruct
+    void deadLetterCounters() {
+        for (String topic : java.util.List.of(Topics.RUNS, Topics.RUN_LOGS, Topics.AGENTS)) {
+            metrics.counter("launch_dead_letters_total", "topic", topic);
+        }
+    }
+
     /**
      * A poll's worth of facts at once (the channel is in batch mode): the valid ones are applied in one
      * transaction, in order; each invalid one is refused on its own (to the dead letters) first. The batch is

@@ -68,6 +68,8 @@ public class OperationsGauges {
     ReadModelProgress progress;
     @Inject
     Vertx vertx;
+    @Inject
+    RunMetrics runMetrics;
     @ConfigProperty(name = "launch.status.metrics-interval", defaultValue = "PT10S")
     Duration interval;
 
@@ -161,6 +163,7 @@ public class OperationsGauges {
                     List<MultiGauge.Row<?>> queuedRows = new ArrayList<>();
                     List<MultiGauge.Row<?>> stateRows = new ArrayList<>();
                     for (String queue : queues) {
+                        runMetrics.known(queue);
                         Map<String, Long> states = index.states(queue);
                         for (RunState state : RunState.values()) {
                             runRows.add(MultiGauge.Row.of(Tags.of("queue", queue, "state", state.name()),

@@ -9,6 +9,7 @@ import jakarta.inject.Inject;
 
 import java.time.Duration;
 import java.time.Instant;
+import java.util.List;
 import java.util.Locale;
 import java.util.Set;
 
@@ -36,8 +37,38 @@ public class RunMetrics {
             Duration.ofMinutes(1), Duration.ofMinutes(5), Duration.ofMinutes(15), Duration.ofHours(1),
             Duration.ofHours(4), Duration.ofHours(12), Duration.ofDays(1), Duration.ofDays(3)};
 
+    private static final List<String> OUTCOMES = List.of("finished", "failed", "stopped");
+
     @Inject
     MeterRegistry registry;
+    private final Set<String> known = java.util.concurrent.ConcurrentHashMap.newKeySet();
+
+    /**
+     * Registers the queue's counters at 0 (once per queue and process): a counter that first appears at 1 is
+     * invisible to {@code increase()} and {@code rate()}, so the first failures of a queue would raise no alert.
+     */
+    public void known(String queue) {
+        if (!known.add(queue)) {
+            return;
+        }
+        for (String outcome : OUTCOMES) {
+            ended(queue, outcome);
+        }
+        for (String stage : STAGES) {
+            failures(queue, stage);
+        }
+        failures(queue, "other");
+    }
+
+    private Counter ended(String queue, String outcome) {
+        return Counter.builder("launch_runs_ended_total").description("runs that ended, by how")
+                .tag("queue", queue).tag("outcome", outcome).register(registry);
+    }
+
+    private Counter failures(String queue, String stage) {
+        return Counter.builder("launch_run_failures_total").description("runs that failed, by the stage that failed")
+                .tag("queue", queue).tag("stage", stage).register(registry);
+    }
 
     /** A run of {@code queue} went from {@code from} to {@code to} at {@code at} (see the class comment). */
     public void transition(String queue, RunState from, RunState to, int attempt, Instant enqueuedAt,
@@ -50,9 +81,9 @@ public class RunMetrics {
             }
         }
         if (to.isTerminal()) {
+            known(queue);
             String outcome = to.name().toLowerCase(Locale.ROOT);
-            Counter.builder("launch_runs_ended_total").description("runs that ended, by how")
-                    .tag("queue", queue).tag("outcome", outcome).register(registry).increment();
+            ended(queue, outcome).increment();
             if (runningSince != null) {
                 Timer.builder("launch_run_duration_seconds")
                         .description("how long runs that reached RUNNING ran, from RUNNING to their end, by how "
@@ -61,9 +92,7 @@ public class RunMetrics {
                         .register(registry).record(nonNegative(Duration.between(runningSince, at)));
             }
             if (to == RunState.FAILED) {
-                Counter.builder("launch_run_failures_total").description("runs that failed, by the stage that failed")
-                        .tag("queue", queue).tag("stage", stage != null && STAGES.contains(stage) ? stage : "other")
-                        .register(registry).increment();
+                failures(queue, stage != null && STAGES.contains(stage) ? stage : "other").increment();
             }
         }
     }

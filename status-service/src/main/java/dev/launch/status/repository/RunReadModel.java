@@ -258,7 +258,11 @@ public class RunReadModel {
 
     /** A committed transition, for the operations metrics (never called for a fact that changed nothing). */
     private void observed(RunLifecycle fact, Row old, RunState current, RunState next, java.time.Instant at) {
-        if (current == null || current == next) {
+        if (current == null) {
+            runMetrics.known(fact.queue()); // its counters at 0 before its first run ends
+            return;
+        }
+        if (current == next) {
             return;
         }
         int attempt = fact.attempt() != null ? fact.attempt() : old.getInteger("attempt");
