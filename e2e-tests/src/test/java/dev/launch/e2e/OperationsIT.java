@@ -14,15 +14,11 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
-import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.TreeSet;
 import java.util.UUID;
 import java.util.concurrent.TimeUnit;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import java.util.stream.Stream;
 
 import static io.restassured.RestAssured.given;
@@ -39,11 +35,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * through Prometheus' HTTP API and must return series carrying every label the query groups or matches by.
  */
 class OperationsIT {
-    private static final Pattern SELECTOR = Pattern.compile(
-            "\\b((?:launch_[a-z0-9_]+)|up)\\b(\\{[^}]*\\})?");
-    private static final Pattern GROUPING = Pattern.compile("\\b(?:by|on)\\s*\\(([^)]*)\\)");
-    private static final Pattern MATCHER_LABEL = Pattern.compile("([a-z_]+)\\s*(?:=~|!~|!=|=)");
-
     private final Path root = Path.of(System.getProperty("launch.repo.root", "..")).toAbsolutePath().normalize();
     private final Path state = Path.of("target", "operations-" + UUID.randomUUID().toString().substring(0, 8))
             .toAbsolutePath();
@@ -227,43 +218,20 @@ class OperationsIT {
 
     /**
      * Every metric selector of the expression must return series, and those series must have every label the
-     * expression matches on or groups by: a panel or rule naming a label the metric lacks is found here.
+     * expression matches on or groups by ({@link PromQueries}): a panel or rule naming a label the metric lacks is
+     * found here.
      */
     private List<String> labelProblems(String where, String expr) {
         List<String> problems = new ArrayList<>();
-        Set<String> grouped = new TreeSet<>();
-        Matcher g = GROUPING.matcher(expr);
-        while (g.find()) {
-            for (String label : g.group(1).split(",")) {
-                if (!label.isBlank()) {
-                    grouped.add(label.trim());
-                }
-            }
-        }
-        Matcher s = SELECTOR.matcher(expr);
-        Set<String> selectors = new LinkedHashSet<>();
-        while (s.find()) {
-            selectors.add(s.group(1) + (s.group(2) == null ? "" : s.group(2)));
-        }
-        for (String selector : selectors) {
-            List<Map<String, String>> found = series(selector);
+        for (Map.Entry<String, Set<String>> selector : PromQueries.selectors(expr).entrySet()) {
+            List<Map<String, String>> found = series(selector.getKey());
             if (found.isEmpty()) {
-                problems.add(where + ": no series for " + selector + " (in " + expr + ")");
+                problems.add(where + ": no series for " + selector.getKey() + " (in " + expr + ")");
                 continue;
             }
-            Set<String> needed = new TreeSet<>();
-            Matcher m = MATCHER_LABEL.matcher(selector.contains("{") ? selector.substring(selector.indexOf('{')) : "");
-            while (m.find()) {
-                needed.add(m.group(1));
-            }
-            for (String label : grouped) {
-                if (!label.equals("le") || selector.endsWith("_bucket") || selector.contains("_bucket{")) {
-                    needed.add(label);
-                }
-            }
-            for (String label : needed) {
+            for (String label : selector.getValue()) {
                 if (found.stream().noneMatch(series -> series.containsKey(label))) {
-                    problems.add(where + ": " + selector + " has no label '" + label + "' (in " + expr + ")");
+                    problems.add(where + ": " + selector.getKey() + " has no label '" + label + "' (in " + expr + ")");
                 }
             }
         }
