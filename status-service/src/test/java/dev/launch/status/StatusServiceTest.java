@@ -135,6 +135,22 @@ class StatusServiceTest {
                 .body("running", is(1));
     }
 
+    @jakarta.inject.Inject
+    dev.launch.status.repository.QueueIndex queueIndex;
+
+    @Test
+    void aQueueIndexThatDriftedFromTheDatabaseIsFoundAndLoadedAgain() throws Exception {
+        String q = queue();
+        String runId = queued(q, 0);
+        awaitState(runId, "QUEUED");
+        assertEquals(false, queueIndex.check().await().atMost(Duration.ofSeconds(30)), "no drift to begin with");
+        // a change the index was told of that the database never saw (as a doubled update would be)
+        queueIndex.changed(q, null, 0, null, dev.launch.common.run.RunState.FINISHED, null, null);
+        given().when().get("/api/v1/runs/counts?queue=" + q).then().body("FINISHED", is(1));
+        assertEquals(true, queueIndex.check().await().atMost(Duration.ofSeconds(30)), "the drift is found");
+        given().when().get("/api/v1/runs/counts?queue=" + q).then().body("FINISHED", is(0)).body("QUEUED", is(1));
+    }
+
     @Test
     void aQueuedRunShowsWhatItWasResolvedTo() throws Exception {
         String q = queue();

@@ -10,9 +10,13 @@ import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
 import org.jboss.logging.Logger;
 
+import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
 
 /**
  * What the read model holds per queue, kept in memory so that reading it costs the same at any depth: runs
@@ -72,6 +76,80 @@ public class QueueIndex {
             }
             return loading;
         }
+    }
+
+    @Inject
+    io.vertx.core.Vertx vertx;
+    @org.eclipse.microprofile.config.inject.ConfigProperty(name = "launch.status.index-check-interval",
+            defaultValue = "PT30S")
+    java.time.Duration checkInterval;
+    private volatile boolean checking;
+
+    void startChecks(@jakarta.enterprise.event.Observes io.quarkus.runtime.StartupEvent event) {
+        vertx.setPeriodic(checkInterval.toMillis(), id -> {
+            if (!loaded || checking) {
+                return;
+            }
+            checking = true;
+            check().subscribe().with(changed -> checking = false, e -> {
+                checking = false;
+                LOG.debugf("the queue index could not be checked: %s", e.toString());
+            });
+        });
+    }
+
+    /** the end of the chain of exclusive work: each waits for the one before it (see {@link #exclusive}) */
+    private java.util.concurrent.CompletableFuture<Void> tail = java.util.concurrent.CompletableFuture.completedFuture(null);
+
+    /**
+     * {@code work} alone among the index's writers: the read model's transactions with the index updates that
+     * follow their commits, the pruner's batches, and the index's own reloads and checks. A load that read the
+     * database beside a commit could miss or double its change; in here none happens beside another. Each
+     * subscription waits its turn (a retry queues again).
+     */
+    public <T> Uni<T> exclusive(java.util.function.Supplier<Uni<T>> work) {
+        return Uni.createFrom().deferred(() -> {
+            java.util.concurrent.CompletableFuture<Void> mine = new java.util.concurrent.CompletableFuture<>();
+            java.util.concurrent.CompletableFuture<Void> before;
+            synchronized (this) {
+                before = tail;
+                tail = mine;
+            }
+            return Uni.createFrom().completionStage(before).chain(work::get)
+                    .onTermination().invoke(() -> mine.complete(null));
+        });
+    }
+
+    /**
+     * Compares the run counts with the database's and loads the index again when they differ, saying how (it
+     * should never happen: a change the index missed or doubled). Run every {@code launch.status.index-check-interval}.
+     */
+    public Uni<Boolean> check() {
+        return exclusive(() -> pool.query("SELECT queue, state, count(*) AS n FROM run GROUP BY queue, state")
+                .execute().chain(rows -> {
+                    Map<String, Map<String, Long>> truth = new HashMap<>();
+                    for (Row row : rows) {
+                        truth.computeIfAbsent(row.getString("queue"), q -> new HashMap<>())
+                                .put(row.getString("state"), row.getLong("n"));
+                    }
+                    List<String> differences = new ArrayList<>();
+                    synchronized (this) {
+                        Set<String> names = new TreeSet<>(truth.keySet());
+                        names.addAll(queues.keySet());
+                        for (String name : names) {
+                            Map<String, Long> held = queues.containsKey(name) ? queues.get(name).states : Map.of();
+                            Map<String, Long> real = truth.getOrDefault(name, Map.of());
+                            if (!held.equals(real)) {
+                                differences.add(name + ": " + held + " where the database has " + real);
+                            }
+                        }
+                    }
+                    if (differences.isEmpty()) {
+                        return Uni.createFrom().item(false);
+                    }
+                    LOG.warnf("the queue index differed from the database (%s); loading it again", differences);
+                    return load().replaceWith(true);
+                }));
     }
 
     /** set when a transaction's outcome is unknown: the next {@link #reloadIfStale} loads the index again */

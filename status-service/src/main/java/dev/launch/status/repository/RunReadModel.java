@@ -98,7 +98,10 @@ public class RunReadModel {
         if (facts.isEmpty()) {
             return Uni.createFrom().item(List.of());
         }
-        return index.ready().chain(index::reloadIfStale).chain(() -> movesHeld(facts)).chain(held -> pool.withTransaction(conn ->
+        // the moves' commands are awaited first, outside the index's turn (up to 30 s); then the transaction and the
+        // index updates after its commit go as one, alone among the index's writers
+        return index.ready().chain(() -> movesHeld(facts)).chain(held -> index.exclusive(() -> index.reloadIfStale()
+                .chain(() -> pool.withTransaction(conn ->
                 Multi.createFrom().range(0, facts.size()).onItem().transformToUniAndConcatenate(i -> held.get(i)
                                 ? applyChecked(conn, facts.get(i).event(), facts.get(i).payload())
                                 : markSeen(conn, facts.get(i).event(), facts.get(i).payload()))
@@ -117,7 +120,7 @@ public class RunReadModel {
                 changes.add(a.change());
             }
             return changes;
-        });
+        })));
     }
 
     /** Per fact: false for a move that did not hold (an agent took the item first), else true. */

@@ -79,7 +79,8 @@ public class RunPruner {
 
     private Uni<Long> batch(long sofar) {
         double seconds = retention.get().toSeconds();
-        return pool.withTransaction(conn -> conn.preparedQuery("DELETE FROM run WHERE run_id IN (SELECT run_id "
+        // the deletion and the index's decrements go as one, alone among the index's writers
+        return index.exclusive(() -> pool.withTransaction(conn -> conn.preparedQuery("DELETE FROM run WHERE run_id IN (SELECT run_id "
                         + "FROM run WHERE state IN ('FINISHED', 'FAILED', 'STOPPED') AND updated_at < now() - "
                         + "make_interval(secs => $1) LIMIT " + BATCH + " FOR UPDATE SKIP LOCKED) "
                         + "RETURNING run_id, queue, state").execute(Tuple.of(seconds))
@@ -101,11 +102,12 @@ public class RunPruner {
                             .chain(() -> conn.preparedQuery("DELETE FROM run_launch WHERE run_id = ANY($1)")
                                     .execute(args))
                             .replaceWithVoid();
-                }))
-                .chain(rows -> {
+                })).invoke(rows -> {
                     for (Row row : rows) {
                         index.pruned(row.getString("queue"), RunState.valueOf(row.getString("state")));
                     }
+                }))
+                .chain(rows -> {
                     pruned.increment(rows.size());
                     long total = sofar + rows.size();
                     if (rows.size() > 0) {
