@@ -385,6 +385,67 @@ class StatusServiceTest {
                 .body("failure.reason", containsString("without reporting how the run ended"));
     }
 
+    /**
+     * Agent {@code claimer} claims the run and dies before recording its take; agent {@code taker} reads the item
+     * again, claims it (a second claim the read model ignores: the run is CLAIMED already), takes it and dies
+     * before starting it. The ledger says the taker owns the run, the read model names the claimer.
+     */
+    private String claimedByOneTakenByAnother(String q, String claimer, String taker) throws Exception {
+        try (org.apache.kafka.clients.admin.Admin admin = org.apache.kafka.clients.admin.Admin.create(
+                Map.of("bootstrap.servers", SharedInfra.kafkaBootstrap()))) {
+            dev.launch.messaging.TopicAdmin.ensure(admin, dev.launch.messaging.TopicAdmin.queueTopics(q, false));
+        }
+        String runId = RunIds.next();
+        RunRequest request = new RunRequest(runId, q, "train", 2, "sha256:x",
+                new dev.launch.common.job.JobSource("image", "busybox", null, null, null, null, null),
+                List.of("true"), Events.MAPPER.createObjectNode(),
+                Events.MAPPER.createObjectNode().put("type", "local-process"), 1, 1, null, Instant.now(), null);
+        fact(EventTypes.RUN_QUEUED, RunLifecycle.queued(request, 0));
+        fact(EventTypes.RUN_CLAIMED, RunLifecycle.of(runId, q).withAgent(claimer, 1).withItem(runId));
+        fact(EventTypes.RUN_CLAIMED, RunLifecycle.of(runId, q).withAgent(taker, 1).withItem(runId));
+        send(Topics.RUN_COMMANDS, runId, EventEnvelope.of(EventTypes.RUN_TAKEN, runId, new RunTaken(runId, q, runId,
+                taker)));
+        await().atMost(20, TimeUnit.SECONDS).untilAsserted(() -> given().when().get("/api/v1/runs/" + runId).then()
+                .body("state", is("CLAIMED")).body("agentId", is(claimer)));
+        return runId;
+    }
+
+    /** Waits until the run is QUEUED again as a new item, handed back from {@code from}. */
+    private void awaitHandedBackFrom(String runId, String from) {
+        await().atMost(30, TimeUnit.SECONDS).untilAsserted(() -> given().when().get("/api/v1/runs/" + runId).then()
+                .body("state", is("QUEUED")).body("attempt", is(1))
+                .body("history.reason", hasItem(containsString("agent " + from + " was lost before it started"))));
+        MoveRun release = TopicReader.read(SharedInfra.kafkaBootstrap(), Topics.RUN_COMMANDS, runId, 2).stream()
+                .map(r -> Events.decode(r.value())).filter(e -> e.type().equals(EventTypes.MOVE_RUN))
+                .map(e -> e.payloadAs(MoveRun.class)).findFirst().orElseThrow();
+        assertEquals(from, release.releasedFrom());
+        assertEquals(runId, release.fromItem());
+    }
+
+    @Test
+    void aRunClaimedByOneLostAgentAndTakenByAnotherLostAgentGoesBackToItsQueue() throws Exception {
+        String q = queue();
+        String claimer = "claimer-" + UUID.randomUUID();
+        String taker = "taker-" + UUID.randomUUID();
+        String runId = claimedByOneTakenByAnother(q, claimer, taker);
+        agentSaid(EventTypes.AGENT_HEARTBEAT, claimer, q, runId, 60);
+        agentSaid(EventTypes.AGENT_HEARTBEAT, taker, q, runId, 60);
+        awaitHandedBackFrom(runId, taker);
+    }
+
+    @Test
+    void aRunClaimedByALiveAgentButTakenByALostOneGoesBackToItsQueue() throws Exception {
+        String q = queue();
+        String claimer = "claimer-" + UUID.randomUUID();
+        String taker = "taker-" + UUID.randomUUID();
+        String runId = claimedByOneTakenByAnother(q, claimer, taker);
+        // the claimer is alive (its next heartbeat is not due for a minute); only the taker is lost
+        send(Topics.AGENTS, claimer, EventEnvelope.of(EventTypes.AGENT_HEARTBEAT, claimer, new AgentStatus(claimer,
+                List.of(q), 1, List.of(), "h", 1, 60_000, Instant.now())));
+        agentSaid(EventTypes.AGENT_HEARTBEAT, taker, q, runId, 60);
+        awaitHandedBackFrom(runId, taker);
+    }
+
     @Test
     void aQueuedRunSaysWhyItWaits() throws Exception {
         String q = queue();

@@ -153,14 +153,20 @@ public class LostAgentRuns {
             }).toList();
             List<String> ids = lost.stream().map(v -> v.agent().agentId()).toList();
             Uni<List<Orphan>> ofLost = ids.isEmpty() ? Uni.createFrom().item(List.of())
-                    : pool.preparedQuery("SELECT " + HELD_COLUMNS + HELD_FROM + " WHERE r.agent_id = ANY($1) AND "
-                            + "r.state IN ('CLAIMED', 'STARTING', 'RUNNING', 'STOPPING')")
+                    // CLAIMED runs of any agent too: the read model names the agent whose claim it read first, the
+                    // ledger the one that took the item first, and they differ when the first claimer died before
+                    // its take (or its take came second); the taker decides
+                    : pool.preparedQuery("SELECT " + HELD_COLUMNS + HELD_FROM + " WHERE (r.agent_id = ANY($1) AND "
+                            + "r.state IN ('CLAIMED', 'STARTING', 'RUNNING', 'STOPPING')) OR r.state = 'CLAIMED'")
                     .execute(Tuple.of(ids.toArray(String[]::new))).map(rows -> {
                         List<Orphan> out = new ArrayList<>();
                         for (Row row : rows) {
+                            String holder = holder(row);
                             AgentViews.AgentView agent = lost.stream()
-                                    .filter(v -> v.agent().agentId().equals(row.getString("agent_id")))
-                                    .findFirst().orElseThrow();
+                                    .filter(v -> v.agent().agentId().equals(holder)).findFirst().orElse(null);
+                            if (agent == null) {
+                                continue; // held by a live agent
+                            }
                             boolean stopped = "STOPPED".equals(agent.state());
                             java.time.Instant heard = agent.agent().lastHeartbeat().toInstant();
                             if (stopped && !adoptable(row) && !heard.plusSeconds(60).isBefore(readUpTo)) {
@@ -233,13 +239,22 @@ public class LostAgentRuns {
         return Boolean.TRUE.equals(row.getBoolean("launch_adoptable")) ? row.getString("launch_handle") : null;
     }
 
+    /**
+     * The agent that holds a run: the owner of its item in the command ledger (the agent that took it first, or
+     * its last adopter) when one has been read, else the agent the read model names (a claim not yet taken).
+     */
+    private String holder(Row row) {
+        String owner = moves.owner(row.getString("run_id"), row.getString("item_id"));
+        return owner != null ? owner : row.getString("agent_id");
+    }
+
     private Uni<Void> resolve(Orphan o) {
         Row row = o.row();
         String runId = row.getString("run_id");
         String owner = moves.owner(runId, row.getString("item_id"));
         if (owner != null && !owner.equals(o.agentId())) {
-            // the lost agent claimed it but never recorded the take, or another agent adopted it since: that
-            // agent owns the run now
+            // another agent took or adopted it since this one was found: that agent owns the run now (and, if it
+            // is lost too, is resolved as its holder by the next check)
             LOG.infof("run %s: owned by agent %s, not by %s; left to it", runId, owner, o.agentId());
             handled.remove(key(row));
             return Uni.createFrom().voidItem();
