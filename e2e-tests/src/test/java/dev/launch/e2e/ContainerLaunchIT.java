@@ -149,8 +149,13 @@ class ContainerLaunchIT {
 
     /** The run ended FINISHED under {@code adopter}, one container for its attempt all along, each line once. */
     private static void assertAdoptedAndFinished(String runId, String lostAgent, String adopter) {
-        await().atMost(60, TimeUnit.SECONDS).pollInterval(200, TimeUnit.MILLISECONDS).untilAsserted(() ->
-                assertEquals(adopter, run(runId).getString("agentId")));
+        try {
+            await().atMost(60, TimeUnit.SECONDS).pollInterval(200, TimeUnit.MILLISECONDS).untilAsserted(() ->
+                    assertEquals(adopter, run(runId).getString("agentId")));
+        } catch (org.awaitility.core.ConditionTimeoutException e) {
+            fail("run " + runId + " was not adopted by " + adopter + " within 60 s: " + run(runId).prettify()
+                    + "\nwhat the logs say about it:\n" + LogEvidence.mentioning(runId, 40), e);
+        }
         awaitState(runId, "FINISHED");
         JsonPath done = run(runId);
         assertEquals(0, done.getInt("exitCode"));

@@ -157,7 +157,7 @@ class FaultInjectionIT {
                 }
                 if (System.nanoTime() > deadline) {
                     fail("after " + kills + " kills, " + (runs - ended) + " of " + runs + " runs have not ended: "
-                            + counts);
+                            + counts + unended(accepted));
                 }
                 for (ServiceProcess agent : List.copyOf(live)) {
                     if (!agent.isAlive()) {
@@ -701,6 +701,22 @@ class FaultInjectionIT {
                 .then().statusCode(200).extract().jsonPath().getMap("");
         return raw.entrySet().stream().collect(Collectors.toMap(Map.Entry::getKey,
                 e -> ((Number) e.getValue()).intValue()));
+    }
+
+    /** For a failure message: the first runs of {@code accepted} that have not ended, and what the logs say. */
+    private static String unended(List<String> accepted) {
+        StringBuilder out = new StringBuilder();
+        int shown = 0;
+        for (String runId : accepted) {
+            var response = given().baseUri(stack.status.url()).when().get("/api/v1/runs/" + runId);
+            String state = response.statusCode() == 200 ? response.jsonPath().getString("state") : "unknown";
+            if (!TERMINAL.contains(state) && shown++ < 3) {
+                out.append("\nrun ").append(runId).append(" is ").append(state).append(": ")
+                        .append(response.asString()).append("\nwhat the logs say about it:\n")
+                        .append(LogEvidence.mentioning(runId, 30));
+            }
+        }
+        return out.toString();
     }
 
     private static int endedRuns(String queue) {

@@ -68,6 +68,13 @@ public class LostAgentRuns {
     @ConfigProperty(name = "launch.agents.lost-after-heartbeats")
     int lostAfterHeartbeats;
 
+    /**
+     * How long resolving one run may take (a write and a read up to it), and a whole check: a check that never
+     * ended would keep every later one from starting, and no lost agent's run would be resolved again.
+     */
+    private static final Duration RESOLVE_BOUND = Duration.ofSeconds(45);
+    private static final Duration CHECK_BOUND = Duration.ofMinutes(5);
+
     /** items (run/item) already resolved here, not resolved again while their facts travel */
     private final Map<String, Long> handled = new ConcurrentHashMap<>();
     private long timer = -1;
@@ -209,6 +216,8 @@ public class LostAgentRuns {
                     }
                 }
                 return Multi.createFrom().iterable(todo).onItem().transformToUniAndConcatenate(o -> resolve(o)
+                        .ifNoItem().after(RESOLVE_BOUND).failWith(() -> new java.util.concurrent.TimeoutException(
+                                "no answer within " + RESOLVE_BOUND))
                         .onFailure().invoke(e -> {
                             LOG.warnf("resolving run %s of agent %s failed (%s); trying again",
                                     o.row().getString("run_id"), o.agentId(), e.toString());
@@ -216,7 +225,8 @@ public class LostAgentRuns {
                         })
                         .onFailure().recoverWithNull()).collect().last().replaceWithVoid();
             });
-        })).subscribe().with(done -> checking = false, e -> {
+        })).ifNoItem().after(CHECK_BOUND).failWith(() -> new java.util.concurrent.TimeoutException("no answer within "
+                + CHECK_BOUND)).subscribe().with(done -> checking = false, e -> {
             checking = false;
             LOG.warnf("checking for lost agents failed: %s", e.toString());
         });
