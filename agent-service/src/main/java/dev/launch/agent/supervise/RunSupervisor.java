@@ -291,7 +291,11 @@ public class RunSupervisor {
 
     private void adopt(AdoptRun adopt) {
         RunCommandsReader reader = commands;
-        if (reader == null || shuttingDown || !adopt.equals(reader.ledger().openAdoption(adopt.runId()))) {
+        AdoptRun open = reader == null ? null : reader.ledger().openAdoption(adopt.runId());
+        // this agent's answer held though it could not tell (its read-back timed out): the run is its own to watch
+        boolean answered = reader != null && open == null && !held.containsKey(adopt.runId())
+                && agent.id().equals(reader.ledger().owner(adopt.runId(), adopt.itemId()));
+        if (reader == null || shuttingDown || !(adopt.equals(open) || answered)) {
             waitingAdoptions.remove(adopt.runId());
             return; // answered by someone meanwhile
         }
@@ -314,19 +318,29 @@ public class RunSupervisor {
         RunLifecycle claim = RunLifecycle.of(adopt.runId(), adopt.queue()).withAgent(agent.id(), adopt.attempt())
                 .withTarget(adopt.targetType(), adopt.handle()).withItem(adopt.itemId())
                 .withReason("adopted by agent " + agent.id() + (adopt.reason() == null ? "" : ": " + adopt.reason()));
-        boolean won;
+        boolean won = answered;
         try {
-            var record = events.send(Topics.RUN_COMMANDS, adopt.runId(),
-                    EventEnvelope.of(EventTypes.RUN_ADOPTED, adopt.runId(), claim)).get(30, TimeUnit.SECONDS);
-            reader.fence(new TopicPartition(record.topic(), record.partition()), record.offset()).get(30, TimeUnit.SECONDS);
-            won = agent.id().equals(reader.ledger().owner(adopt.runId(), adopt.itemId()))
-                    && reader.ledger().openAdoption(adopt.runId()) == null;
+            if (answered) {
+                LOG.infof("run %s: this agent's adoption of it held", adopt.runId());
+            } else {
+                var record = events.send(Topics.RUN_COMMANDS, adopt.runId(),
+                        EventEnvelope.of(EventTypes.RUN_ADOPTED, adopt.runId(), claim)).get(30, TimeUnit.SECONDS);
+                reader.fence(new TopicPartition(record.topic(), record.partition()), record.offset())
+                        .get(30, TimeUnit.SECONDS);
+                won = agent.id().equals(reader.ledger().owner(adopt.runId(), adopt.itemId()))
+                        && reader.ledger().openAdoption(adopt.runId()) == null;
+            }
         } catch (Exception e) {
             if (e instanceof InterruptedException) {
                 Thread.currentThread().interrupt();
             }
-            LOG.warnf("could not record the adoption of run %s (%s); it stays open", adopt.runId(), e.toString());
+            LOG.warnf("could not record the adoption of run %s (%s); it stays open, tried again in a second",
+                    adopt.runId(), e.toString());
             won = false;
+            if (!shuttingDown) {
+                // not a minute's wait for the status service to ask again: the work runs unwatched meanwhile
+                flusher.schedule(() -> offerAdoption(adopt), 1, TimeUnit.SECONDS);
+            }
         }
         if (!won) {
             if (slot) {
