@@ -60,6 +60,10 @@ class ComposeFileTest {
         for (String name : List.of("job-service", "queue-service", "status-service", "agent")) {
             JsonNode build = services().get(name).get("build");
             assertEquals("deploy/images/Dockerfile", build.get("dockerfile").asText(), name);
+            String port = services().get(name).get("ports").get(0).asText().split(":")[1];
+            assertEquals("launch-health " + port, services().get(name).get("healthcheck").get("test").get(1).asText(),
+                    name + ": the image's health check asks the port it serves (podman-compose runs only CMD-SHELL "
+                    + "health checks as written)");
             String module = build.get("args").get("MODULE").asText();
             assertTrue(Files.isDirectory(ROOT.resolve(module).resolve("src/main")), name + ": module " + module);
         }
