@@ -60,7 +60,9 @@ class ComposeFileTest {
         for (String name : List.of("job-service", "queue-service", "status-service", "agent")) {
             JsonNode build = services().get(name).get("build");
             assertEquals("deploy/images/Dockerfile", build.get("dockerfile").asText(), name);
-            String port = services().get(name).get("ports").get(0).asText().split(":")[1];
+            String published = services().get(name).get("ports").get(0).asText();
+            String port = published.substring(published.lastIndexOf(':') + 1);
+            assertTrue(VARIABLE.matcher(published).find(), name + ": its host port can be moved: " + published);
             assertEquals("launch-health " + port, services().get(name).get("healthcheck").get("test").get(1).asText(),
                     name + ": the image's health check asks the port it serves (podman-compose runs only CMD-SHELL "
                     + "health checks as written)");
