@@ -6,6 +6,7 @@ import dev.launch.common.event.*;
 import dev.launch.common.job.JobSource;
 import dev.launch.common.naming.RunIds;
 import dev.launch.devstack.Git;
+import dev.launch.devstack.LogCapture;
 import dev.launch.devstack.SharedInfra;
 import dev.launch.devstack.TopicReader;
 import io.quarkus.test.common.QuarkusTestResource;
@@ -153,6 +154,22 @@ class LocalProcessAgentTest {
         assertTrue(runs.typesOf(id).contains(EventTypes.RUN_STOPPING));
         await().atMost(10, TimeUnit.SECONDS).until(() -> ProcessHandle.of(pid).map(p -> !p.isAlive()).orElse(true)
                 && ProcessHandle.of(child).map(p -> !p.isAlive()).orElse(true));
+    }
+
+    @Test
+    void theAgentsLinesAboutARunNameTheRunItsQueueAndTheAgentInTheirMdc() throws Exception {
+        try (LogCapture log = new LogCapture()) {
+            String id = enqueue(code("sleep 60\n"));
+            awaitType(id, EventTypes.RUN_RUNNING);
+            stop(id); // "stopping run ..." is logged on the command reader's thread, which serves every run
+            awaitType(id, EventTypes.RUN_STOPPED);
+            List<LogCapture.Line> lines = log.mentioning(id);
+            assertFalse(lines.isEmpty(), "no line about run " + id);
+            for (LogCapture.Line line : lines) {
+                assertEquals(new LogCapture.Line(line.message(), id, AgentTestInfra.QUEUE, identity.id()), line,
+                        "the MDC of: " + line.message());
+            }
+        }
     }
 
     @Test

@@ -398,7 +398,9 @@ class FaultInjectionIT {
         for (String line : Files.readAllLines(service.log())) {
             int at = line.indexOf("writer transactional id: ");
             if (at >= 0) {
-                id = line.substring(at + "writer transactional id: ".length()).trim();
+                String rest = line.substring(at + "writer transactional id: ".length());
+                int end = rest.indexOf('"'); // a JSON line: the message ends there
+                id = (end >= 0 ? rest.substring(0, end) : rest).trim();
             }
         }
         assertNotNull(id, service.name() + " did not log its transactional id");

@@ -437,6 +437,20 @@ class LocalLaunchIT {
                 .then().statusCode(202).extract().path("runId");
     }
 
+    /** The first line of {@code process}'s JSON log whose message contains {@code text}. */
+    private static com.fasterxml.jackson.databind.JsonNode jsonLogLine(ServiceProcess process, String text) {
+        try {
+            for (String line : Files.readAllLines(process.log())) {
+                if (line.startsWith("{") && line.contains(text)) {
+                    return new com.fasterxml.jackson.databind.ObjectMapper().readTree(line);
+                }
+            }
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+        return fail("no JSON line of " + process.name() + " says '" + text + "'");
+    }
+
     @Test
     void theBackboneWalk() {
         // five runs on an agent with max-jobs 1: all finish, in enqueue order, one at a time
@@ -477,6 +491,13 @@ class LocalLaunchIT {
         given().baseUri(stack.status.url()).when().post("/api/v1/runs/" + sleeper + "/stop").then().statusCode(202);
         awaitState(sleeper, "STOPPED");
         await().atMost(15, TimeUnit.SECONDS).until(() -> ProcessHandle.of(pid).map(p -> !p.isAlive()).orElse(true));
+        // the agent logs JSON (the prod profile); its line about the stop names the run, queue and agent
+        com.fasterxml.jackson.databind.JsonNode stopLine = jsonLogLine(agent, "stopping run " + sleeper);
+        assertEquals(sleeper, stopLine.path("mdc").path("runId").asText(), stopLine.toString());
+        assertEquals(queue, stopLine.path("mdc").path("queue").asText(), stopLine.toString());
+        assertEquals(agentId, stopLine.path("mdc").path("agent").asText(), stopLine.toString());
+        assertEquals("agent-service", stopLine.path("service").asText(), stopLine.toString());
+        assertEquals("INFO", stopLine.path("level").asText(), stopLine.toString());
         given().baseUri(stack.status.url()).when().post("/api/v1/runs/" + sleeper + "/stop").then().statusCode(409);
 
         // the stopped queued run was taken off the queue by the agent and never launched

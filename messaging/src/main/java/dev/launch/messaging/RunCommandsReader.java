@@ -273,7 +273,8 @@ public class RunCommandsReader implements AutoCloseable {
         try {
             onAdopt.accept(adopt);
         } catch (RuntimeException e) {
-            LOG.warnf("offering the adoption of run %s failed: %s", adopt.runId(), e.toString());
+            RunLog.warnf(LOG, adopt.runId(), adopt.queue(), null,
+                    "offering the adoption of run %s failed: %s", adopt.runId(), e.toString());
         }
     }
 

@@ -363,9 +363,15 @@ class StatusServiceTest {
         String q = queue();
         String agentId = "agent-" + UUID.randomUUID();
         String runId = runningOn(q, agentId);
-        // its last heartbeat, a minute old with a 1 s interval: LOST
-        agentSaid(EventTypes.AGENT_HEARTBEAT, agentId, q, runId, 60);
-        awaitState(runId, "FAILED");
+        try (dev.launch.devstack.LogCapture log = new dev.launch.devstack.LogCapture()) {
+            // its last heartbeat, a minute old with a 1 s interval: LOST
+            agentSaid(EventTypes.AGENT_HEARTBEAT, agentId, q, runId, 60);
+            awaitState(runId, "FAILED");
+            // the line saying why names the run, its queue and its agent in its MDC (the JSON log shows them)
+            var lines = log.mentioning("run " + runId);
+            assertTrue(!lines.isEmpty(), "no line about run " + runId);
+            lines.forEach(l -> assertEquals(new dev.launch.devstack.LogCapture.Line(l.message(), runId, q, agentId), l));
+        }
         given().when().get("/api/v1/runs/" + runId).then().body("failure.stage", is("agent"))
                 .body("failure.reason", containsString("agent " + agentId + " was lost"))
                 .body("agentId", is(agentId));

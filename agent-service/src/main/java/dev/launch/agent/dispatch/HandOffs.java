@@ -71,7 +71,8 @@ public class HandOffs implements AutoCloseable {
             holding();
             launcher.execute(() -> launch(take));
         } else {
-            LOG.infof("run %s was handed to this agent by %s while no slot is free; it waits first in line",
+            dev.launch.messaging.RunLog.infof(LOG, take.runId(), take.queue(), take.agentId(),
+                    "run %s was handed to this agent by %s while no slot is free; it waits first in line",
                     take.runId(), take.handedBy());
             Slots.Ticket ticket = slots.lineFirst();
             launcher.execute(() -> {
@@ -103,7 +104,10 @@ public class HandOffs implements AutoCloseable {
                 slots.release();
             }
         } catch (RuntimeException e) {
-            LOG.errorf(e, "launching run %s handed over by %s failed", take.runId(), take.handedBy());
+            try (dev.launch.messaging.RunLog.Scope ignored = dev.launch.messaging.RunLog.scope(take.runId(),
+                    take.queue(), take.agentId())) {
+                LOG.errorf(e, "launching run %s handed over by %s failed", take.runId(), take.handedBy());
+            }
             slots.release();
         }
     }

@@ -206,6 +206,9 @@ public class QueueDispatcher implements AutoCloseable {
      */
     private void loop() {
         ConsumerRecord<String, String> pending = null;
+        // every line of this thread names its queue and agent (a run's own lines add its id)
+        org.jboss.logging.MDC.put(dev.launch.messaging.RunLog.QUEUE, queue);
+        org.jboss.logging.MDC.put(dev.launch.messaging.RunLog.AGENT, agentId);
         try {
             while (running) {
                 try {

@@ -38,6 +38,13 @@ final class Verdicts {
      */
     boolean launchIfOurs(RunRequest request, String item) {
         RunCommandLedger.Decision decision = commands.ledger().decide(request.runId(), item, agentId);
+        try (dev.launch.messaging.RunLog.Scope ignored = dev.launch.messaging.RunLog.scope(request.runId(),
+                request.queue(), agentId)) {
+            return act(decision, request, item);
+        }
+    }
+
+    private boolean act(RunCommandLedger.Decision decision, RunRequest request, String item) {
         switch (decision) {
             case STOPPED -> {
                 StopRun stop = commands.stopRequested(request.runId());

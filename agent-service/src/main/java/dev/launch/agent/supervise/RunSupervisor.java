@@ -11,6 +11,7 @@ import dev.launch.agent.target.Handles;
 import dev.launch.agent.target.Target;
 import dev.launch.agent.target.TargetObserver;
 import dev.launch.common.event.AdoptRun;
+import dev.launch.messaging.RunLog;
 import dev.launch.common.event.EventEnvelope;
 import dev.launch.common.event.EventTypes;
 import dev.launch.common.event.RunLifecycle;
@@ -131,6 +132,12 @@ public class RunSupervisor {
 
     /** Launches a claimed run; {@code done} runs once it has ended and its end is reported. */
     public void launch(RunRequest claimed, Runnable done) {
+        try (RunLog.Scope ignored = RunLog.scope(claimed.runId(), claimed.queue(), agent.id())) {
+            launchInScope(claimed, done);
+        }
+    }
+
+    private void launchInScope(RunRequest claimed, Runnable done) {
         RunRequest request = withMacrosExpanded(claimed);
         RunLifecycle base = RunLifecycle.of(request.runId(), request.queue()).withAgent(agent.id(), request.attempt());
         if (shuttingDown) {
@@ -143,7 +150,7 @@ public class RunSupervisor {
         Held h = new Held(request, done);
         held.put(request.runId(), h);
         metrics.counter("launch_agent_runs_launched_total", "queue", request.queue()).increment();
-        workers.execute(() -> {
+        workers.execute(RunLog.propagating(() -> {
             LogShipper logs = new LogShipper(events, request.runId(), request.attempt(), agent.id(),
                     config.logBatchLines(), config.logFlushInterval());
             Target target = targets.get(request.target().path("type").asText());
@@ -164,12 +171,12 @@ public class RunSupervisor {
                 events.run(EventTypes.RUN_STARTING, reporter.base);
                 // a target finds work that exists under the handle already (an item taken again after its work
                 // was submitted) and watches it instead of submitting a second copy
-                target.submit(request, handle, reporter);
+                target.submit(request, handle, reporter.inRun());
             } catch (RuntimeException e) {
                 LOG.errorf(e, "run %s failed inside the agent", request.runId());
                 reporter.failed(FailureStage.AGENT.wire(), "the agent failed while launching it: " + e, null);
             }
-        });
+        }));
     }
 
     /**
@@ -189,8 +196,8 @@ public class RunSupervisor {
                     request.startTimeout());
             return null;
         }
-        return flusher.schedule(() -> workers.execute(() -> h.reporter.startTimedOut(request.startTimeout())),
-                timeout.toMillis(), TimeUnit.MILLISECONDS);
+        return flusher.schedule(RunLog.propagating(() -> workers.execute(RunLog.propagating(
+                () -> h.reporter.startTimedOut(request.startTimeout())))), timeout.toMillis(), TimeUnit.MILLISECONDS);
     }
 
     /** The target config with {@code ${run_id}}, {@code ${queue}}, {@code ${job}} ... filled in. */
@@ -247,11 +254,13 @@ public class RunSupervisor {
         if (h == null) {
             return;
         }
-        LOG.infof("stopping run %s: %s", runId, reason);
-        events.run(EventTypes.RUN_STOPPING, RunLifecycle.of(runId, h.request.queue())
-                .withAgent(agent.id(), h.request.attempt()).withReason(reason));
-        if (h.target != null && h.handle != null) {
-            h.target.stop(h.handle);
+        try (RunLog.Scope ignored = RunLog.scope(runId, h.request.queue(), agent.id())) {
+            LOG.infof("stopping run %s: %s", runId, reason);
+            events.run(EventTypes.RUN_STOPPING, RunLifecycle.of(runId, h.request.queue())
+                    .withAgent(agent.id(), h.request.attempt()).withReason(reason));
+            if (h.target != null && h.handle != null) {
+                h.target.stop(h.handle);
+            }
         }
     }
 
@@ -265,10 +274,12 @@ public class RunSupervisor {
         if (h == null || !h.request.item().equals(itemId)) {
             return;
         }
-        LOG.warnf("run %s was retried as attempt %d while this agent still held attempt %d; ending it", runId,
-                newAttempt, h.request.attempt());
-        if (h.target != null && h.handle != null) {
-            h.target.stop(h.handle);
+        try (RunLog.Scope ignored = RunLog.scope(runId, h.request.queue(), agent.id())) {
+            LOG.warnf("run %s was retried as attempt %d while this agent still held attempt %d; ending it", runId,
+                    newAttempt, h.request.attempt());
+            if (h.target != null && h.handle != null) {
+                h.target.stop(h.handle);
+            }
         }
     }
 
@@ -290,6 +301,12 @@ public class RunSupervisor {
     }
 
     private void adopt(AdoptRun adopt) {
+        try (RunLog.Scope ignored = RunLog.scope(adopt.runId(), adopt.queue(), agent.id())) {
+            adoptInScope(adopt);
+        }
+    }
+
+    private void adoptInScope(AdoptRun adopt) {
         RunCommandsReader reader = commands;
         AdoptRun open = reader == null ? null : reader.ledger().openAdoption(adopt.runId());
         // this agent's answer held though it could not tell (its read-back timed out): the run is its own to watch
@@ -375,14 +392,15 @@ public class RunSupervisor {
                 .withAgent(agent.id(), adopt.attempt()).withTarget(target.type(), adopt.handle()), logs, adopt.itemId());
         h.reporter = reporter;
         held.put(request.runId(), h);
-        workers.execute(() -> {
+        workers.execute(RunLog.propagating(() -> {
             try {
-                target.attach(request, adopt.handle(), adopt.logPosition() == null ? -1 : adopt.logPosition(), reporter);
+                target.attach(request, adopt.handle(), adopt.logPosition() == null ? -1 : adopt.logPosition(),
+                        reporter.inRun());
             } catch (RuntimeException e) {
                 LOG.errorf(e, "watching adopted run %s failed", request.runId());
                 reporter.failed(FailureStage.AGENT.wire(), "the agent failed while taking over the run: " + e, null);
             }
-        });
+        }));
     }
 
     public List<String> heldRuns() {
@@ -408,7 +426,8 @@ public class RunSupervisor {
                 } catch (Exception e) {
                     LOG.debugf("output of run %s not all shipped: %s", h.request.runId(), e.toString());
                 }
-                LOG.infof("leaving run %s (%s) running for another agent of queue %s to adopt", h.request.runId(),
+                RunLog.infof(LOG, h.request.runId(), h.request.queue(), agent.id(),
+                        "leaving run %s (%s) running for another agent of queue %s to adopt", h.request.runId(),
                         h.handle, h.request.queue());
             }
         }
@@ -509,6 +528,71 @@ public class RunSupervisor {
             this.base = base;
             this.logs = logs;
             this.item = item;
+        }
+
+        /**
+         * This reporter as the target sees it: every call in the run's log scope, whichever target thread makes
+         * it (an engine's event stream, an informer, a process's waiter), so the lines it leads to name the run.
+         */
+        TargetObserver inRun() {
+            Reporter r = this;
+            String runId = base.runId();
+            String queue = base.queue();
+            String agentId = agent.id();
+            return new TargetObserver() {
+                @Override
+                public boolean launching() {
+                    try (RunLog.Scope ignored = RunLog.scope(runId, queue, agentId)) {
+                        return r.launching();
+                    }
+                }
+
+                @Override
+                public void progressed(String reason) {
+                    in(() -> r.progressed(reason));
+                }
+
+                @Override
+                public void running() {
+                    in(r::running);
+                }
+
+                @Override
+                public void output(String stream, String line, long position) {
+                    r.output(stream, line, position); // a line of the run's output, not a log line
+                }
+
+                @Override
+                public void output(String stream, String source, String line, long position) {
+                    r.output(stream, source, line, position);
+                }
+
+                @Override
+                public void exited(int exitCode) {
+                    in(() -> r.exited(exitCode));
+                }
+
+                @Override
+                public void failed(String stage, String reason, Integer exitCode) {
+                    in(() -> r.failed(stage, reason, exitCode));
+                }
+
+                @Override
+                public void stopped(Integer exitCode) {
+                    in(() -> r.stopped(exitCode));
+                }
+
+                @Override
+                public void preempted(String reason) {
+                    in(() -> r.preempted(reason));
+                }
+
+                private void in(Runnable call) {
+                    try (RunLog.Scope ignored = RunLog.scope(runId, queue, agentId)) {
+                        call.run();
+                    }
+                }
+            };
         }
 
         @Override

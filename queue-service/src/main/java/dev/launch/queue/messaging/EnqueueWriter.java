@@ -1,5 +1,6 @@
 package dev.launch.queue.messaging;
 
+import dev.launch.messaging.RunLog;
 import dev.launch.common.event.EventEnvelope;
 import dev.launch.common.event.EventTypes;
 import dev.launch.common.event.Events;
@@ -327,7 +328,8 @@ public class EnqueueWriter {
                 RecordMetadata fact = facts.get(i).get(deliveryTimeout.toMillis(), TimeUnit.MILLISECONDS);
                 written.add(new Written(offsets.get(i), fact.partition(), fact.offset()));
             } catch (java.util.concurrent.ExecutionException e) {
-                LOG.warnf("the RunQueued of run %s was not written (%s); the batch is aborted",
+                RunLog.warnf(LOG, batch.get(i).runId(), batch.get(i).queue(), null,
+                        "the RunQueued of run %s was not written (%s); the batch is aborted",
                         batch.get(i).runId(), e.getCause());
                 throw e;
             }

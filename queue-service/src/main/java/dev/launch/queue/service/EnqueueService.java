@@ -1,5 +1,6 @@
 package dev.launch.queue.service;
 
+import dev.launch.messaging.RunLog;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -460,7 +461,8 @@ public class EnqueueService {
             return store.insert(store.pool(), run.runId(), run.queue(), null, run.priority(), run.enqueuedAt(),
                             offset, Events.MAPPER.valueToTree(response).toString())
                     .onFailure().recoverWithUni(e -> {
-                        LOG.warnf("run %s is queued, but its record here was not written: %s", run.runId(),
+                        RunLog.warnf(LOG, run.runId(), run.queue(), null,
+                                "run %s is queued, but its record here was not written: %s", run.runId(),
                                 e.toString());
                         return Uni.createFrom().voidItem();
                     })
@@ -485,7 +487,8 @@ public class EnqueueService {
                     return store.complete(store.pool(), run.runId(), written.itemOffset(),
                                     Events.MAPPER.valueToTree(response).toString())
                             .onFailure().recoverWithUni(e -> {
-                                LOG.warnf("run %s is queued, but its answer was not recorded for its key: %s",
+                                RunLog.warnf(LOG, run.runId(), run.queue(), null,
+                                        "run %s is queued, but its answer was not recorded for its key: %s",
                                         run.runId(), e.toString());
                                 return Uni.createFrom().voidItem();
                             })
@@ -520,7 +523,7 @@ public class EnqueueService {
      */
     private Uni<EnqueueWriter.Written> written(RunRequest run) {
         return onThisContext(Uni.createFrom().completionStage(() -> writer.write(run))).onFailure().transform(e -> {
-            LOG.warnf("run %s not queued: %s", run.runId(), e.toString());
+            RunLog.warnf(LOG, run.runId(), run.queue(), null, "run %s not queued: %s", run.runId(), e.toString());
             return ProblemException.unavailable("Kafka did not accept the run; nothing was queued. Retry shortly "
                     + "(with the same idempotencyKey to be safe).", 5);
         });

@@ -1,5 +1,6 @@
 package dev.launch.status.messaging;
 
+import dev.launch.messaging.RunLog;
 import dev.launch.common.event.EventEnvelope;
 import dev.launch.common.event.EventTypes;
 import dev.launch.common.event.Events;
@@ -206,13 +207,15 @@ public class RunMoves {
             if (e instanceof InterruptedException) {
                 Thread.currentThread().interrupt();
             }
-            LOG.warnf("moving run %s failed: %s", moved.runId(), e.toString());
+            RunLog.warnf(LOG, moved.runId(), moved.queue(), null,
+                    "moving run %s failed: %s", moved.runId(), e.toString());
             throw new IllegalStateException("Kafka did not take the move: " + e.getMessage(), e);
         }
         try {
             awaitVisible(itemAt, itemOffset);
         } catch (Exception e) {
-            LOG.warnf("could not check that the moved item of run %s is visible: %s", moved.runId(), e.toString());
+            RunLog.warnf(LOG, moved.runId(), moved.queue(), null,
+                    "could not check that the moved item of run %s is visible: %s", moved.runId(), e.toString());
         }
         return written;
     }

@@ -1,5 +1,6 @@
 package dev.launch.status.repository;
 
+import dev.launch.messaging.RunLog;
 import dev.launch.common.event.RunTaken;
 import io.quarkus.runtime.ShutdownEvent;
 import io.quarkus.runtime.StartupEvent;
@@ -57,7 +58,8 @@ public class LaunchRecords {
                 .execute(Tuple.of(launch.runId(), launch.itemId(), launch.agentId(), launch.handle(),
                         launch.outlivesAgent()))
                 .subscribe().with(done -> { }, e -> {
-                    LOG.warnf("cannot keep the launch record of run %s yet (%s); trying again", launch.runId(),
+                    RunLog.warnf(LOG, launch.runId(), launch.queue(), launch.agentId(),
+                            "cannot keep the launch record of run %s yet (%s); trying again", launch.runId(),
                             e.toString());
                     unwritten.add(launch);
                 });

@@ -1,5 +1,6 @@
 package dev.launch.status.repository;
 
+import dev.launch.messaging.RunLog;
 import dev.launch.common.event.EventEnvelope;
 import dev.launch.common.event.EventTypes;
 import dev.launch.common.event.RunLifecycle;
@@ -139,7 +140,8 @@ public class RunReadModel {
     }
 
     private Uni<Optional<Applied>> markSeen(SqlConnection conn, EventEnvelope event, RunLifecycle fact) {
-        LOG.infof("run %s: %s did not hold (an agent took or started it first)", fact.runId(), fact.reason());
+        RunLog.infof(LOG, fact.runId(), fact.queue(), fact.agentId(),
+                "run %s: %s did not hold (an agent took or started it first)", fact.runId(), fact.reason());
         return conn.preparedQuery("INSERT INTO run_event_seen (event_id) VALUES ($1) ON CONFLICT DO NOTHING")
                 .execute(Tuple.of(event.eventId())).replaceWith(Optional.empty());
     }
@@ -157,27 +159,31 @@ public class RunReadModel {
                             String item = row == null ? null : row.getString("item_id");
                             if (EventTypes.RUN_CLAIMED.equals(event.type()) && fact.itemId() != null
                                     && item != null && !item.equals(fact.itemId())) {
-                                LOG.infof("ignoring a claim of run %s's item %s: the run was moved to item %s",
+                                RunLog.infof(LOG, fact.runId(), fact.queue(), fact.agentId(),
+                                        "ignoring a claim of run %s's item %s: the run was moved to item %s",
                                         fact.runId(), fact.itemId(), item);
                                 return Uni.createFrom().item(Optional.<Applied>empty());
                             }
                             if (row != null && AGENT_REPORTS.contains(event.type()) && fact.attempt() != null
                                     && fact.attempt() < row.getInteger("attempt")) {
-                                LOG.infof("ignoring %s of run %s's attempt %d: the run is at attempt %d", event.type(),
+                                RunLog.infof(LOG, fact.runId(), fact.queue(), fact.agentId(),
+                                        "ignoring %s of run %s's attempt %d: the run is at attempt %d", event.type(),
                                         fact.runId(), fact.attempt(), row.getInteger("attempt"));
                                 return Uni.createFrom().item(Optional.<Applied>empty());
                             }
                             Optional<RunState> next = RunStateMachine.next(current, event.type());
                             if (next.isEmpty() && current == null && AGENT_REPORTS.contains(event.type())) {
                                 // an agent works on a run this service never saw queued: its RunQueued is missing
-                                LOG.errorf("%s for run %s of queue %s, which the read model does not know (its "
+                                RunLog.errorf(LOG, fact.runId(), fact.queue(), fact.agentId(),
+                                        "%s for run %s of queue %s, which the read model does not know (its "
                                         + "RunQueued was never read); the run is not shown", event.type(),
                                         fact.runId(), fact.queue());
                                 unknownRunFacts.increment();
                                 return Uni.createFrom().item(Optional.<Applied>empty());
                             }
                             if (next.isEmpty()) {
-                                LOG.infof("ignoring %s for run %s in state %s (not a transition the state machine "
+                                RunLog.infof(LOG, fact.runId(), fact.queue(), fact.agentId(),
+                                        "ignoring %s for run %s in state %s (not a transition the state machine "
                                         + "allows)", event.type(), fact.runId(), current);
                                 return Uni.createFrom().item(Optional.<Applied>empty());
                             }

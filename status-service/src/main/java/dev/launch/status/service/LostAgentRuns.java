@@ -1,5 +1,6 @@
 package dev.launch.status.service;
 
+import dev.launch.messaging.RunLog;
 import dev.launch.common.event.Events;
 import dev.launch.common.event.RunRequest;
 import dev.launch.common.run.FailureStage;
@@ -219,7 +220,8 @@ public class LostAgentRuns {
                         .ifNoItem().after(RESOLVE_BOUND).failWith(() -> new java.util.concurrent.TimeoutException(
                                 "no answer within " + RESOLVE_BOUND))
                         .onFailure().invoke(e -> {
-                            LOG.warnf("resolving run %s of agent %s failed (%s); trying again",
+                            RunLog.warnf(LOG, o.row().getString("run_id"), o.row().getString("queue"), o.agentId(),
+                                    "resolving run %s of agent %s failed (%s); trying again",
                                     o.row().getString("run_id"), o.agentId(), e.toString());
                             handled.remove(key(o.row()));
                         })
@@ -265,14 +267,18 @@ public class LostAgentRuns {
         if (owner != null && !owner.equals(o.agentId())) {
             // another agent took or adopted it since this one was found: that agent owns the run now (and, if it
             // is lost too, is resolved as its holder by the next check)
-            LOG.infof("run %s: owned by agent %s, not by %s; left to it", runId, owner, o.agentId());
+            RunLog.infof(LOG, runId, row.getString("queue"), o.agentId(),
+                    "run %s: owned by agent %s, not by %s; left to it",
+                    runId, owner, o.agentId());
             handled.remove(key(row));
             return Uni.createFrom().voidItem();
         }
         if (adoptable(row) && row.getString("request") != null) {
             String handle = launchHandle(row);
             return logs.lastPosition(runId, row.getInteger("attempt")).chain(position -> {
-                LOG.infof("run %s: %s; asking the agents of queue %s to adopt %s", runId, o.reason(),
+                RunLog.infof(LOG, runId, row.getString("queue"), o.agentId(),
+                        "run %s: %s; asking the agents of queue %s to adopt %s",
+                        runId, o.reason(),
                         row.getString("queue"), handle);
                 return stops.adopt(new dev.launch.common.event.AdoptRun(runId, row.getString("queue"),
                         row.getString("item_id"), row.getInteger("attempt"), row.getString("target_type") != null
@@ -288,11 +294,14 @@ public class LostAgentRuns {
                 : Uni.createFrom().item(false);
         return handedBack.chain(back -> {
             if (back) {
-                LOG.infof("run %s: %s queue %s (agent %s lost %s it)", runId, handBack ? "handed back to"
+                RunLog.infof(LOG, runId, row.getString("queue"), o.agentId(),
+                        "run %s: %s queue %s (agent %s lost %s it)",
+                        runId, handBack ? "handed back to"
                         : "retried on", row.getString("queue"), o.agentId(), handBack ? "before starting" : "after starting");
                 return Uni.createFrom().voidItem();
             }
-            LOG.infof("run %s: %s", runId, o.reason());
+            RunLog.infof(LOG, runId, row.getString("queue"), o.agentId(),
+                    "run %s: %s", runId, o.reason());
             return stops.failLost(runId, row.getString("queue"), o.agentId(), row.getInteger("attempt"),
                     FailureStage.AGENT.wire(), o.reason());
         });

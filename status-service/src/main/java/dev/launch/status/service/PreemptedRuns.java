@@ -1,5 +1,6 @@
 package dev.launch.status.service;
 
+import dev.launch.messaging.RunLog;
 import dev.launch.common.run.FailureStage;
 import dev.launch.status.messaging.RunMoves;
 import dev.launch.status.messaging.StopPublisher;
@@ -77,7 +78,8 @@ public class PreemptedRuns {
                     }
                     return Multi.createFrom().iterable(todo).onItem().transformToUniAndConcatenate(row -> resolve(row)
                             .onFailure().invoke(e -> {
-                                LOG.warnf("requeueing preempted run %s failed (%s); trying again",
+                                RunLog.warnf(LOG, row.getString("run_id"), row.getString("queue"), row.getString("agent_id"),
+                                        "requeueing preempted run %s failed (%s); trying again",
                                         row.getString("run_id"), e.toString());
                                 handled.remove(row.getString("run_id") + "/" + row.getInteger("attempt"));
                             }).onFailure().recoverWithNull()).collect().last().replaceWithVoid();
@@ -94,11 +96,15 @@ public class PreemptedRuns {
         int attempt = row.getInteger("attempt");
         if (row.getString("request") != null && attempt < LostAgentRuns.request(row).maxAttempts()) {
             return moves.retry(LostAgentRuns.request(row), row.getString("agent_id"), "preempted: " + reason)
-                    .invoke(outcome -> LOG.infof("run %s: preempted (%s); %s", runId, reason, outcome.moved()
+                    .invoke(outcome -> RunLog.infof(LOG, runId, row.getString("queue"), row.getString("agent_id"),
+                            "run %s: preempted (%s); %s",
+                            runId, reason, outcome.moved()
                             ? "queued again as attempt " + (attempt + 1) : "its retry did not hold"))
                     .replaceWithVoid();
         }
-        LOG.infof("run %s: preempted (%s), and no attempts are left", runId, reason);
+        RunLog.infof(LOG, runId, row.getString("queue"), row.getString("agent_id"),
+                "run %s: preempted (%s), and no attempts are left",
+                runId, reason);
         return stops.fail(runId, row.getString("queue"), row.getString("agent_id"), attempt,
                 FailureStage.TARGET.wire(), "preempted: " + reason + "; no attempts left (the queue's maxAttempts is "
                         + attempt + ")");

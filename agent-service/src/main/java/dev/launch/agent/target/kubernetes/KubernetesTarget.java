@@ -371,7 +371,9 @@ public class KubernetesTarget implements Target {
                 try {
                     judgeNow(w);
                 } catch (RuntimeException e) {
-                    LOG.warnf(e, "judging run %s failed", w.request.runId());
+                    try (var ignored = dev.launch.messaging.RunLog.scope(w.request.runId(), w.request.queue(), null)) {
+                        LOG.warnf(e, "judging run %s failed", w.request.runId());
+                    }
                 }
             });
         }

@@ -450,7 +450,8 @@ public class SageMakerTarget implements Target {
             w.lastReason = reason;
             w.observer.progressed(reason);
         }
-        LOG.infof("run %s: %s", w.request.runId(), reason);
+        dev.launch.messaging.RunLog.infof(LOG, w.request.runId(), w.request.queue(), null, "run %s: %s",
+                w.request.runId(), reason);
         w.retry = calls.schedule(() -> create(w, create, tries + 1), pause, TimeUnit.MILLISECONDS);
     }
 
@@ -838,7 +839,8 @@ public class SageMakerTarget implements Target {
         try {
             counted("StopTrainingJob", 1);
             w.account.sageMaker.stopTrainingJob(r -> r.trainingJobName(w.handle));
-            LOG.infof("run %s: stopping training job %s", w.request.runId(), w.handle);
+            dev.launch.messaging.RunLog.infof(LOG, w.request.runId(), w.request.queue(), null,
+                    "run %s: stopping training job %s", w.request.runId(), w.handle);
         } catch (AwsServiceException e) {
             // not InProgress any more (it ended meanwhile: the poller says how), or never created
             LOG.infof("StopTrainingJob %s: %s", w.handle, e.awsErrorDetails() == null ? e.getMessage()
