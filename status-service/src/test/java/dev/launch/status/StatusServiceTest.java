@@ -81,6 +81,13 @@ class StatusServiceTest {
         return runId;
     }
 
+    /** A run queued at offset 0 of {@code q}, once the read model shows it. */
+    private static String queuedAndRead(String q) throws Exception {
+        String runId = queued(q, 0);
+        awaitState(runId, "QUEUED");
+        return runId;
+    }
+
     private static void awaitState(String runId, String state) {
         await().atMost(20, TimeUnit.SECONDS).untilAsserted(() -> given().when().get("/api/v1/runs/" + runId)
                 .then().statusCode(200).body("state", is(state)));
@@ -123,8 +130,7 @@ class StatusServiceTest {
     @Test
     void aCommitWhoseAnswerIsLostStillReachesTheCounts() throws Exception {
         String q = queue();
-        String runId = queued(q, 0);
-        awaitState(runId, "QUEUED");
+        String runId = queuedAndRead(q);
         // the transaction of the claim lands, its answer does not: the retry finds the fact seen and applies nothing
         readModel.loseNextCommitAnswer();
         fact(EventTypes.RUN_CLAIMED, RunLifecycle.of(runId, q).withAgent("agent-a", 1));
@@ -141,8 +147,7 @@ class StatusServiceTest {
     @Test
     void aQueueIndexThatDriftedFromTheDatabaseIsFoundAndLoadedAgain() throws Exception {
         String q = queue();
-        String runId = queued(q, 0);
-        awaitState(runId, "QUEUED");
+        String runId = queuedAndRead(q);
         assertEquals(false, queueIndex.check().await().atMost(Duration.ofSeconds(30)), "no drift to begin with");
         // a change the index was told of that the database never saw (as a doubled update would be)
         queueIndex.changed(q, null, 0, null, dev.launch.common.run.RunState.FINISHED, null, null);
@@ -293,8 +298,7 @@ class StatusServiceTest {
     @Test
     void serverSentEventsStreamStateChangesUntilTheRunEnds() throws Exception {
         String q = queue();
-        String runId = queued(q, 0);
-        awaitState(runId, "QUEUED");
+        String runId = queuedAndRead(q);
         HttpClient client = HttpClient.newHttpClient();
         HttpResponse<Stream<String>> stream = client.sendAsync(
                 HttpRequest.newBuilder(URI.create(runsUrl + "/" + runId + "/events")).build(),
@@ -494,8 +498,7 @@ class StatusServiceTest {
     @Test
     void aFactTheDatabaseRefusesGoesToTheDeadLettersAloneAndTheRestOfItsPartitionIsApplied() throws Exception {
         String q = queue();
-        String poisoned = queued(q, 0);
-        awaitState(poisoned, "QUEUED");
+        String poisoned = queuedAndRead(q);
         // valid by its schema, but its agent id does not fit the read model's column: refused every time
         String longAgent = "agent-" + "x".repeat(300);
         int partition = org.apache.kafka.common.utils.Utils.toPositive(org.apache.kafka.common.utils.Utils.murmur2(
