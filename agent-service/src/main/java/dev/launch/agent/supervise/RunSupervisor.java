@@ -11,7 +11,6 @@ import dev.launch.agent.target.Handles;
 import dev.launch.agent.target.Target;
 import dev.launch.agent.target.TargetObserver;
 import dev.launch.common.event.AdoptRun;
-import dev.launch.messaging.RunLog;
 import dev.launch.common.event.EventEnvelope;
 import dev.launch.common.event.EventTypes;
 import dev.launch.common.event.RunLifecycle;
@@ -21,6 +20,7 @@ import dev.launch.common.event.Topics;
 import dev.launch.common.run.FailureStage;
 import dev.launch.messaging.RunCommandsReader;
 import dev.launch.common.template.ConfigTemplate;
+import dev.launch.messaging.RunLog;
 import io.micrometer.core.instrument.MeterRegistry;
 import jakarta.annotation.PostConstruct;
 import jakarta.enterprise.context.ApplicationScoped;
@@ -196,8 +196,8 @@ public class RunSupervisor {
                     request.startTimeout());
             return null;
         }
-        return flusher.schedule(RunLog.propagating(() -> workers.execute(RunLog.propagating(
-                () -> h.reporter.startTimedOut(request.startTimeout())))), timeout.toMillis(), TimeUnit.MILLISECONDS);
+        Runnable timedOut = RunLog.propagating(() -> h.reporter.startTimedOut(request.startTimeout()));
+        return flusher.schedule(() -> workers.execute(timedOut), timeout.toMillis(), TimeUnit.MILLISECONDS);
     }
 
     /** The target config with {@code ${run_id}}, {@code ${queue}}, {@code ${job}} ... filled in. */

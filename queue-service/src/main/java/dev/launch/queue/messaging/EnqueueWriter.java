@@ -1,12 +1,12 @@
 package dev.launch.queue.messaging;
 
-import dev.launch.messaging.RunLog;
 import dev.launch.common.event.EventEnvelope;
 import dev.launch.common.event.EventTypes;
 import dev.launch.common.event.Events;
 import dev.launch.common.event.RunLifecycle;
 import dev.launch.common.event.RunRequest;
 import dev.launch.common.event.Topics;
+import dev.launch.messaging.RunLog;
 import dev.launch.messaging.TransactionalProducers;
 import dev.launch.common.run.Priority;
 import io.quarkus.runtime.ShutdownEvent;

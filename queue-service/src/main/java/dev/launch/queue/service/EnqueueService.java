@@ -1,6 +1,5 @@
 package dev.launch.queue.service;
 
-import dev.launch.messaging.RunLog;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -14,6 +13,7 @@ import dev.launch.common.naming.RunIds;
 import dev.launch.common.problem.Problem;
 import dev.launch.common.problem.ProblemException;
 import dev.launch.common.template.ConfigTemplate;
+import dev.launch.messaging.RunLog;
 import dev.launch.queue.client.JobVersions;
 import dev.launch.queue.messaging.EnqueueWriter;
 import dev.launch.queue.messaging.QueuePositions;

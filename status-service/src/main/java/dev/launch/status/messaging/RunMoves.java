@@ -1,6 +1,5 @@
 package dev.launch.status.messaging;
 
-import dev.launch.messaging.RunLog;
 import dev.launch.common.event.EventEnvelope;
 import dev.launch.common.event.EventTypes;
 import dev.launch.common.event.Events;
@@ -8,6 +7,7 @@ import dev.launch.common.event.MoveRun;
 import dev.launch.common.event.RunLifecycle;
 import dev.launch.common.event.RunRequest;
 import dev.launch.common.event.Topics;
+import dev.launch.messaging.RunLog;
 import dev.launch.messaging.TransactionalProducers;
 import dev.launch.common.naming.RunIds;
 import dev.launch.common.run.Priority;

@@ -1,7 +1,7 @@
 package dev.launch.status.repository;
 
-import dev.launch.messaging.RunLog;
 import dev.launch.common.event.RunTaken;
+import dev.launch.messaging.RunLog;
 import io.quarkus.runtime.ShutdownEvent;
 import io.quarkus.runtime.StartupEvent;
 import io.vertx.mutiny.core.Vertx;

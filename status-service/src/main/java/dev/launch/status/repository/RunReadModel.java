@@ -1,12 +1,12 @@
 package dev.launch.status.repository;
 
-import dev.launch.messaging.RunLog;
 import dev.launch.common.event.EventEnvelope;
 import dev.launch.common.event.EventTypes;
 import dev.launch.common.event.RunLifecycle;
 import dev.launch.common.run.Priority;
 import dev.launch.common.run.RunState;
 import dev.launch.common.run.RunStateMachine;
+import dev.launch.messaging.RunLog;
 import io.smallrye.mutiny.Multi;
 import io.smallrye.mutiny.Uni;
 import io.vertx.mutiny.sqlclient.Pool;

@@ -1,9 +1,9 @@
 package dev.launch.status.service;
 
-import dev.launch.messaging.RunLog;
 import dev.launch.common.event.Events;
 import dev.launch.common.event.RunRequest;
 import dev.launch.common.run.FailureStage;
+import dev.launch.messaging.RunLog;
 import dev.launch.status.messaging.AgentFeed;
 import dev.launch.status.messaging.RunMoves;
 import dev.launch.status.messaging.StopPublisher;

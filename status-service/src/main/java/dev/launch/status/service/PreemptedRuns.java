@@ -1,7 +1,7 @@
 package dev.launch.status.service;
 
-import dev.launch.messaging.RunLog;
 import dev.launch.common.run.FailureStage;
+import dev.launch.messaging.RunLog;
 import dev.launch.status.messaging.RunMoves;
 import dev.launch.status.messaging.StopPublisher;
 import io.quarkus.runtime.ShutdownEvent;
