@@ -27,6 +27,7 @@ import static org.awaitility.Awaitility.await;
 import static org.hamcrest.Matchers.*;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 @QuarkusTest
@@ -205,7 +206,9 @@ class QueueResourceTest {
     void anAcceptedRunIsInItsQueueTopicAndAnnouncedOnTheRunsTopic() {
         String queue = localQueue("");
         String job = codeJob(unique("train"));
+        // a caller in a trace of its own: with tracing off (the default) nothing of it is passed on
         var accepted = given().contentType(ContentType.JSON)
+                .header("traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")
                 .body("{\"job\":\"" + job + ":1\",\"inputs\":{\"epochs\":5},\"args\":[\"--fast\"]}")
                 .when().post("/api/v1/queues/" + queue + "/runs")
                 .then().statusCode(202).body("state", is("QUEUED")).body("queue", is(queue))
@@ -223,6 +226,8 @@ class QueueResourceTest {
                 Events.MAPPER.convertValue(item.payload().get("command"), List.class));
         assertEquals(5, item.payload().get("inputs").get("epochs").asInt());
         assertEquals(0.1, item.payload().get("inputs").get("lr").asDouble());
+        assertFalse(item.payload().has("traceParent"), "tracing is off by default: " + item.payload());
+        assertNull(items.get(0).headers().lastHeader("traceparent"), "tracing is off by default");
 
         String overridden = given().contentType(ContentType.JSON)
                 .body("{\"job\":\"" + job + "\",\"entrypoint\":[\"bash\",\"other.sh\"],\"args\":[\"-v\"],"

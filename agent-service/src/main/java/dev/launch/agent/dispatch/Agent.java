@@ -3,6 +3,7 @@ package dev.launch.agent.dispatch;
 import dev.launch.agent.config.AgentConfig;
 import dev.launch.agent.config.AgentIdentity;
 import dev.launch.agent.messaging.EventPublisher;
+import dev.launch.agent.messaging.RunTraces;
 import dev.launch.agent.supervise.RunSupervisor;
 import dev.launch.common.event.AgentStatus;
 import dev.launch.common.event.EventTypes;
@@ -45,6 +46,8 @@ public class Agent {
     RunSupervisor supervisor;
     @Inject
     MeterRegistry metrics;
+    @Inject
+    RunTraces traces;
     @ConfigProperty(name = "kafka.bootstrap.servers")
     String bootstrap;
 
@@ -107,7 +110,7 @@ public class Agent {
                             .tag("queue", queue).register(metrics));
             QueueDispatcher dispatcher = new QueueDispatcher(queue, existingQueueTopics(queue, existing),
                     identity.queues().size() >= QueueDispatcher.MANY_QUEUES, bootstrap, identity.id(), slots, events,
-                    commands, verdicts, peers, admin, meters, config.sessionTimeout());
+                    commands, verdicts, peers, admin, meters, config.sessionTimeout(), traces);
             dispatchers.add(dispatcher);
             dispatcher.start();
         }

@@ -1,6 +1,7 @@
 package dev.launch.agent.dispatch;
 
 import dev.launch.agent.messaging.EventPublisher;
+import dev.launch.agent.messaging.RunTraces;
 import dev.launch.common.event.EventEnvelope;
 import dev.launch.common.event.EventTypes;
 import dev.launch.common.event.Events;
@@ -11,6 +12,8 @@ import dev.launch.common.event.Topics;
 import dev.launch.common.run.Priority;
 import dev.launch.messaging.RunCommandsReader;
 import io.micrometer.core.instrument.Counter;
+import io.opentelemetry.api.trace.Span;
+import io.opentelemetry.api.trace.SpanKind;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.ListOffsetsOptions;
 import org.apache.kafka.clients.admin.OffsetSpec;
@@ -61,6 +64,7 @@ public class QueueDispatcher implements AutoCloseable {
     /** The most items one take handles together. */
     static final int MAX_BATCH = 64;
     private final RunCommandsReader commands;
+    private final RunTraces traces;
     private final Verdicts verdicts;
     private final PeerSlots peers;
     private final Counter handedOff;
@@ -91,7 +95,9 @@ public class QueueDispatcher implements AutoCloseable {
      */
     public QueueDispatcher(String queue, List<String> topics, boolean many, String bootstrap, String agentId,
                            Slots slots, EventPublisher events, RunCommandsReader commands, Verdicts verdicts,
-                           PeerSlots peers, Admin admin, Meters meters, java.time.Duration sessionTimeout) {
+                           PeerSlots peers, Admin admin, Meters meters, java.time.Duration sessionTimeout,
+                           RunTraces traces) {
+        this.traces = traces;
         this.batchSizes = meters.batchSizes();
         this.queue = queue;
         this.agentId = agentId;
@@ -556,6 +562,20 @@ public class QueueDispatcher implements AutoCloseable {
             return 0;
         }
         batchSizes.record(items.size());
+        List<Span> spans = new ArrayList<>(items.size());
+        for (Item item : items) {
+            spans.add(traces.begin("receive " + item.record().topic(), SpanKind.CONSUMER,
+                    item.request(), agentId));
+        }
+        try {
+            return take(partition, items);
+        } finally {
+            spans.forEach(Span::end);
+        }
+    }
+
+    /** Claims, records and launches decoded items (each in its run's trace, begun by the caller). */
+    private int take(TopicPartition partition, List<Item> items) throws InterruptedException {
         // claim first, then record the take: a stop whose RunStopRequested the read model saw before this
         // claim was acknowledged before it, so it lies before the take in the run's command partition
         if (!claim(partition, items, java.util.Collections.nCopies(items.size(), agentId))) {

@@ -4,12 +4,15 @@ import dev.launch.common.event.EventEnvelope;
 import dev.launch.common.event.Events;
 import dev.launch.common.event.RunLifecycle;
 import dev.launch.common.event.RunLogBatch;
+import dev.launch.common.event.EventTypes;
 import dev.launch.common.event.Topics;
+import dev.launch.messaging.TraceHeaders;
 import io.quarkus.runtime.ShutdownEvent;
 import jakarta.annotation.PostConstruct;
 import jakarta.annotation.Priority;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.event.Observes;
+import jakarta.inject.Inject;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
@@ -22,13 +25,23 @@ import org.apache.kafka.clients.consumer.ConsumerRecord;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 
-/** The agent's one producer: run facts, log batches and heartbeats; acks=all, idempotent. */
+/**
+ * The agent's one producer: run facts, log batches and heartbeats; acks=all, idempotent. A run's facts and the
+ * commands the agent writes about it carry the run's trace in their headers ({@link RunTraces}).
+ */
 @ApplicationScoped
 public class EventPublisher {
+    /** the facts after which the agent is done with a run */
+    private static final Set<String> ENDS = Set.of(EventTypes.RUN_FINISHED, EventTypes.RUN_FAILED,
+            EventTypes.RUN_STOPPED, EventTypes.RUN_PREEMPTED);
+
     @ConfigProperty(name = "kafka.bootstrap.servers")
     String bootstrap;
+    @Inject
+    RunTraces traces;
 
     private KafkaProducer<String, String> producer;
 
@@ -48,7 +61,12 @@ public class EventPublisher {
 
     /** Publishes a run fact keyed by run id; completes when the broker acknowledged it. */
     public CompletableFuture<RecordMetadata> run(String type, RunLifecycle fact) {
-        return send(Topics.RUNS, fact.runId(), EventEnvelope.of(type, fact.runId(), fact));
+        CompletableFuture<RecordMetadata> sent = send(Topics.RUNS, fact.runId(), EventEnvelope.of(type, fact.runId(),
+                fact));
+        if (ENDS.contains(type)) {
+            traces.forget(fact.runId());
+        }
+        return sent;
     }
 
     public CompletableFuture<RecordMetadata> logs(RunLogBatch batch) {
@@ -73,8 +91,13 @@ public class EventPublisher {
         return send(dead);
     }
 
+    /** A record keyed by a run's id carries the run's trace. */
     public CompletableFuture<RecordMetadata> send(String topic, String key, EventEnvelope envelope) {
-        return send(new ProducerRecord<>(topic, key, Events.encode(envelope)));
+        ProducerRecord<String, String> record = new ProducerRecord<>(topic, key, Events.encode(envelope));
+        if (!Topics.AGENTS.equals(topic)) {
+            TraceHeaders.inject(traces.of(key), record.headers());
+        }
+        return send(record);
     }
 
     private CompletableFuture<RecordMetadata> send(ProducerRecord<String, String> record) {

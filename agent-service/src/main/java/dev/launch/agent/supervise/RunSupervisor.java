@@ -7,6 +7,7 @@ import dev.launch.agent.config.AgentIdentity;
 import dev.launch.agent.dispatch.CrashPoints;
 import dev.launch.agent.dispatch.Slots;
 import dev.launch.agent.messaging.EventPublisher;
+import dev.launch.agent.messaging.RunTraces;
 import dev.launch.agent.target.Handles;
 import dev.launch.agent.target.Target;
 import dev.launch.agent.target.TargetObserver;
@@ -22,6 +23,10 @@ import dev.launch.messaging.RunCommandsReader;
 import dev.launch.common.template.ConfigTemplate;
 import dev.launch.messaging.RunLog;
 import io.micrometer.core.instrument.MeterRegistry;
+import io.opentelemetry.api.trace.Span;
+import io.opentelemetry.api.trace.SpanKind;
+import io.opentelemetry.api.trace.StatusCode;
+import io.opentelemetry.context.Scope;
 import jakarta.annotation.PostConstruct;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.inject.Any;
@@ -65,6 +70,8 @@ public class RunSupervisor {
     Instance<Target> targetBeans;
     @Inject
     MeterRegistry metrics;
+    @Inject
+    RunTraces traces;
 
     private final Map<String, Target> targets = new HashMap<>();
     private final Map<String, Held> held = new ConcurrentHashMap<>();
@@ -166,7 +173,8 @@ public class RunSupervisor {
             h.handle = handle;
             Reporter reporter = new Reporter(h, base.withTarget(target.type(), handle), logs, request.item());
             h.reporter = reporter;
-            try {
+            Span span = traces.begin("submit " + target.type(), SpanKind.CLIENT, request, agent.id());
+            try (Scope current = span.makeCurrent()) {
                 h.startDeadline = scheduleStartTimeout(h);
                 events.run(EventTypes.RUN_STARTING, reporter.base);
                 // a target finds work that exists under the handle already (an item taken again after its work
@@ -174,7 +182,10 @@ public class RunSupervisor {
                 target.submit(request, handle, reporter.inRun());
             } catch (RuntimeException e) {
                 LOG.errorf(e, "run %s failed inside the agent", request.runId());
+                span.recordException(e).setStatus(StatusCode.ERROR, "the agent failed while launching it");
                 reporter.failed(FailureStage.AGENT.wire(), "the agent failed while launching it: " + e, null);
+            } finally {
+                span.end();
             }
         }));
     }
@@ -217,7 +228,7 @@ public class RunSupervisor {
         target.set("config", ConfigTemplate.expandMacros(config, macros));
         return new RunRequest(r.runId(), r.queue(), r.job(), r.jobVersion(), r.jobDigest(), r.source(), r.command(),
                 r.inputs(), target, r.attempt(), r.maxAttempts(), r.priority(), r.enqueuedAt(), r.itemId(),
-                r.startTimeout());
+                r.startTimeout(), r.traceParent());
     }
 
     /** The agent's reader of launch.run-commands, which launch and adoption records are checked against. */
@@ -256,10 +267,16 @@ public class RunSupervisor {
         }
         try (RunLog.Scope ignored = RunLog.scope(runId, h.request.queue(), agent.id())) {
             LOG.infof("stopping run %s: %s", runId, reason);
-            events.run(EventTypes.RUN_STOPPING, RunLifecycle.of(runId, h.request.queue())
-                    .withAgent(agent.id(), h.request.attempt()).withReason(reason));
-            if (h.target != null && h.handle != null) {
-                h.target.stop(h.handle);
+            Span span = traces.begin("stop " + (h.target == null ? "run" : h.target.type()), SpanKind.CLIENT,
+                    h.request, agent.id());
+            try (Scope current = span.makeCurrent()) {
+                events.run(EventTypes.RUN_STOPPING, RunLifecycle.of(runId, h.request.queue())
+                        .withAgent(agent.id(), h.request.attempt()).withReason(reason));
+                if (h.target != null && h.handle != null) {
+                    h.target.stop(h.handle);
+                }
+            } finally {
+                span.end();
             }
         }
     }
@@ -372,6 +389,9 @@ public class RunSupervisor {
         if (!slot) {
             return; // this agent held it all along and still does
         }
+        if (adopt.request() != null) {
+            traces.of(adopt.request()); // the RunAdopted and what follows in the run's trace
+        }
         events.run(EventTypes.RUN_ADOPTED, claim);
         LOG.infof("run %s: adopted %s (attempt %d) from %s", adopt.runId(), adopt.handle(), adopt.attempt(),
                 adopt.fromAgent());
@@ -393,12 +413,16 @@ public class RunSupervisor {
         h.reporter = reporter;
         held.put(request.runId(), h);
         workers.execute(RunLog.propagating(() -> {
-            try {
+            Span span = traces.begin("attach " + target.type(), SpanKind.CLIENT, request, agent.id());
+            try (Scope current = span.makeCurrent()) {
                 target.attach(request, adopt.handle(), adopt.logPosition() == null ? -1 : adopt.logPosition(),
                         reporter.inRun());
             } catch (RuntimeException e) {
                 LOG.errorf(e, "watching adopted run %s failed", request.runId());
+                span.recordException(e).setStatus(StatusCode.ERROR, "the agent failed while taking over the run");
                 reporter.failed(FailureStage.AGENT.wire(), "the agent failed while taking over the run: " + e, null);
+            } finally {
+                span.end();
             }
         }));
     }

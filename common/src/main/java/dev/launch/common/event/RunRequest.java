@@ -27,19 +27,29 @@ import java.util.List;
  * @param itemId         this item's id: the run id for the item written at enqueue, a new id for the item a
  *                       reprioritization writes ({@code MoveRun}); absent means the run id
  * @param startTimeout   ISO-8601 duration the run may stay STARTING (the queue's at enqueue), or null for none
+ * @param traceParent    the W3C {@code traceparent} of the run's enqueue, or null (tracing off): whoever works on
+ *                       the run (an agent taking, handed, adopting or retrying it) goes on with that trace
  */
 @JsonInclude(JsonInclude.Include.NON_NULL)
 public record RunRequest(String runId, String queue, String job, int jobVersion, String jobDigest,
                          JobSource source, List<String> command, ObjectNode inputs, ObjectNode target,
                          int attempt, int maxAttempts, String priority, Instant enqueuedAt, String itemId,
-                         String startTimeout) {
+                         String startTimeout, String traceParent) {
 
-    /** A request without a start timeout. */
+    /** A request without a trace. */
+    public RunRequest(String runId, String queue, String job, int jobVersion, String jobDigest, JobSource source,
+                      List<String> command, ObjectNode inputs, ObjectNode target, int attempt, int maxAttempts,
+                      String priority, Instant enqueuedAt, String itemId, String startTimeout) {
+        this(runId, queue, job, jobVersion, jobDigest, source, command, inputs, target, attempt, maxAttempts,
+                priority, enqueuedAt, itemId, startTimeout, null);
+    }
+
+    /** A request without a start timeout or a trace. */
     public RunRequest(String runId, String queue, String job, int jobVersion, String jobDigest, JobSource source,
                       List<String> command, ObjectNode inputs, ObjectNode target, int attempt, int maxAttempts,
                       String priority, Instant enqueuedAt, String itemId) {
         this(runId, queue, job, jobVersion, jobDigest, source, command, inputs, target, attempt, maxAttempts,
-                priority, enqueuedAt, itemId, null);
+                priority, enqueuedAt, itemId, null, null);
     }
 
     /** The item id (the run id when the record names none). */
@@ -50,13 +60,19 @@ public record RunRequest(String runId, String queue, String job, int jobVersion,
     /** The same run as another item, at {@code priority}: what a reprioritization queues. */
     public RunRequest movedTo(String newPriority, String newItemId) {
         return new RunRequest(runId, queue, job, jobVersion, jobDigest, source, command, inputs, target, attempt,
-                maxAttempts, newPriority, enqueuedAt, newItemId, startTimeout);
+                maxAttempts, newPriority, enqueuedAt, newItemId, startTimeout, traceParent);
     }
 
     /** The same item as attempt {@code n}. */
     public RunRequest withAttempt(int n) {
         return new RunRequest(runId, queue, job, jobVersion, jobDigest, source, command, inputs, target, n,
-                maxAttempts, priority, enqueuedAt, itemId, startTimeout);
+                maxAttempts, priority, enqueuedAt, itemId, startTimeout, traceParent);
+    }
+
+    /** The same request in the trace {@code parent} names (a W3C {@code traceparent}). */
+    public RunRequest withTraceParent(String parent) {
+        return new RunRequest(runId, queue, job, jobVersion, jobDigest, source, command, inputs, target, attempt,
+                maxAttempts, priority, enqueuedAt, itemId, startTimeout, parent);
     }
 
     /** {@code name:version}, as {@code LAUNCH_JOB} shows it. */

@@ -7,8 +7,14 @@ import dev.launch.common.event.RunLifecycle;
 import dev.launch.common.event.RunRequest;
 import dev.launch.common.event.Topics;
 import dev.launch.messaging.RunLog;
+import dev.launch.messaging.TraceHeaders;
+import dev.launch.messaging.Tracing;
 import dev.launch.messaging.TransactionalProducers;
 import dev.launch.common.run.Priority;
+import io.opentelemetry.api.trace.Span;
+import io.opentelemetry.api.trace.SpanKind;
+import io.opentelemetry.api.trace.StatusCode;
+import io.opentelemetry.context.Context;
 import io.quarkus.runtime.ShutdownEvent;
 import io.quarkus.runtime.StartupEvent;
 import jakarta.enterprise.context.ApplicationScoped;
@@ -44,7 +50,9 @@ import java.util.concurrent.TimeUnit;
  * level's topic on a queue with priorities (what agents take), and {@code RunQueued} on {@code launch.runs} (what the status service shows). Both go in one Kafka
  * transaction, so no run is ever queued without being visible, or visible without being queued; readers use
  * {@code isolation.level=read_committed}. A single writer thread batches whatever requests are waiting into
- * one transaction, so throughput does not pay one commit per run.
+ * one transaction, so throughput does not pay one commit per run. With tracing on, each run's write is a
+ * {@code PRODUCER} span in the trace of the request that enqueued it; both records carry it in their headers and
+ * the item names it in {@code traceParent}, so the run's later spans (agent, status service) join that trace.
  */
 @ApplicationScoped
 public class EnqueueWriter {
@@ -60,6 +68,8 @@ public class EnqueueWriter {
     Duration failFastAfter;
     @jakarta.inject.Inject
     QueuePositions positions;
+    @jakarta.inject.Inject
+    Tracing tracing;
 
     private final LinkedBlockingQueue<Pending> pending = new LinkedBlockingQueue<>();
     private volatile boolean running = true;
@@ -76,7 +86,7 @@ public class EnqueueWriter {
     private volatile long batchStarted;
 
     /** Runs that go in one transaction together (one enqueue, or a batch enqueue's runs), and their answer. */
-    private record Pending(List<RunRequest> requests, CompletableFuture<List<Written>> written) {
+    private record Pending(List<RunRequest> requests, Context trace, CompletableFuture<List<Written>> written) {
     }
 
     /**
@@ -138,7 +148,7 @@ public class EnqueueWriter {
             written.completeExceptionally(new KafkaUnavailableException("Kafka has not taken the runs being written "
                     + "for " + Duration.ofNanos(System.nanoTime() - started).toSeconds() + " s"));
         } else {
-            pending.add(new Pending(List.copyOf(requests), written));
+            pending.add(new Pending(List.copyOf(requests), Context.current(), written));
         }
         return written;
     }
@@ -166,10 +176,20 @@ public class EnqueueWriter {
                 runs += next.requests().size();
             }
             List<RunRequest> batch = new ArrayList<>(runs);
-            groups.forEach(g -> batch.addAll(g.requests()));
+            List<Span> spans = new ArrayList<>(runs);
+            for (Pending group : groups) {
+                for (RunRequest r : group.requests()) {
+                    Span span = writeSpan(r, group.trace());
+                    spans.add(span);
+                    batch.add(r.withTraceParent(TraceHeaders.traceParent(Context.root().with(span))));
+                }
+            }
             batchStarted = System.nanoTime();
             try {
                 List<Written> written = commit(batch);
+                for (int i = 0; i < spans.size(); i++) {
+                    spans.get(i).setAttribute("messaging.kafka.offset", written.get(i).itemOffset()).end();
+                }
                 int at = 0;
                 for (Pending group : groups) {
                     List<Written> own = written.subList(at, at + group.requests().size());
@@ -183,11 +203,26 @@ public class EnqueueWriter {
                 }
             } catch (Exception e) {
                 LOG.warnf("enqueue transaction of %d run(s) failed: %s", batch.size(), e.toString());
+                for (Span span : spans) {
+                    span.recordException(e).setStatus(StatusCode.ERROR, "not queued").end();
+                }
                 groups.forEach(g -> g.written().completeExceptionally(e));
             } finally {
                 batchStarted = 0;
             }
         }
+    }
+
+    /** The span of one run's write, in the trace of the request that enqueued it. */
+    private Span writeSpan(RunRequest r, Context parent) {
+        String topic = Topics.queueItems(r.queue(), Priority.parse(r.priority()).orElse(null));
+        return tracing.tracer().spanBuilder("publish " + topic).setParent(parent).setSpanKind(SpanKind.PRODUCER)
+                .setAttribute("messaging.system", "kafka")
+                .setAttribute("messaging.destination.name", topic)
+                .setAttribute("launch.run.id", r.runId())
+                .setAttribute("launch.queue", r.queue())
+                .setAttribute("launch.job", r.jobRef())
+                .startSpan();
     }
 
     /**
@@ -306,8 +341,10 @@ public class EnqueueWriter {
         List<Future<RecordMetadata>> items = new ArrayList<>(batch.size());
         for (RunRequest r : batch) {
             Priority level = Priority.parse(r.priority()).orElse(null);
-            items.add(p.send(new ProducerRecord<>(Topics.queueItems(r.queue(), level), r.runId(),
-                    Events.encode(EventEnvelope.of(EventTypes.RUN_REQUESTED, r.runId(), r)))));
+            ProducerRecord<String, String> item = new ProducerRecord<>(Topics.queueItems(r.queue(), level), r.runId(),
+                    Events.encode(EventEnvelope.of(EventTypes.RUN_REQUESTED, r.runId(), r)));
+            TraceHeaders.inject(TraceHeaders.fromTraceParent(r.traceParent()), item.headers());
+            items.add(p.send(item));
         }
         List<Long> offsets = new ArrayList<>(batch.size());
         List<Future<RecordMetadata>> facts = new ArrayList<>(batch.size());
@@ -316,8 +353,10 @@ public class EnqueueWriter {
             offsets.add(offset);
             RunRequest r = batch.get(i);
             RunLifecycle queued = RunLifecycle.queued(r, offset);
-            facts.add(p.send(new ProducerRecord<>(Topics.RUNS, r.runId(),
-                    Events.encode(EventEnvelope.of(EventTypes.RUN_QUEUED, r.runId(), queued)))));
+            ProducerRecord<String, String> fact = new ProducerRecord<>(Topics.RUNS, r.runId(),
+                    Events.encode(EventEnvelope.of(EventTypes.RUN_QUEUED, r.runId(), queued)));
+            TraceHeaders.inject(TraceHeaders.fromTraceParent(r.traceParent()), fact.headers());
+            facts.add(p.send(fact));
         }
         // every RunQueued acknowledged before the commit, not only flushed by it: the fault tests once found a
         // committed item whose RunQueued was in no partition of launch.runs (a run the read model never saw);

@@ -7,10 +7,14 @@ import dev.launch.common.event.Events;
 import dev.launch.common.event.RunLogBatch;
 import dev.launch.common.event.Topics;
 import dev.launch.common.run.RunStateMachine;
+import dev.launch.messaging.TraceHeaders;
+import dev.launch.messaging.Tracing;
 import dev.launch.status.repository.AgentStore;
 import dev.launch.status.repository.LogStore;
 import dev.launch.status.repository.RunReadModel;
 import io.micrometer.core.instrument.MeterRegistry;
+import io.opentelemetry.api.trace.Span;
+import io.opentelemetry.api.trace.SpanKind;
 import io.smallrye.mutiny.Multi;
 import io.smallrye.mutiny.Uni;
 import jakarta.enterprise.context.ApplicationScoped;
@@ -35,7 +39,8 @@ import java.util.function.Function;
  * poison fact) goes to the dead letters alone; the rest of its batch is applied. A record that is not a
  * valid event is logged, counted ({@code launch_status_invalid_events_total}) and refused: the channel's
  * failure strategy sends it to {@code launch.dead-letter} with the reason in the {@code dead-letter-reason}
- * header (and its topic, partition and offset), and consumption goes on.
+ * header (and its topic, partition and offset), and consumption goes on. With tracing on, applying a fact is a
+ * span ({@code apply <type>}) in the trace its record's headers name: the run's trace, begun at its enqueue.
  */
 @ApplicationScoped
 public class StatusConsumers {
@@ -55,6 +60,8 @@ public class StatusConsumers {
     AgentFeed feed;
     @Inject
     ReadModelProgress progress;
+    @Inject
+    Tracing tracing;
 
     /** The dead-letter counters exist from the start at 0, so the first dead letter shows as an increase. */
     @jakarta.annotation.PostConstruct
@@ -73,6 +80,7 @@ public class StatusConsumers {
     public Uni<Void> onRunEvents(KafkaRecordBatch<String, String> batch) {
         List<RunReadModel.Fact> facts = new ArrayList<>();
         List<KafkaRecord<String, String>> factRecords = new ArrayList<>();
+        List<Span> spans = new ArrayList<>();
         Uni<Void> refused = Uni.createFrom().voidItem();
         for (KafkaRecord<String, String> record : batch) {
             String problem;
@@ -81,6 +89,13 @@ public class StatusConsumers {
                 if (RunStateMachine.isLifecycleEvent(event.type())) {
                     facts.add(RunReadModel.Fact.of(event));
                     factRecords.add(record);
+                    spans.add(tracing.tracer().spanBuilder("apply " + event.type()).setSpanKind(SpanKind.CONSUMER)
+                            .setParent(TraceHeaders.extract(record.getHeaders()))
+                            .setAttribute("messaging.system", "kafka")
+                            .setAttribute("messaging.destination.name", Topics.RUNS)
+                            .setAttribute("launch.run.id", event.subject())
+                            .setAttribute("launch.event.type", event.type())
+                            .startSpan());
                     continue;
                 }
                 problem = event.type() + " is not a run lifecycle fact";
@@ -94,7 +109,7 @@ public class StatusConsumers {
                 .onFailure().invoke(e -> LOG.warnf("storing %d fact(s) from launch.runs failed, retrying: %s",
                         facts.size(), e.toString()))
                 .onFailure().retry().withBackOff(Duration.ofMillis(200), Duration.ofSeconds(5)).indefinitely();
-        return refused.chain(() -> applied).invoke(() -> {
+        return refused.chain(() -> applied).onTermination().invoke(() -> spans.forEach(Span::end)).invoke(() -> {
             for (KafkaRecord<String, String> record : batch) {
                 record.getMetadata(IncomingKafkaRecordMetadata.class)
                         .ifPresent(m -> progress.applied(m.getPartition(), m.getOffset()));
