@@ -16,6 +16,8 @@ public final class LaunchStack implements AutoCloseable {
     private final String kafka;
     private final int pgPort;
     private Map<String, String> extraEnv = Map.of();
+    /** where the stack's services send their spans, or null: they do not trace */
+    public final TraceReceiver traces;
     public final ServiceProcess jobs;
     public final ServiceProcess queues;
     public final ServiceProcess status;
@@ -25,12 +27,15 @@ public final class LaunchStack implements AutoCloseable {
 
     /**
      * The stack the end-to-end classes of this JVM share (one start for the module), stopped when the JVM exits.
-     * A class that breaks its stack on purpose (the fault tests) starts its own.
+     * A class that breaks its stack on purpose (the fault tests) starts its own. Its services and agents trace
+     * (OpenTelemetry, to {@link #traces}), so every test on it runs with tracing on.
      */
     public static LaunchStack shared() {
         synchronized (SHARED_LOCK) {
             if (shared == null) {
-                LaunchStack stack = new LaunchStack();
+                TraceReceiver receiver = new TraceReceiver();
+                LaunchStack stack = new LaunchStack(SharedInfra.kafkaBootstrap(), SharedInfra.postgresPort(),
+                        receiver.serviceEnvironment(), receiver);
                 Runtime.getRuntime().addShutdownHook(new Thread(stack::close, "launch-stack-stop"));
                 shared = stack;
             }
@@ -48,6 +53,11 @@ public final class LaunchStack implements AutoCloseable {
      * here), each with {@code extraEnv} added.
      */
     public LaunchStack(String kafka, int pgPort, Map<String, String> extraEnv) {
+        this(kafka, pgPort, extraEnv, null);
+    }
+
+    private LaunchStack(String kafka, int pgPort, Map<String, String> extraEnv, TraceReceiver traces) {
+        this.traces = traces;
         this.kafka = kafka;
         this.pgPort = pgPort;
         this.extraEnv = extraEnv;
@@ -86,7 +96,7 @@ public final class LaunchStack implements AutoCloseable {
         return agent(name, maxJobs, Map.of(), queues);
     }
 
-    /** An agent with extra settings ({@code LAUNCH_AGENT_DRAIN} ...). */
+    /** An agent with extra settings ({@code LAUNCH_AGENT_DRAIN} ...), and the stack's own. */
     public ServiceProcess agent(String name, int maxJobs, Map<String, String> settings, String... queues) {
         return startAgent(name, maxJobs, settings, queues).awaitReady(Duration.ofSeconds(120));
     }
@@ -94,7 +104,8 @@ public final class LaunchStack implements AutoCloseable {
     /** Starts an agent and returns at once (it gets ready by itself). */
     public ServiceProcess startAgent(String name, int maxJobs, Map<String, String> settings, String... queues) {
         int port = Ports.free();
-        Map<String, String> env = new HashMap<>(settings);
+        Map<String, String> env = new HashMap<>(extraEnv);
+        env.putAll(settings);
         env.put("LAUNCH_AGENT_HTTP_PORT", String.valueOf(port));
         env.put("LAUNCH_KAFKA_BOOTSTRAP", kafka);
         env.put("LAUNCH_AGENT_QUEUES", String.join(",", queues));
@@ -114,6 +125,9 @@ public final class LaunchStack implements AutoCloseable {
     public void close() {
         for (int i = processes.size() - 1; i >= 0; i--) {
             processes.get(i).close();
+        }
+        if (traces != null) {
+            traces.close();
         }
     }
 }
