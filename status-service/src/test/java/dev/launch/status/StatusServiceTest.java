@@ -187,6 +187,62 @@ class StatusServiceTest {
                 .then().statusCode(200).body(is("one\ntwo\nthree\n")));
     }
 
+    private static io.restassured.response.Response logsAfter(String runId, String cursor) {
+        return given().when().get("/api/v1/runs/" + runId + "/logs?after=" + cursor).then().statusCode(200)
+                .extract().response();
+    }
+
+    private static EventEnvelope logged(String runId, long seq, String... lines) throws Exception {
+        return send(Topics.RUN_LOGS, runId, EventEnvelope.of(EventTypes.RUN_OUTPUT_LOGGED, runId, new RunLogBatch(runId,
+                1, "agent-f", seq, java.util.Arrays.stream(lines)
+                .map(l -> new RunLogBatch.Line("stdout", Instant.now(), l)).toList())));
+    }
+
+    @Test
+    void logsReadOnFromACursorAreCompleteOnlyOnceTheRunHasEndedAndAllItsOutputIsStored() throws Exception {
+        String q = queue();
+        String runId = queuedAndRead(q);
+        RunLifecycle held = RunLifecycle.of(runId, q).withAgent("agent-f", 1);
+        fact(EventTypes.RUN_CLAIMED, held);
+        fact(EventTypes.RUN_STARTING, held.withTarget("local-process", null));
+        fact(EventTypes.RUN_RUNNING, held.withTarget("local-process", "pid:7"));
+        logged(runId, 0, "one", "two");
+        await().atMost(20, TimeUnit.SECONDS).until(() -> logsAfter(runId, "0").asString().equals("one\ntwo\n"));
+        io.restassured.response.Response first = logsAfter(runId, "0");
+        assertEquals("1.0", first.header("Launch-Log-Cursor"));
+        assertEquals("false", first.header("Launch-Log-Complete"), "a run that has not ended has more to come");
+        io.restassured.response.Response none = logsAfter(runId, "1.0");
+        assertEquals("", none.asString());
+        assertEquals("1.0", none.header("Launch-Log-Cursor"), "nothing new: the same cursor");
+
+        // the agent ships the last lines, then reports the end; the read model applies the end while storing the
+        // last lines is held up (the log table locked against writes, not reads)
+        io.vertx.mutiny.sqlclient.SqlConnection lock = pool.getConnection().await().atMost(Duration.ofSeconds(10));
+        io.vertx.mutiny.sqlclient.Transaction tx = lock.begin().await().atMost(Duration.ofSeconds(10));
+        try {
+            lock.query("LOCK TABLE run_log IN EXCLUSIVE MODE").execute().await().atMost(Duration.ofSeconds(10));
+            logged(runId, 1, "three (the last line)");
+            fact(EventTypes.RUN_FINISHED, held.withExit(0));
+            awaitState(runId, "FINISHED");
+            io.restassured.response.Response ended = logsAfter(runId, "1.0");
+            assertEquals("false", ended.header("Launch-Log-Complete"),
+                    "the run has ended but its last output is not stored yet");
+            assertEquals("", ended.asString());
+        } finally {
+            tx.commit().await().atMost(Duration.ofSeconds(10));
+            lock.close().await().atMost(Duration.ofSeconds(10));
+        }
+        await().atMost(20, TimeUnit.SECONDS).until(() -> "true".equals(logsAfter(runId, "1.0")
+                .header("Launch-Log-Complete")));
+        io.restassured.response.Response last = logsAfter(runId, "1.0");
+        assertEquals("three (the last line)\n", last.asString());
+        assertEquals("1.1", last.header("Launch-Log-Cursor"));
+        assertEquals("one\ntwo\nthree (the last line)\n", given().when().get("/api/v1/runs/" + runId + "/logs")
+                .then().statusCode(200).extract().asString(), "the whole text as before");
+        given().when().get("/api/v1/runs/" + runId + "/logs?after=yesterday").then().statusCode(400)
+                .body("errors[0].field", is("after"));
+    }
+
     private static RunLogBatch.Line podLine(String pod, long position) {
         return new RunLogBatch.Line("stdout", Instant.now(), pod + "@" + position, position, pod);
     }

@@ -61,6 +61,8 @@ public class StatusConsumers {
     @Inject
     ReadModelProgress progress;
     @Inject
+    LogProgress logProgress;
+    @Inject
     Tracing tracing;
 
     /** The dead-letter counters exist from the start at 0, so the first dead letter shows as an increase. */
@@ -140,9 +142,14 @@ public class StatusConsumers {
     }
 
 
+    /** Also tells {@link LogProgress} how far it got, so followers learn when a run's output is all stored. */
     @Incoming("launch-run-logs")
-    public Uni<Void> onLogs(String value) {
-        return handle("launch.run-logs", value, event -> logs.store(event.payloadAs(RunLogBatch.class)));
+    public Uni<Void> onLogs(Message<String> message) {
+        return handle("launch.run-logs", message.getPayload(), event -> logs.store(event.payloadAs(RunLogBatch.class)))
+                .onItemOrFailure().transformToUni((done, failure) -> Uni.createFrom()
+                        .completionStage(failure == null ? message.ack() : message.nack(failure))
+                        .invoke(() -> message.getMetadata(IncomingKafkaRecordMetadata.class)
+                                .ifPresent(m -> logProgress.applied(m.getPartition(), m.getOffset()))));
     }
 
     /** Also tells {@link AgentFeed} how far it got, so agents are judged lost only on heartbeats read. */

@@ -103,6 +103,55 @@ public class LogStore {
                 .map(rows -> rows.iterator().hasNext() ? rows.iterator().next().getLong("last") : null);
     }
 
+    /** Output read on from a cursor: the text, and the cursor of its last batch (the given one when none). */
+    public record Page(String text, Cursor cursor, boolean more) {
+    }
+
+    /**
+     * Where a follower has read to: the attempt and batch number of the last batch it has. Written
+     * {@code attempt.seq}, as {@code GET /runs/{id}/logs?after=} takes it; {@code 0} before the first.
+     */
+    public record Cursor(int attempt, long seq) {
+        public static final Cursor START = new Cursor(0, -1);
+
+        public static Cursor parse(String text) {
+            if (text.equals("0")) {
+                return START;
+            }
+            int dot = text.indexOf('.');
+            try {
+                return new Cursor(Integer.parseInt(text.substring(0, dot)), Long.parseLong(text.substring(dot + 1)));
+            } catch (RuntimeException e) {
+                throw new IllegalArgumentException("'" + text + "' is not a log cursor: give 0 for the start, then the "
+                        + "Launch-Log-Cursor header of the previous answer (attempt.batch, e.g. 1.42)");
+            }
+        }
+
+        @Override
+        public String toString() {
+            return attempt + "." + seq;
+        }
+    }
+
+    /** The run's output after {@code after}, batches in order, at most {@code limit} batches. */
+    public Uni<Page> readAfter(String runId, Cursor after, int limit) {
+        return pool.preparedQuery("SELECT attempt, seq, content FROM run_log WHERE run_id = $1 AND (attempt, seq) > "
+                        + "($2, $3) ORDER BY attempt, seq LIMIT $4")
+                .execute(Tuple.of(runId, after.attempt(), after.seq(), limit + 1)).map(rows -> {
+                    StringBuilder text = new StringBuilder();
+                    Cursor last = after;
+                    int n = 0;
+                    for (Row row : rows) {
+                        if (++n > limit) {
+                            break;
+                        }
+                        text.append(row.getString("content"));
+                        last = new Cursor(row.getInteger("attempt"), row.getLong("seq"));
+                    }
+                    return new Page(text.toString(), last, n > limit);
+                });
+    }
+
     /** The run's output, attempts in order; {@code attempt} null for all attempts. */
     public Uni<String> read(String runId, Integer attempt) {
         String sql = "SELECT content FROM run_log WHERE run_id = $1" + (attempt == null ? "" : " AND attempt = $2")

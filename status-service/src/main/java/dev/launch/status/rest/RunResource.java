@@ -7,6 +7,7 @@ import dev.launch.common.naming.RunIds;
 import dev.launch.common.problem.ProblemException;
 import dev.launch.common.run.Priority;
 import dev.launch.common.run.RunState;
+import dev.launch.status.messaging.LogProgress;
 import dev.launch.status.messaging.RunChanges;
 import dev.launch.status.messaging.ReadModelProgress;
 import dev.launch.status.messaging.RunMoves;
@@ -57,6 +58,8 @@ public class RunResource {
     RunMoves moves;
     @Inject
     ReadModelProgress progress;
+    @Inject
+    LogProgress logProgress;
 
     /**
      * Runs, newest first; page with {@code after} = the last run id seen ({@code next}). Filters, all optional
@@ -216,11 +219,40 @@ public class RunResource {
     @GET
     @Path("/{runId}/logs")
     @Produces(MediaType.TEXT_PLAIN)
-    public Uni<String> logs(@PathParam("runId") String runId, @QueryParam("attempt") Integer attempt,
-                            @HeaderParam(ReadModelProgress.TOKEN_HEADER) String token) {
+    public Uni<Response> logs(@PathParam("runId") String runId, @QueryParam("attempt") Integer attempt,
+                              @QueryParam("after") String after,
+                              @HeaderParam(ReadModelProgress.TOKEN_HEADER) String token) {
         checkId(runId);
-        return findConsistent(runId, token).chain(row -> logs.read(runId, attempt));
+        if (after == null) {
+            return findConsistent(runId, token).chain(row -> logs.read(runId, attempt))
+                    .map(text -> Response.ok(text).build());
+        }
+        if (attempt != null) {
+            throw ProblemException.invalidField("attempt", "not with after: a cursor reads every attempt on");
+        }
+        LogStore.Cursor cursor;
+        try {
+            cursor = LogStore.Cursor.parse(after);
+        } catch (IllegalArgumentException e) {
+            throw ProblemException.invalidField("after", e.getMessage());
+        }
+        // whether the output is all stored is asked before it is read: when it was, the read has all of it
+        return findConsistent(runId, token).chain(row -> {
+            boolean ended = RunState.valueOf(row.getString("state")).isTerminal();
+            Uni<Boolean> stored = ended ? logProgress.completeAfterEnd(runId)
+                    .onFailure().recoverWithItem(false) : Uni.createFrom().item(false);
+            return stored.chain(complete -> logs.readAfter(runId, cursor, LOG_PAGE).map(page -> Response.ok(page.text())
+                    .header(LOG_CURSOR, page.cursor().toString())
+                    .header(LOG_COMPLETE, complete && !page.more())
+                    .build()));
+        });
     }
+
+    /** The cursor to read a run's output on from ({@code ?after=}), on every answer to a read with {@code after}. */
+    public static final String LOG_CURSOR = "Launch-Log-Cursor";
+    /** true on the answer that holds a run's last output: the run has ended and all its output is read. */
+    public static final String LOG_COMPLETE = "Launch-Log-Complete";
+    private static final int LOG_PAGE = 500;
 
     /** Server-Sent Events: the current state, then every change, ending after a terminal state. */
     @GET
