@@ -15,9 +15,17 @@ import org.eclipse.microprofile.config.inject.ConfigProperty;
 public class BodyLimitFilter {
     @ConfigProperty(name = "launch.http.max-body-bytes", defaultValue = "1048576")
     long maxBytes;
+    /** Paths whose bodies are streamed under a limit of their own (the job service's uploads). */
+    @ConfigProperty(name = "launch.http.streamed-paths")
+    java.util.Optional<java.util.List<String>> streamedPaths;
 
     void install(@Observes Router router) {
+        java.util.Set<String> streamed = java.util.Set.copyOf(streamedPaths.orElse(java.util.List.of()));
         router.route().order(Integer.MIN_VALUE).handler(ctx -> {
+            if (streamed.contains(ctx.request().path())) {
+                ctx.next();
+                return;
+            }
             String length = ctx.request().getHeader("Content-Length");
             if (length != null) {
                 long declared;

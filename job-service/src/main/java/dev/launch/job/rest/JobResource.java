@@ -144,7 +144,7 @@ public class JobResource {
             }
             java.io.ByteArrayOutputStream body = new java.io.ByteArrayOutputStream();
             try {
-                dev.launch.job.service.SnapshotArchive.write(dir, body);
+                dev.launch.common.job.CodeArchive.write(dir, body);
             } catch (java.io.IOException e) {
                 throw new IllegalStateException("the snapshot of job " + name + ":" + job.version()
                         + " cannot be read: " + e.getMessage(), e);

@@ -1,5 +1,6 @@
 package dev.launch.job.service;
 
+import dev.launch.common.job.CodeArchive;
 import dev.launch.common.job.JobSource;
 import dev.launch.common.problem.ProblemException;
 import dev.launch.job.rest.CreateJobRequest;
@@ -53,7 +54,8 @@ public class SourceResolver {
                 yield new Resolved(new JobSource(JobSource.GIT, null, source.remote(), source.ref(), commit, null, null),
                         null);
             }
-            case JobSource.CODE -> snapshotCode(source.artifact());
+            case JobSource.CODE -> source.artifact().startsWith(UPLOAD) ? uploaded(source.artifact())
+                    : snapshotCode(source.artifact());
             default -> throw new IllegalArgumentException(source.type());
         };
     }
@@ -107,6 +109,58 @@ public class SourceResolver {
                     "no branch or tag '" + ref + "' in " + remote + "; give a branch, a tag or a full commit hash");
         }
         return commit;
+    }
+
+    /** The artifact of uploaded code: {@code upload:sha256:<hex>}, the digest of its content. */
+    public static final String UPLOAD = "upload:";
+    private static final Pattern UPLOADED = Pattern.compile("upload:sha256:([0-9a-f]{64})");
+
+    /** Code uploaded before ({@link #storeUpload}), found by its digest in the artifact store. */
+    Resolved uploaded(String artifact) {
+        var match = UPLOADED.matcher(artifact);
+        if (!match.matches()) {
+            throw ProblemException.invalidField("source.artifact", "'" + artifact + "' is not an upload's artifact: "
+                    + "POST the code to /api/v1/uploads and give the artifact it answers (upload:sha256:<64 hex>)");
+        }
+        Path snapshot = artifactStore.toAbsolutePath().resolve("sha256-" + match.group(1));
+        if (!Files.isDirectory(snapshot)) {
+            throw ProblemException.invalidField("source.artifact", "no upload " + artifact.substring(UPLOAD.length())
+                    + " on this job service; upload the code first (POST /api/v1/uploads)");
+        }
+        return new Resolved(new JobSource(JobSource.CODE, null, null, null, null, artifact, snapshot.toString()),
+                "sha256:" + match.group(1));
+    }
+
+    /**
+     * Unpacks an uploaded archive (a gzipped tar) and keeps its content as a snapshot, like a directory's: the same
+     * files give the same digest either way. Answers the upload's artifact ({@code upload:sha256:<hex>}); an archive
+     * that is refused (a link, a path out of it, over the code limits) is a 400 saying why.
+     */
+    public Resolved storeUpload(Path archive) {
+        Path staging = null;
+        try {
+            Files.createDirectories(artifactStore);
+            staging = Files.createTempDirectory(artifactStore.toAbsolutePath(), "upload-");
+            try (InputStream in = Files.newInputStream(archive)) {
+                CodeArchive.extract(in, staging, maxBytes, maxFiles);
+            } catch (CodeArchive.RefusedException e) {
+                throw ProblemException.invalidField("body", e.getMessage());
+            }
+            Resolved snapshot = snapshotCode(staging.toString());
+            String artifact = UPLOAD + snapshot.contentDigest();
+            return new Resolved(new JobSource(JobSource.CODE, null, null, null, null, artifact,
+                    snapshot.source().snapshot()), snapshot.contentDigest());
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot store the upload", e);
+        } finally {
+            if (staging != null) {
+                try {
+                    deleteTree(staging);
+                } catch (IOException e) {
+                    // a staging directory left behind holds no snapshot: nothing reads it
+                }
+            }
+        }
     }
 
     Resolved snapshotCode(String artifact) {
