@@ -88,6 +88,24 @@ public final class Api {
         return new Answer(response.statusCode(), json, response);
     }
 
+    /** A file sent as the body ({@code contentType}), streamed; the JSON answer. */
+    public JsonNode sendFile(Service service, String path, java.nio.file.Path file, String contentType) {
+        HttpRequest request;
+        try {
+            request = request(service, path, Map.of()).timeout(Duration.ofMinutes(10))
+                    .header("Accept", "application/json").header("Content-Type", contentType)
+                    .POST(HttpRequest.BodyPublishers.ofFile(file)).build();
+        } catch (java.io.FileNotFoundException e) {
+            throw CliException.usage("cannot read " + file + ": " + e.getMessage());
+        }
+        HttpResponse<String> response = call(service, request, HttpResponse.BodyHandlers.ofString());
+        JsonNode json = parse(response.body());
+        if (response.statusCode() >= 300) {
+            throw refused(service, response, json);
+        }
+        return json;
+    }
+
     /** A text answer (a run's logs) and its headers. */
     public HttpResponse<String> text(Service service, String path, Map<String, String> headers) {
         HttpRequest request = request(service, path, headers).timeout(REQUEST).header("Accept", "text/plain").GET()

@@ -49,7 +49,8 @@ final class JobCommands {
 
         static final class SourceOptions {
             @Option(names = "--code", paramLabel = "DIR", required = true,
-                    description = "A directory of code, snapshotted by the job service (it must see this path: local mode).")
+                    description = "A directory of code, uploaded to the job service (without .git and what its "
+                            + ".launchignore names) and kept there as a content-addressed snapshot.")
             Path code;
 
             @ArgGroup(exclusive = false)
@@ -87,10 +88,7 @@ final class JobCommands {
             }
             ObjectNode src = body.putObject("source");
             if (source.code != null) {
-                if (!Files.isDirectory(source.code)) {
-                    throw CliException.usage("--code " + source.code + ": no such directory");
-                }
-                src.put("type", "code").put("artifact", source.code.toAbsolutePath().normalize().toString());
+                src.put("type", "code").put("artifact", upload(this, source.code));
             } else if (source.git != null) {
                 src.put("type", "git").put("remote", source.git.remote).put("ref",
                         source.git.ref == null ? "main" : source.git.ref);
@@ -121,6 +119,39 @@ final class JobCommands {
                 out().raw(job);
             }
             return 0;
+        }
+    }
+
+    /**
+     * Sends the directory to the job service ({@code POST /api/v1/uploads}), so it need not see this machine's
+     * disk; answers the upload's artifact.
+     */
+    private static String upload(Base command, Path dir) {
+        if (!Files.isDirectory(dir)) {
+            throw CliException.usage("--code " + dir + ": no such directory");
+        }
+        Path root = dir.toAbsolutePath().normalize();
+        List<Path> files = CodeUpload.files(root);
+        if (files.isEmpty()) {
+            throw CliException.usage("--code " + dir + ": no files to send (after .git and " + CodeUpload.IGNORE_FILE + ")");
+        }
+        Path archive = null;
+        try {
+            archive = Files.createTempFile("launch-code-", ".tar.gz");
+            try (java.io.OutputStream out = new java.io.BufferedOutputStream(Files.newOutputStream(archive))) {
+                CodeUpload.write(root, files, out);
+            }
+            JsonNode uploaded = command.api().sendFile(JOB, "/api/v1/uploads", archive, "application/gzip");
+            command.spec.commandLine().getErr().printf("launch: uploaded %d files of %s (%d KiB compressed)%n",
+                    files.size(), root, (Files.size(archive) + 1023) / 1024);
+            command.spec.commandLine().getErr().flush();
+            return uploaded.path("artifact").asText();
+        } catch (java.io.IOException e) {
+            throw CliException.usage("cannot pack " + dir + ": " + e.getMessage());
+        } finally {
+            if (archive != null) {
+                archive.toFile().delete();
+            }
         }
     }
 

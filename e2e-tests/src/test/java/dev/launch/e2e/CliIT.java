@@ -79,6 +79,8 @@ class CliIT {
         home = Files.createTempDirectory("e2e-cli-home"); // no config file of the machine's user is read
         code = Files.createTempDirectory("e2e-cli-code");
         Files.writeString(code.resolve("run.sh"), SCRIPT);
+        Files.writeString(code.resolve("secret.env"), "TOKEN=stays-on-this-machine\n");
+        Files.writeString(code.resolve(".launchignore"), "*.env\n");
         Files.writeString(code.resolve("inputs.json"), """
                 {"type": "object", "properties": {"mode": {"enum": ["quick", "fail", "sleep"]}}}""");
         job = "cli-" + suffix;
@@ -168,6 +170,12 @@ class CliIT {
                 "--description", "the CLI's own", "--", "sh", "run.sh", "--flag with space").ok().out());
         assertEquals("Unchanged: " + other + ":1 has this spec already\n", cli("job", "create", other, "--code",
                 code.toString(), "--description", "the CLI's own", "--", "sh", "run.sh", "--flag with space").ok().out());
+        // the directory went up as an upload (the job service need not see it), without what .launchignore names
+        JsonNode first = cli("job", "describe", other + ":1", "-o", "json").ok().json();
+        assertTrue(first.path("source").path("artifact").asText().startsWith("upload:sha256:"), first.toString());
+        Path snapshot = Path.of(first.path("source").path("snapshot").asText());
+        assertTrue(Files.isRegularFile(snapshot.resolve("run.sh")), snapshot.toString());
+        assertTrue(!Files.exists(snapshot.resolve("secret.env")), "ignored by .launchignore");
         JsonNode created = cli("job", "create", other, "--image", "busybox:1.36", "-o", "json").ok().json();
         assertEquals(2, created.path("version").asInt(), "a changed spec is a new version: " + created);
         assertEquals("image", created.path("source").path("type").asText());
