@@ -55,6 +55,9 @@ public final class Benchmark {
     private int agents;
     /** the pool sizes of the shared-queue scenario ({@code --shared-agents 1,4,6,16}) */
     private final int[] sharedAgents;
+    /** {@code ./launch}, whose CLI commands the "cli" scenario times beside curl (absent: the scenario is skipped). */
+    private final Path launchScript;
+    private final Map<String, String> urls;
 
     private Benchmark(Map<String, String> options) throws IOException {
         kafka = required(options, "kafka");
@@ -71,6 +74,9 @@ public final class Benchmark {
                 Path.of(required(options, "broker-classpath")), work.resolve("logs"),
                 List.of(jvmOptions.trim().split("\\s+")));
         events = new RunEvents(kafka);
+        launchScript = options.containsKey("launch-script") ? Path.of(options.get("launch-script")) : null;
+        urls = Map.of("LAUNCH_JOB_URL", required(options, "jobs"), "LAUNCH_QUEUE_URL", required(options, "queues"),
+                "LAUNCH_STATUS_URL", required(options, "status"));
     }
 
     public static void main(String[] args) {
@@ -162,10 +168,51 @@ public final class Benchmark {
         if (wanted("sagemaker")) {
             scenario(SAGEMAKER, this::sageMaker);
         }
+        if (wanted("cli") && launchScript != null) {
+            scenario(CLI, this::cli);
+        }
         if (only.isEmpty()) {
             ratios();
         }
         report.note("benchmark wall time " + Duration.ofNanos(System.nanoTime() - began).toSeconds() + " s");
+    }
+
+    private static final String CLI = "CLI start-up (wall time per command, 20 each)";
+
+    /**
+     * What a person waits for at the terminal: {@code ./launch --version} and {@code ./launch runs list} (the
+     * script, a JVM with the CLI's class-data archive, the request, the table) beside curl asking the same
+     * endpoint.
+     */
+    private void cli() throws Exception {
+        step(CLI);
+        int n = 20;
+        run(List.of("bash", launchScript.toString(), "--version")); // the first run makes the class-data archive
+        List<Double> version = new ArrayList<>();
+        List<Double> list = new ArrayList<>();
+        List<Double> curl = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            version.add(run(List.of("bash", launchScript.toString(), "--version")));
+            list.add(run(List.of("bash", launchScript.toString(), "runs", "list", "--limit", "20")));
+            curl.add(run(List.of("curl", "-fsS", "-o", "/dev/null", urls.get("LAUNCH_STATUS_URL") + "/api/v1/runs?limit=20")));
+        }
+        report.row(CLI, "./launch --version p50/p95/p99", Stats.of(version).ms() + " ms", "JVM start with the CDS archive");
+        report.row(CLI, "./launch runs list --limit 20 p50/p95/p99", Stats.of(list).ms() + " ms", "the request and a table");
+        report.row(CLI, "curl GET /api/v1/runs?limit=20 p50/p95/p99", Stats.of(curl).ms() + " ms", "the same request, for scale");
+    }
+
+    /** Runs a command to its end; its wall time in ms. */
+    private double run(List<String> command) throws Exception {
+        ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true)
+                .redirectOutput(ProcessBuilder.Redirect.DISCARD);
+        builder.environment().putAll(urls);
+        long start = System.nanoTime();
+        Process process = builder.start();
+        if (!process.waitFor(60, TimeUnit.SECONDS) || process.exitValue() != 0) {
+            process.destroyForcibly();
+            throw new IllegalStateException(String.join(" ", command) + " failed or hung");
+        }
+        return (System.nanoTime() - start) / 1e6;
     }
 
     // ------------------------------------------------------------------------------------------------------
