@@ -73,15 +73,7 @@ public final class Api {
             request.method(method, HttpRequest.BodyPublishers.noBody());
         }
         HttpResponse<String> response = call(service, request.build(), HttpResponse.BodyHandlers.ofString());
-        JsonNode json = NullNode.instance;
-        String text = response.body();
-        if (text != null && !text.isBlank()) {
-            try {
-                json = Json.JSON.readTree(text);
-            } catch (IOException e) {
-                json = Json.JSON.getNodeFactory().textNode(text);
-            }
-        }
+        JsonNode json = parse(response.body());
         if (response.statusCode() >= 300) {
             throw refused(service, response, json);
         }

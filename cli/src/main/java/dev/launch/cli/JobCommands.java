@@ -113,11 +113,8 @@ final class JobCommands {
             }
             Api.Answer answer = api().send(JOB, "POST", "/api/v1/jobs", body, Map.of());
             JsonNode job = answer.body();
-            out().say((answer.status() == 201 ? "Created " : "Unchanged: ") + job.path("name").asText() + ":"
-                    + job.path("version").asText() + (answer.status() == 201 ? "" : " has this spec already"));
-            if (out().format() != Output.Format.TABLE) {
-                out().raw(job);
-            }
+            out().done((answer.status() == 201 ? "Created " : "Unchanged: ") + job.path("name").asText() + ":"
+                    + job.path("version").asText() + (answer.status() == 201 ? "" : " has this spec already"), job);
             return 0;
         }
     }
@@ -229,10 +226,7 @@ final class JobCommands {
             }
             JsonNode set = api().send(JOB, "PUT", base + "/" + segment(alias),
                     Json.object().put("version", version), Map.of()).body();
-            out().say(name + ":" + alias + " -> version " + version);
-            if (out().format() != Output.Format.TABLE) {
-                out().raw(set);
-            }
+            out().done(name + ":" + alias + " -> version " + version, set);
             return 0;
         }
     }

@@ -105,6 +105,15 @@ public final class Output {
         out.flush();
     }
 
+    /** What a change did: {@code line} for people, the API's answer for scripts (json or yaml). */
+    public void done(String line, JsonNode answer) {
+        if (format == Format.TABLE) {
+            say(line);
+        } else {
+            raw(answer);
+        }
+    }
+
     /** A line for people (table output only: scripts reading json or yaml get the answer alone). */
     public void say(String line) {
         if (format == Format.TABLE) {

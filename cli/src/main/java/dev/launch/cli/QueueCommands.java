@@ -84,11 +84,8 @@ final class QueueCommands {
             fields(body, config, varSchema, priorities ? Boolean.TRUE : null, lockdown ? Boolean.TRUE : null,
                     maxAttempts, startTimeout);
             JsonNode queue = api().send(QUEUE, "POST", "/api/v1/queues", body, Map.of()).body();
-            out().say("Created queue " + queue.path("name").asText() + " (" + target + ")");
+            out().done("Created queue " + queue.path("name").asText() + " (" + target + ")", queue);
             notes(queue);
-            if (out().format() != Output.Format.TABLE) {
-                out().raw(queue);
-            }
             return 0;
         }
 
@@ -166,10 +163,7 @@ final class QueueCommands {
                         + "--max-attempts or --start-timeout (priorities are fixed when a queue is created)");
             }
             JsonNode queue = api().send(QUEUE, "PATCH", "/api/v1/queues/" + segment(name), body, Map.of()).body();
-            out().say("Updated queue " + name);
-            if (out().format() != Output.Format.TABLE) {
-                out().raw(queue);
-            }
+            out().done("Updated queue " + name, queue);
             return 0;
         }
     }

@@ -124,10 +124,7 @@ final class RunsCommands {
         @Override
         int execute() {
             JsonNode answer = api().send(STATUS, "POST", "/api/v1/runs/" + segment(runId) + "/stop", null, Map.of()).body();
-            out().say("Stop requested for run " + runId + " (it was " + answer.path("state").asText() + ")");
-            if (out().format() != Output.Format.TABLE) {
-                out().raw(answer);
-            }
+            out().done("Stop requested for run " + runId + " (it was " + answer.path("state").asText() + ")", answer);
             return 0;
         }
     }
@@ -145,10 +142,7 @@ final class RunsCommands {
         int execute() {
             JsonNode answer = api().send(STATUS, "PATCH", "/api/v1/runs/" + segment(runId),
                     Json.object().put("priority", priority), Map.of()).body();
-            out().say("Run " + runId + " is now " + answer.path("priority").asText(priority) + " priority");
-            if (out().format() != Output.Format.TABLE) {
-                out().raw(answer);
-            }
+            out().done("Run " + runId + " is now " + answer.path("priority").asText(priority) + " priority", answer);
             return 0;
         }
     }
