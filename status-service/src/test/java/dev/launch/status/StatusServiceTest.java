@@ -351,6 +351,91 @@ class StatusServiceTest {
         awaitState(runId, "STOPPED");
     }
 
+    /** The lines of a Server-Sent Events stream as they come, and when it ends; the request may wait for its headers. */
+    private record Sse(java.util.concurrent.LinkedBlockingQueue<String> lines, CompletableFuture<Integer> ended) {
+        static Sse open(String url, String... headers) {
+            Sse sse = new Sse(new java.util.concurrent.LinkedBlockingQueue<>(), new CompletableFuture<>());
+            HttpRequest.Builder request = HttpRequest.newBuilder(URI.create(url));
+            for (int i = 0; i < headers.length; i += 2) {
+                request.header(headers[i], headers[i + 1]);
+            }
+            HttpClient.newHttpClient().sendAsync(request.build(), HttpResponse.BodyHandlers.ofLines())
+                    .thenAccept(response -> CompletableFuture.runAsync(() -> {
+                        response.body().forEach(sse.lines()::add);
+                        sse.ended().complete(response.statusCode());
+                    }));
+            return sse;
+        }
+
+        /** The lines read so far, joined by newlines. */
+        String text() {
+            return String.join("\n", lines);
+        }
+    }
+
+    @Test
+    void theLogStreamSendsLinesAsTheyAreStoredThenCompleteAfterTheLastAndResumesFromTheLastEventId()
+            throws Exception {
+        String q = queue();
+        String runId = queuedAndRead(q);
+        RunLifecycle held = RunLifecycle.of(runId, q).withAgent("agent-s", 1);
+        fact(EventTypes.RUN_CLAIMED, held);
+        fact(EventTypes.RUN_RUNNING, held.withTarget("local-process", "pid:9"));
+        logged(runId, 0, "one", "two");
+        Sse live = Sse.open(runsUrl + "/" + runId + "/logs/stream");
+        await().atMost(20, TimeUnit.SECONDS).until(() -> live.text().contains("\"text\":\"one\\ntwo\\n\""));
+        logged(runId, 1, "three");
+        await().atMost(20, TimeUnit.SECONDS).until(() -> live.text().contains("\"text\":\"three\\n\""));
+        assertTrue(!live.ended().isDone(), "a run that has not ended has more to come: " + live.text());
+        logged(runId, 2, "four (the last line)");
+        fact(EventTypes.RUN_FINISHED, held.withExit(0));
+        assertEquals(200, live.ended().get(30, TimeUnit.SECONDS));
+        List<String> events = live.lines().stream().filter(l -> l.startsWith("event:") || l.startsWith("id:"))
+                .map(l -> l.replace(" ", "")).toList();
+        assertEquals("event:complete", events.get(events.size() - 1), live.text());
+        assertTrue(live.text().indexOf("four (the last line)") < live.text().indexOf("event:complete"),
+                "the last line comes before complete: " + live.text());
+        assertTrue(events.containsAll(List.of("id:1.0", "id:1.1", "id:1.2")), live.text());
+
+        // a reconnecting EventSource sends the id of the last event it had: the stream goes on from there
+        Sse resumed = Sse.open(runsUrl + "/" + runId + "/logs/stream", "Last-Event-ID", "1.1");
+        assertEquals(200, resumed.ended().get(30, TimeUnit.SECONDS));
+        assertTrue(resumed.text().contains("four (the last line)") && !resumed.text().contains("three")
+                && resumed.text().contains("event:complete"), resumed.text());
+
+        given().when().get("/api/v1/runs/" + runId + "/logs/stream?after=yesterday").then().statusCode(400)
+                .body("errors[0].field", is("after"));
+        given().when().get("/api/v1/runs/" + RunIds.next() + "/logs/stream").then().statusCode(404)
+                .contentType("application/problem+json");
+        given().when().get("/api/v1/runs/" + RunIds.next() + "/events").then().statusCode(404)
+                .contentType("application/problem+json");
+    }
+
+    @Test
+    void theChangeStreamCarriesTheChangesOfEveryRunOrOfOneQueue() throws Exception {
+        String q = queue();
+        String other = queue();
+        Sse ofQueue = Sse.open(runsUrl + "/changes?queue=" + q);
+        Sse ofAll = Sse.open(runsUrl + "/changes");
+        // the streams are live once a change made after they were opened comes through both (each probe run at an
+        // offset of its own, as the queue service would give)
+        java.util.concurrent.atomic.AtomicLong offsets = new java.util.concurrent.atomic.AtomicLong();
+        List<String> probes = new java.util.concurrent.CopyOnWriteArrayList<>();
+        await().atMost(20, TimeUnit.SECONDS).pollInterval(Duration.ofMillis(500)).until(() -> {
+            probes.add(queued(q, offsets.getAndIncrement()));
+            return probes.stream().anyMatch(p -> ofQueue.text().contains(p) && ofAll.text().contains(p));
+        });
+        String elsewhere = queued(other, 0);
+        String here = queued(q, offsets.getAndIncrement());
+        fact(EventTypes.RUN_CLAIMED, RunLifecycle.of(here, q).withAgent("agent-l", 1));
+        await().atMost(20, TimeUnit.SECONDS).until(() -> ofAll.text().contains(elsewhere)
+                && ofAll.text().contains("\"runId\":\"" + here + "\",\"queue\":\"" + q + "\",\"state\":\"CLAIMED\"")
+                && ofQueue.text().contains("\"runId\":\"" + here + "\",\"queue\":\"" + q
+                + "\",\"state\":\"CLAIMED\""));
+        assertTrue(!ofQueue.text().contains(elsewhere), "another queue's run is not in this queue's stream");
+        given().when().get("/api/v1/runs/changes?queue=Not%20a%20name").then().statusCode(400);
+    }
+
     @Test
     void serverSentEventsStreamStateChangesUntilTheRunEnds() throws Exception {
         String q = queue();

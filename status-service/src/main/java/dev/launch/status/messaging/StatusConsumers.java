@@ -142,14 +142,23 @@ public class StatusConsumers {
     }
 
 
-    /** Also tells {@link LogProgress} how far it got, so followers learn when a run's output is all stored. */
+    /**
+     * Also tells {@link LogProgress} how far it got, so followers learn when a run's output is all stored, and
+     * wakes the run's log streams.
+     */
     @Incoming("launch-run-logs")
     public Uni<Void> onLogs(Message<String> message) {
         return handle("launch.run-logs", message.getPayload(), event -> logs.store(event.payloadAs(RunLogBatch.class)))
                 .onItemOrFailure().transformToUni((done, failure) -> Uni.createFrom()
                         .completionStage(failure == null ? message.ack() : message.nack(failure))
                         .invoke(() -> message.getMetadata(IncomingKafkaRecordMetadata.class)
-                                .ifPresent(m -> logProgress.applied(m.getPartition(), m.getOffset()))));
+                                .ifPresent(m -> {
+                                    logProgress.applied(m.getPartition(), m.getOffset());
+                                    // after the progress, so a follower woken by the last batch sees it complete
+                                    if (m.getKey() instanceof String runId) {
+                                        changes.logsStored(runId);
+                                    }
+                                })));
     }
 
     /** Also tells {@link AgentFeed} how far it got, so agents are judged lost only on heartbeats read. */

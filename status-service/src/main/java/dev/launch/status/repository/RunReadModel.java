@@ -258,7 +258,8 @@ public class RunReadModel {
                         .execute(Tuple.tuple().addUUID(event.eventId()).addString(fact.runId()).addString(next.name())
                                 .addString(event.type()).addOffsetDateTime(at).addString(fact.reason())
                                 .addInteger(fact.attempt()).addString(fact.agentId()).addString(fact.targetHandle())))
-                .replaceWith(Optional.of(new Applied(new RunChange(fact.runId(), next.name(), event.occurredAt(),
+                .replaceWith(Optional.of(new Applied(new RunChange(fact.runId(),
+                        old == null ? fact.queue() : old.getString("queue"), next.name(), event.occurredAt(),
                         fact.reason()), () -> {
                     indexUpdate.run();
                     observed(fact, old, current, next, event.occurredAt());

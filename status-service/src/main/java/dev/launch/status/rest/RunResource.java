@@ -22,8 +22,11 @@ import io.vertx.mutiny.sqlclient.Row;
 import io.vertx.mutiny.sqlclient.Tuple;
 import jakarta.inject.Inject;
 import jakarta.ws.rs.*;
+import jakarta.ws.rs.core.Context;
 import jakarta.ws.rs.core.MediaType;
 import jakarta.ws.rs.core.Response;
+import jakarta.ws.rs.sse.OutboundSseEvent;
+import jakarta.ws.rs.sse.Sse;
 import org.jboss.resteasy.reactive.RestStreamElementType;
 
 import java.time.Duration;
@@ -39,6 +42,11 @@ import java.util.Map;
 @Produces(MediaType.APPLICATION_JSON)
 public class RunResource {
     private static final int MAX_LIMIT = 500;
+    /** The cursor to read a run's output on from ({@code ?after=}), on every answer to a read with {@code after}. */
+    public static final String LOG_CURSOR = "Launch-Log-Cursor";
+    /** true on the answer that holds a run's last output: the run has ended and all its output is read. */
+    public static final String LOG_COMPLETE = "Launch-Log-Complete";
+    private static final int LOG_PAGE = 500;
 
     @Inject
     Pool pool;
@@ -60,6 +68,8 @@ public class RunResource {
     ReadModelProgress progress;
     @Inject
     LogProgress logProgress;
+    @Inject
+    RunLookups lookups;
 
     /**
      * Runs, newest first; page with {@code after} = the last run id seen ({@code next}). Filters, all optional
@@ -117,7 +127,7 @@ public class RunResource {
         args.addInteger(limit);
         String sql = "SELECT * FROM run" + (where.isEmpty() ? "" : " WHERE " + String.join(" AND ", where))
                 + " ORDER BY run_id DESC LIMIT $" + args.size();
-        return consistent(token).chain(() -> pool.preparedQuery(sql).execute(args)).map(rows -> {
+        return lookups.consistent(token).chain(() -> pool.preparedQuery(sql).execute(args)).map(rows -> {
             List<Map<String, Object>> items = new ArrayList<>();
             for (Row row : rows) {
                 items.add(summary(row));
@@ -153,7 +163,7 @@ public class RunResource {
     public Uni<Map<String, Object>> get(@PathParam("runId") String runId,
                                         @HeaderParam(ReadModelProgress.TOKEN_HEADER) String token) {
         checkId(runId);
-        return findConsistent(runId, token).chain(row -> {
+        return lookups.findConsistent(runId, token).chain(row -> {
             Map<String, Object> run = summary(row);
             boolean queued = RunState.QUEUED.name().equals(row.getString("state"))
                     && row.getLong("queue_offset") != null;
@@ -224,35 +234,75 @@ public class RunResource {
                               @HeaderParam(ReadModelProgress.TOKEN_HEADER) String token) {
         checkId(runId);
         if (after == null) {
-            return findConsistent(runId, token).chain(row -> logs.read(runId, attempt))
+            return lookups.findConsistent(runId, token).chain(row -> logs.read(runId, attempt))
                     .map(text -> Response.ok(text).build());
         }
         if (attempt != null) {
             throw ProblemException.invalidField("attempt", "not with after: a cursor reads every attempt on");
         }
-        LogStore.Cursor cursor;
-        try {
-            cursor = LogStore.Cursor.parse(after);
-        } catch (IllegalArgumentException e) {
-            throw ProblemException.invalidField("after", e.getMessage());
-        }
-        // whether the output is all stored is asked before it is read: when it was, the read has all of it
-        return findConsistent(runId, token).chain(row -> {
-            boolean ended = RunState.valueOf(row.getString("state")).isTerminal();
-            Uni<Boolean> stored = ended ? logProgress.completeAfterEnd(runId)
-                    .onFailure().recoverWithItem(false) : Uni.createFrom().item(false);
-            return stored.chain(complete -> logs.readAfter(runId, cursor, LOG_PAGE).map(page -> Response.ok(page.text())
-                    .header(LOG_CURSOR, page.cursor().toString())
-                    .header(LOG_COMPLETE, complete && !page.more())
-                    .build()));
-        });
+        LogStore.Cursor cursor = cursor("after", after);
+        return lookups.findConsistent(runId, token).chain(row -> readLogs(runId,
+                        RunState.valueOf(row.getString("state")).isTerminal(), cursor))
+                .map(read -> Response.ok(read.page().text())
+                        .header(LOG_CURSOR, read.page().cursor().toString())
+                        .header(LOG_COMPLETE, read.complete())
+                        .build());
     }
 
-    /** The cursor to read a run's output on from ({@code ?after=}), on every answer to a read with {@code after}. */
-    public static final String LOG_CURSOR = "Launch-Log-Cursor";
-    /** true on the answer that holds a run's last output: the run has ended and all its output is read. */
-    public static final String LOG_COMPLETE = "Launch-Log-Complete";
-    private static final int LOG_PAGE = 500;
+    /**
+     * The run's output live, as Server-Sent Events: a {@code log} event per page read (data
+     * {@code {"cursor", "text"}}, the event id its cursor, so a reconnecting EventSource resumes with
+     * {@code Last-Event-ID}), then one {@code complete} event when the run has ended and its last line is sent, and
+     * the stream ends. From the start, or after the cursor {@code after} (as {@code /logs?after=} takes it).
+     */
+    @GET
+    @Path("/{runId}/logs/stream")
+    @Produces(MediaType.SERVER_SENT_EVENTS)
+    public Multi<OutboundSseEvent> logStream(@PathParam("runId") String runId, @QueryParam("after") String after,
+                                             @HeaderParam("Last-Event-ID") String lastEventId,
+                                             @HeaderParam(ReadModelProgress.TOKEN_HEADER) String token,
+                                             @Context Sse sse) {
+        checkId(runId);
+        LogStore.Cursor from = lastEventId != null && !lastEventId.isBlank() ? cursor("Last-Event-ID", lastEventId)
+                : after == null ? LogStore.Cursor.START : cursor("after", after);
+        // KnownRunFilter has found the run (or answered its 404 / 503) before the stream's headers are sent
+        return new LogFollower(runId, from, sse, changes, model, (ended, at) -> readLogs(runId, ended, at)).events();
+    }
+
+    /** A page of a run's output after a cursor, and whether it is the last: the run has ended and all is read. */
+    record LogRead(LogStore.Page page, boolean complete) {
+    }
+
+    private Uni<LogRead> readLogs(String runId, boolean ended, LogStore.Cursor after) {
+        // whether the output is all stored is asked before it is read: when it was, the read has all of it
+        Uni<Boolean> stored = ended ? logProgress.completeAfterEnd(runId).onFailure().recoverWithItem(false)
+                : Uni.createFrom().item(false);
+        return stored.chain(complete -> logs.readAfter(runId, after, LOG_PAGE)
+                .map(page -> new LogRead(page, complete && !page.more())));
+    }
+
+    private static LogStore.Cursor cursor(String field, String text) {
+        try {
+            return LogStore.Cursor.parse(text);
+        } catch (IllegalArgumentException e) {
+            throw ProblemException.invalidField(field, e.getMessage());
+        }
+    }
+
+    /**
+     * Every run's state changes from now on, as Server-Sent Events (one JSON {@link RunChange} each), optionally
+     * of one queue: what keeps a list of runs live. A client that reconnects reads the list afresh, then follows.
+     */
+    @GET
+    @Path("/changes")
+    @Produces(MediaType.SERVER_SENT_EVENTS)
+    @RestStreamElementType(MediaType.APPLICATION_JSON)
+    public Multi<RunChange> allChanges(@QueryParam("queue") String queue) {
+        if (queue != null) {
+            Names.require("queue", queue);
+        }
+        return queue == null ? changes.stream() : changes.stream().filter(c -> queue.equals(c.queue()));
+    }
 
     /** Server-Sent Events: the current state, then every change, ending after a terminal state. */
     @GET
@@ -262,11 +312,13 @@ public class RunResource {
     public Multi<RunChange> events(@PathParam("runId") String runId,
                                    @HeaderParam(ReadModelProgress.TOKEN_HEADER) String token) {
         checkId(runId);
-        // the run is known (or the 404 / 503 is answered) before the stream opens
-        return findConsistent(runId, token).onItem().transformToMulti(row -> stream(runId));
+        // KnownRunFilter has found the run (or answered its 404 / 503) before the stream's headers are sent
+        return Multi.createFrom().uni(model.find(runId)).onItem().transformToMultiAndConcatenate(row -> row == null
+                ? Multi.createFrom().failure(ProblemException.notFound("no run " + runId))
+                : stream(runId, row.getString("queue")));
     }
 
-    private Multi<RunChange> stream(String runId) {
+    private Multi<RunChange> stream(String runId, String queue) {
         Multi<RunChange> live = changes.stream().filter(c -> c.runId().equals(runId));
         return Multi.createFrom().emitter(emitter -> {
             var subscription = live.subscribe().with(change -> {
@@ -281,7 +333,7 @@ public class RunResource {
                     emitter.fail(ProblemException.notFound("no run " + runId));
                     return;
                 }
-                emitter.emit(new RunChange(runId, state, Instant.now(), null));
+                emitter.emit(new RunChange(runId, queue, state, Instant.now(), null));
                 if (RunState.valueOf(state).isTerminal()) {
                     emitter.complete();
                 }
@@ -298,7 +350,7 @@ public class RunResource {
     public Uni<Response> stop(@PathParam("runId") String runId,
                               @HeaderParam(ReadModelProgress.TOKEN_HEADER) String token) {
         checkId(runId);
-        return findConsistent(runId, token).chain(row -> {
+        return lookups.findConsistent(runId, token).chain(row -> {
             RunState state = RunState.valueOf(row.getString("state"));
             if (state.isTerminal()) {
                 throw ProblemException.conflict("run " + runId + " has already ended (" + state + "); nothing to stop");
@@ -338,7 +390,7 @@ public class RunResource {
         }
         Priority level = Priority.parse(change.priority()).orElseThrow(() -> ProblemException.invalidField(
                 "priority", "'" + change.priority() + "' is not a priority; use one of " + Priority.labels()));
-        return findConsistent(runId, token).chain(row -> {
+        return lookups.findConsistent(runId, token).chain(row -> {
             RunState state = RunState.valueOf(row.getString("state"));
             String previous = row.getString("priority");
             if (previous == null) {
@@ -387,32 +439,6 @@ public class RunResource {
         body.put("previousPriority", previous);
         body.put("moved", moved);
         return body;
-    }
-
-    /**
-     * The run's row, read-your-writes (ADR 0004): with a consistency token, once the read model holds what the
-     * token names; without one, a run id minted a moment ago that is not stored yet is waited for. A 404 only
-     * when the run is certainly absent; a 503 with Retry-After when the read model is too far behind to say.
-     */
-    private Uni<Row> findConsistent(String runId, String token) {
-        return consistent(token).chain(() -> model.find(runId))
-                .chain(row -> row != null ? Uni.createFrom().item(row)
-                        : progress.awaitRun(runId, () -> model.find(runId)))
-                .onItem().ifNull().failWith(() -> ProblemException.notFound("no run " + runId));
-    }
-
-    /** Waits for what a consistency token names to be in the read model (nothing without a token). */
-    private Uni<Void> consistent(String token) {
-        if (token == null || token.isBlank()) {
-            return Uni.createFrom().voidItem();
-        }
-        Map<Integer, Long> needed = ReadModelProgress.parseToken(token);
-        return progress.await(needed).invoke(passed -> {
-            if (!passed) {
-                throw ProblemException.unavailable("The status service has not yet stored what this "
-                        + ReadModelProgress.TOKEN_HEADER + " token names (it is behind Kafka). Retry shortly.", 1);
-            }
-        }).replaceWithVoid();
     }
 
     private static com.fasterxml.jackson.databind.JsonNode readTree(String json) {
