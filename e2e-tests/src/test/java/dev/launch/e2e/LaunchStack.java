@@ -73,8 +73,9 @@ public final class LaunchStack implements AutoCloseable {
         queueEnv.put("LAUNCH_JOB_SERVICE_URL", "http://127.0.0.1:" + jobPort);
         queueEnv.put("LAUNCH_STATUS_SERVICE_URL", "http://127.0.0.1:" + statusPort);
         ServiceProcess j = add(ServiceProcess.start("job-service", "job-service", jobPort, jobEnv));
-        ServiceProcess s = add(ServiceProcess.start("status-service", "status-service", statusPort,
-                db("status", statusPort)));
+        Map<String, String> statusEnv = db("status", statusPort);
+        statusEnv.put("LAUNCH_QUEUE_SERVICE_URL", "http://127.0.0.1:" + queuePort);
+        ServiceProcess s = add(ServiceProcess.start("status-service", "status-service", statusPort, statusEnv));
         ServiceProcess q = add(ServiceProcess.start("queue-service", "queue-service", queuePort, queueEnv));
         Duration timeout = Duration.ofSeconds(120);
         jobs = j.awaitReady(timeout);

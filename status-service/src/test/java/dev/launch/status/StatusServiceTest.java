@@ -412,6 +412,23 @@ class StatusServiceTest {
     }
 
     @Test
+    void theQueueOverviewListsTheQueuesRunsNameWhenTheQueueServiceCannotBeAsked() throws Exception {
+        String q = queue();
+        String runId = queuedAndRead(q);
+        io.restassured.path.json.JsonPath overview = given().when().get("/api/v1/queue-stats").then().statusCode(200)
+                .body("queueService", startsWith("unreachable: ")).extract().jsonPath();
+        Map<String, Object> ours = overview.getMap("items.find { it.queue == '" + q + "' }");
+        assertEquals(1, ours.get("queued"), String.valueOf(ours));
+        assertEquals(0, ours.get("running"));
+        assertTrue(ours.containsKey("oldestQueuedAt") && !ours.containsKey("defined"), String.valueOf(ours));
+        fact(EventTypes.RUN_CLAIMED, RunLifecycle.of(runId, q).withAgent("agent-o", 1));
+        awaitState(runId, "CLAIMED");
+        given().when().get("/api/v1/queue-stats").then().statusCode(200)
+                .body("items.find { it.queue == '" + q + "' }.running", is(1))
+                .body("items.find { it.queue == '" + q + "' }.queued", is(0));
+    }
+
+    @Test
     void theChangeStreamCarriesTheChangesOfEveryRunOrOfOneQueue() throws Exception {
         String q = queue();
         String other = queue();

@@ -16,6 +16,7 @@ import jakarta.ws.rs.core.MediaType;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -61,36 +62,40 @@ public class QueueStatsResource {
     @GET
     public Uni<Map<String, Object>> stats(@PathParam("queue") String queue) {
         Names.require("queue", queue);
-        Uni<Map<String, Long>> counts = index.ready().map(ready -> index.states(queue));
         Uni<Instant> oldest = pool.preparedQuery("SELECT min(created_at) AS oldest FROM run WHERE queue = $1 "
                         + "AND state = 'QUEUED'").execute(Tuple.of(queue))
                 .map(rows -> {
                     var at = rows.iterator().next().getOffsetDateTime("oldest");
                     return at == null ? null : at.toInstant();
                 });
-        Uni<long[]> depth = index.ready().map(ready -> index.queuedByRank(queue));
-        return Uni.combine().all().unis(counts, oldest, agents.serving(queue), depth).asTuple().map(t -> {
-            Map<String, Long> byState = t.getItem1();
-            Map<String, Object> stats = new LinkedHashMap<>();
-            stats.put("queue", queue);
-            stats.put("queued", byState.getOrDefault("QUEUED", 0L));
-            stats.put("running", byState.getOrDefault("CLAIMED", 0L) + byState.getOrDefault("STARTING", 0L)
-                    + byState.getOrDefault("RUNNING", 0L) + byState.getOrDefault("STOPPING", 0L));
-            stats.put("states", byState);
-            if (index.levelled(queue)) {
-                // queued runs per level, highest first, every level listed
-                Map<String, Long> levels = new LinkedHashMap<>();
-                for (dev.launch.common.run.Priority level : dev.launch.common.run.Priority.values()) {
-                    levels.put(level.label(), t.getItem4()[level.rank()]);
-                }
-                stats.put("queuedByPriority", levels);
+        return Uni.combine().all().unis(index.ready(), oldest, agents.serving(queue)).asTuple()
+                .map(t -> describe(index, queue, t.getItem2(), t.getItem3()));
+    }
+
+    /** A queue's stats from the index (ready), its oldest queued run's creation and the agents serving it. */
+    static Map<String, Object> describe(QueueIndex index, String queue, Instant oldest,
+                                        List<AgentViews.AgentView> serving) {
+        Map<String, Long> byState = index.states(queue);
+        Map<String, Object> stats = new LinkedHashMap<>();
+        stats.put("queue", queue);
+        stats.put("queued", byState.getOrDefault("QUEUED", 0L));
+        stats.put("running", byState.getOrDefault("CLAIMED", 0L) + byState.getOrDefault("STARTING", 0L)
+                + byState.getOrDefault("RUNNING", 0L) + byState.getOrDefault("STOPPING", 0L));
+        stats.put("states", byState);
+        if (index.levelled(queue)) {
+            // queued runs per level, highest first, every level listed
+            long[] depth = index.queuedByRank(queue);
+            Map<String, Long> levels = new LinkedHashMap<>();
+            for (dev.launch.common.run.Priority level : dev.launch.common.run.Priority.values()) {
+                levels.put(level.label(), depth[level.rank()]);
             }
-            if (t.getItem2() != null) {
-                stats.put("oldestQueuedAt", t.getItem2());
-                stats.put("oldestQueuedAgeSeconds", Duration.between(t.getItem2(), Instant.now()).toSeconds());
-            }
-            stats.put("agents", t.getItem3().stream().map(AgentsResource::view).toList());
-            return stats;
-        });
+            stats.put("queuedByPriority", levels);
+        }
+        if (oldest != null) {
+            stats.put("oldestQueuedAt", oldest);
+            stats.put("oldestQueuedAgeSeconds", Duration.between(oldest, Instant.now()).toSeconds());
+        }
+        stats.put("agents", serving.stream().map(AgentsResource::view).toList());
+        return stats;
     }
 }
