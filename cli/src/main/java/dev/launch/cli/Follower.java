@@ -3,7 +3,6 @@ package dev.launch.cli;
 import com.fasterxml.jackson.databind.JsonNode;
 
 import java.io.PrintWriter;
-import java.net.http.HttpResponse;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.ZoneId;
@@ -17,15 +16,14 @@ import static dev.launch.cli.Api.segment;
 
 /**
  * Follows one run to its end: its state changes as they happen (the status service's event stream, on stderr
- * so that stdout holds the run's output alone) and its output as it is stored (read on from a cursor), until the
- * status service says the run has ended and its last line is read ({@code Launch-Log-Complete}). The exit code
+ * so that stdout holds the run's output alone) and its output as it is stored (the log stream, resumed from its
+ * cursor if it breaks), until the status service says the run has ended and its last line is sent ({@code complete}). The exit code
  * says how it ended: 0 finished, 1 failed, stopped or preempted.
  */
 final class Follower {
     private static final Set<String> ENDS = Set.of("FINISHED", "FAILED", "STOPPED");
     private static final DateTimeFormatter CLOCK = DateTimeFormatter.ofPattern("HH:mm:ss").withZone(ZoneId.systemDefault());
-    private static final Duration FIRST_WAIT = Duration.ofMillis(200);
-    private static final Duration LONGEST_WAIT = Duration.ofSeconds(1);
+    private static final Duration RECONNECT_WAIT = Duration.ofMillis(500);
 
     private final Api api;
     private final PrintWriter out;
@@ -95,35 +93,52 @@ final class Follower {
         }
     }
 
-    /** Reads the output on until it is complete. */
+    /**
+     * Prints the output as the status service streams it, until its {@code complete} event (the run has ended and
+     * its last line is sent). A stream that breaks or ends early is opened again from the last cursor printed, so no
+     * line is printed twice or missed; three breaks in a row with nothing read are the error.
+     */
     private void logs() throws InterruptedException {
-        String cursor = "0";
-        Duration wait = FIRST_WAIT;
-        while (true) {
-            HttpResponse<String> page;
+        String[] cursor = {"0"};
+        boolean[] complete = {false};
+        int breaks = 0;
+        while (!complete[0]) {
+            String before = cursor[0];
             try {
-                page = api.text(STATUS, "/api/v1/runs/" + segment(runId) + "/logs" + Api.query(Map.of("after", cursor)),
-                        headers);
+                api.events(STATUS, "/api/v1/runs/" + segment(runId) + "/logs/stream"
+                        + Api.query(Map.of("after", cursor[0])), headers, event -> {
+                    if ("complete".equals(event.name())) {
+                        complete[0] = true;
+                        return false;
+                    }
+                    if ("log".equals(event.name())) {
+                        JsonNode page;
+                        try {
+                            page = Json.JSON.readTree(event.data());
+                        } catch (java.io.IOException e) {
+                            throw new CliException(CliException.USAGE, "the status service sent a log event that is "
+                                    + "not JSON: " + e.getMessage());
+                        }
+                        out.print(page.path("text").asText());
+                        out.flush();
+                        cursor[0] = page.path("cursor").asText(cursor[0]);
+                    }
+                    return true;
+                });
             } catch (Api.Refused e) {
                 if (e.retryAfter() < 0) {
                     throw e;
                 }
                 Thread.sleep(Math.min(e.retryAfter(), 5) * 1000); // the status service is behind: as it asks
                 continue;
+            } catch (CliException e) {
+                breaks = cursor[0].equals(before) ? breaks + 1 : 1;
+                if (breaks >= 3) {
+                    throw e;
+                }
             }
-            String text = page.body();
-            if (!text.isEmpty()) {
-                out.print(text);
-                out.flush();
-                wait = FIRST_WAIT;
-            }
-            cursor = page.headers().firstValue("Launch-Log-Cursor").orElse(cursor);
-            if (page.headers().firstValue("Launch-Log-Complete").map(Boolean::parseBoolean).orElse(false)) {
-                return;
-            }
-            if (text.isEmpty()) {
-                Thread.sleep(wait.toMillis()); // a CLI following a run polls; the tests never wait like this
-                wait = wait.multipliedBy(2).compareTo(LONGEST_WAIT) > 0 ? LONGEST_WAIT : wait.multipliedBy(2);
+            if (!complete[0]) {
+                Thread.sleep(RECONNECT_WAIT.toMillis()); // the stream ended early (a restart): open it again
             }
         }
     }
