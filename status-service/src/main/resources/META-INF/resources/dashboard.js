@@ -279,6 +279,7 @@ async function runView(runId) {
 
   let current = null;
   let shownPriority;
+  let stopAsked = false; // the stop was accepted: the read model may show it a moment later
   const show = (run) => {
     current = run;
     stateHolder.replaceChildren(badge(run.state));
@@ -310,7 +311,7 @@ async function runView(runId) {
         el("td", {}, badge(a.outcome))))))));
     resolved.textContent = JSON.stringify(run.resolved ?? {}, null, 2);
     const ended = TERMINAL.has(run.state);
-    stop.disabled = ended || run.stopRequested === true;
+    stop.disabled = ended || run.stopRequested === true || stopAsked;
     moveBox.hidden = !(run.priority && run.state === "QUEUED");
     // the choice follows the run's priority only when that changes, so a refresh does not undo a pick
     if (run.priority !== shownPriority) level.value = run.priority ?? "medium";
@@ -323,6 +324,7 @@ async function runView(runId) {
     stop.disabled = true;
     try {
       await api(`/api/v1/runs/${runId}/stop`, { method: "POST" });
+      stopAsked = true;
       await load();
     } catch (e) {
       showError(e.message);
@@ -348,7 +350,11 @@ async function runView(runId) {
       const change = JSON.parse(event.data);
       stateHolder.replaceChildren(badge(change.state));
       refresh();
-      if (TERMINAL.has(change.state)) source.close();
+      if (TERMINAL.has(change.state)) {
+        stop.disabled = true;
+        moveBox.hidden = true;
+        source.close();
+      }
     },
   });
   // the output live: appended as stored, resumed from the last event id after a reconnect, closed at complete

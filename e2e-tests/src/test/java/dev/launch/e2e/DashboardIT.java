@@ -185,7 +185,8 @@ class DashboardIT {
         browser.findElement(By.id("stop")).click();
         until("the run STOPPED", d -> stateIn(By.cssSelector("#state .badge")).equals("STOPPED"));
         until("the output complete", d -> "true".equals(d.findElement(By.id("log-state")).getAttribute("data-complete")));
-        assertTrue(browser.findElement(By.id("stop")).getAttribute("disabled") != null, "nothing left to stop");
+        until("the stop button disabled (nothing left to stop)",
+                d -> d.findElement(By.id("stop")).getAttribute("disabled") != null);
         given().baseUri(stack.status.url()).when().get("/api/v1/runs/" + running).then().body("state", is("STOPPED"));
         noConsoleErrors("the run's page");
 

@@ -23,6 +23,8 @@ public class QueueServiceClient {
     private static final int PAGE = 500;
     /** Pages read at most: 50,000 queues, far past any installation, so a wrong answer cannot loop forever. */
     private static final int MAX_PAGES = 100;
+    /** How long an answer of the queue service is shown again rather than asked for afresh. */
+    static final Duration FRESH = Duration.ofSeconds(2);
 
     @Inject
     Vertx vertx;
@@ -31,9 +33,16 @@ public class QueueServiceClient {
 
     private volatile WebClient client;
 
+    /**
+     * What the queue service answered at most {@link #FRESH} ago: every open dashboard refreshes its queues page on
+     * each burst of run changes, and they share one question per period.
+     */
+    private final Uni<List<JsonNode>> recent = Uni.createFrom().deferred(() -> page(null, new ArrayList<>(), 0))
+            .memoize().atLeast(FRESH);
+
     /** The queue definitions, by name; fails with the reason when the queue service cannot be asked. */
     public Uni<List<JsonNode>> queues() {
-        return page(null, new ArrayList<>(), 0);
+        return recent;
     }
 
     private Uni<List<JsonNode>> page(String after, List<JsonNode> into, int pages) {
