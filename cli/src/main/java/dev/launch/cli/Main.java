@@ -29,6 +29,7 @@ public final class Main {
 
     public static void main(String[] args) {
         int code = run(args, System.getenv(), new PrintWriter(System.out, true), new PrintWriter(System.err, true));
+        Api.endHttpThreads();
         System.exit(code);
     }
 
