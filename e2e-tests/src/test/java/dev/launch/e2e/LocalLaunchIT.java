@@ -357,8 +357,16 @@ class LocalLaunchIT {
             ids.forEach(id -> runs.put(id, run(id)));
             assertEquals(3, ids.stream().map(id -> runs.get(id).getString("agentId")).distinct().count(),
                     "the runs spread over all three agents");
-            assertEquals(ids, ids.stream().sorted(Comparator.comparing(id -> at(runs.get(id), "RUNNING"))).toList(),
-                    "starts keep queue order");
+            // the holder claims every item, in queue order (ADR 0005); starts on different agents follow that
+            // order only up to each agent's launch time, but each agent starts its own runs in it
+            assertEquals(ids, ids.stream().sorted(Comparator.comparing(id -> at(runs.get(id), "CLAIMED"))).toList(),
+                    "claims keep queue order");
+            for (ServiceProcess peer : agents) {
+                List<String> its = ids.stream().filter(id -> peer.name().equals(runs.get(id).getString("agentId")))
+                        .toList();
+                assertEquals(its, its.stream().sorted(Comparator.comparing(id -> at(runs.get(id), "RUNNING")))
+                        .toList(), "starts on " + peer.name() + " keep queue order");
+            }
             for (String id : ids) {
                 assertEquals(1, runs.get(id).getList("history.findAll { it.state == 'RUNNING' }").size(), id);
             }
