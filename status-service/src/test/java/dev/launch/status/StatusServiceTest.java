@@ -659,8 +659,7 @@ class StatusServiceTest {
         String poisoned = queuedAndRead(q);
         // valid by its schema, but its agent id does not fit the read model's column: refused every time
         String longAgent = "agent-" + "x".repeat(300);
-        int partition = org.apache.kafka.common.utils.Utils.toPositive(org.apache.kafka.common.utils.Utils.murmur2(
-                poisoned.getBytes(java.nio.charset.StandardCharsets.UTF_8))) % producer.partitionsFor(Topics.RUNS).size();
+        int partition = partitionOf(Topics.RUNS, poisoned);
         String next = RunIds.next();
         producer.send(new ProducerRecord<>(Topics.RUNS, partition, poisoned, Events.encode(EventEnvelope.of(
                 EventTypes.RUN_CLAIMED, poisoned, RunLifecycle.of(poisoned, q).withAgent(longAgent, 1)))));
@@ -673,6 +672,64 @@ class StatusServiceTest {
         String reason = new String(record.headers().lastHeader("dead-letter-reason").value());
         assertTrue(reason.contains("cannot be stored"), reason);
         given().when().get("/api/v1/runs/" + poisoned).then().statusCode(200).body("state", is("QUEUED"));
+    }
+
+    /** The partition a record keyed {@code key} lands on: the producer's default partitioner. */
+    private static int partitionOf(String topic, String key) {
+        return org.apache.kafka.common.utils.Utils.toPositive(org.apache.kafka.common.utils.Utils.murmur2(
+                key.getBytes(java.nio.charset.StandardCharsets.UTF_8))) % producer.partitionsFor(topic).size();
+    }
+
+    @Test
+    void outputWithNulCharactersIsStoredWithEachShownAsAReplacementCharacter() throws Exception {
+        String runId = queuedAndRead(queue());
+        logged(runId, 0, "before", "a\0b\0", "after");
+        await().atMost(20, TimeUnit.SECONDS).untilAsserted(() -> given().when().get("/api/v1/runs/" + runId + "/logs")
+                .then().statusCode(200).body(is("before\na\uFFFDb\uFFFD\nafter\n")));
+    }
+
+    @Test
+    void aLogBatchTheDatabaseRefusesGoesToTheDeadLettersAloneAndTheNextBatchOfItsPartitionIsStored()
+            throws Exception {
+        String q = queue();
+        String poisoned = queuedAndRead(q);
+        // valid by its schema, but PostgreSQL's text cannot hold a NUL, and a source is stored as it is
+        int partition = partitionOf(Topics.RUN_LOGS, poisoned);
+        producer.send(new ProducerRecord<>(Topics.RUN_LOGS, partition, poisoned, Events.encode(EventEnvelope.of(
+                EventTypes.RUN_OUTPUT_LOGGED, poisoned, new RunLogBatch(poisoned, 1, "agent-p", 0, List.of(
+                        new RunLogBatch.Line("stdout", Instant.now(), "x", 0L, "pod\0a")))))));
+        String next = queuedAndRead(q);
+        producer.send(new ProducerRecord<>(Topics.RUN_LOGS, partition, next, Events.encode(EventEnvelope.of(
+                EventTypes.RUN_OUTPUT_LOGGED, next, new RunLogBatch(next, 1, "agent-p", 0, List.of(
+                        new RunLogBatch.Line("stdout", Instant.now(), "stored all the same"))))))).get(10,
+                TimeUnit.SECONDS);
+        await().atMost(20, TimeUnit.SECONDS).untilAsserted(() -> given().when().get("/api/v1/runs/" + next + "/logs")
+                .then().statusCode(200).body(is("stored all the same\n")));
+        var record = TopicReader.read(SharedInfra.kafkaBootstrap(), Topics.DEAD_LETTER, poisoned, 1).get(0);
+        String reason = new String(record.headers().lastHeader("dead-letter-reason").value());
+        assertTrue(reason.contains("cannot be stored"), reason);
+        assertEquals(Topics.RUN_LOGS, new String(record.headers().lastHeader("dead-letter-topic").value()));
+    }
+
+    @Test
+    void anAgentStatusTheDatabaseRefusesGoesToTheDeadLettersAloneAndTheNextOfItsPartitionIsStored()
+            throws Exception {
+        // valid by its schema, but its id does not fit the agents table's column
+        String poisoned = "agent-" + "x".repeat(300);
+        String next = "agent-" + UUID.randomUUID();
+        int partition = partitionOf(Topics.AGENTS, poisoned);
+        producer.send(new ProducerRecord<>(Topics.AGENTS, partition, poisoned, Events.encode(EventEnvelope.of(
+                EventTypes.AGENT_HEARTBEAT, poisoned, new AgentStatus(poisoned, List.of("local"), 1, List.of(), "h",
+                        1, 1000, Instant.now())))));
+        producer.send(new ProducerRecord<>(Topics.AGENTS, partition, next, Events.encode(EventEnvelope.of(
+                EventTypes.AGENT_HEARTBEAT, next, new AgentStatus(next, List.of("local"), 1, List.of(), "h", 1, 1000,
+                        Instant.now()))))).get(10, TimeUnit.SECONDS);
+        await().atMost(20, TimeUnit.SECONDS).untilAsserted(() -> given().when().get("/api/v1/agents?limit=500")
+                .then().body("items.agentId", hasItem(next)));
+        var record = TopicReader.read(SharedInfra.kafkaBootstrap(), Topics.DEAD_LETTER, poisoned, 1).get(0);
+        String reason = new String(record.headers().lastHeader("dead-letter-reason").value());
+        assertTrue(reason.contains("cannot be stored"), reason);
+        assertEquals(Topics.AGENTS, new String(record.headers().lastHeader("dead-letter-topic").value()));
     }
 
     @Test

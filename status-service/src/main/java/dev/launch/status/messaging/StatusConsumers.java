@@ -35,8 +35,9 @@ import java.util.function.Function;
  * Builds the read model from {@code launch.runs}, {@code launch.run-logs} and {@code launch.agents}. Store,
  * then ack: a message (for {@code launch.runs}, a poll's batch of facts, applied in one transaction) is
  * acknowledged (its offset committed) only after its effect is in PostgreSQL; while the database is unreachable
- * the consumer retries the same message and goes no further. A fact the database refuses for its content (a
- * poison fact) goes to the dead letters alone; the rest of its batch is applied. A record that is not a
+ * the consumer retries the same message and goes no further. A fact, a log batch or an agent status the database
+ * refuses for its content (a poison record) goes to the dead letters alone; the rest of its batch and partition
+ * is applied. A record that is not a
  * valid event is logged, counted ({@code launch_status_invalid_events_total}) and refused: the channel's
  * failure strategy sends it to {@code launch.dead-letter} with the reason in the {@code dead-letter-reason}
  * header (and its topic, partition and offset), and consumption goes on. With tracing on, applying a fact is a
@@ -187,9 +188,15 @@ public class StatusConsumers {
         } catch (RuntimeException e) {
             return skip(topic, e.getMessage());
         }
-        return applied.onFailure().invoke(e -> LOG.warnf("storing %s %s failed, retrying: %s", event.type(),
-                        event.subject(), e.toString()))
-                .onFailure().retry().withBackOff(Duration.ofMillis(200), Duration.ofSeconds(5)).indefinitely();
+        return applied.onFailure(e -> !RunReadModel.refusedForItsContent(e))
+                .invoke(e -> LOG.warnf("storing %s %s failed, retrying: %s", event.type(), event.subject(),
+                        e.toString()))
+                .onFailure(e -> !RunReadModel.refusedForItsContent(e))
+                .retry().withBackOff(Duration.ofMillis(200), Duration.ofSeconds(5)).indefinitely()
+                // refused for what it holds: the same every time, so it goes to the dead letters and the rest of
+                // its partition is stored
+                .onFailure(RunReadModel::refusedForItsContent)
+                .transform(e -> invalid(topic, "cannot be stored: " + e.getMessage()));
     }
 
     private Uni<Void> skip(String topic, String reason) {

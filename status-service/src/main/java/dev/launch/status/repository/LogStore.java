@@ -24,11 +24,19 @@ public class LogStore {
     @Inject
     Pool pool;
 
+    /**
+     * A line as PostgreSQL's text can hold it: a program's output may carry NUL characters (binary output, a C
+     * string written whole), which text refuses; each is stored as U+FFFD, as a terminal shows an unprintable.
+     */
+    static String storable(String text) {
+        return text.indexOf('\0') < 0 ? text : text.replace('\0', '\uFFFD');
+    }
+
     public Uni<Void> store(RunLogBatch batch) {
         boolean positioned = !batch.lines().isEmpty() && batch.lines().stream().allMatch(l -> l.position() != null);
         if (!positioned) {
             StringBuilder content = new StringBuilder();
-            batch.lines().forEach(line -> content.append(line.text()).append('\n'));
+            batch.lines().forEach(line -> content.append(storable(line.text())).append('\n'));
             return insert(batch, batch.seq(), content.toString(), null);
         }
         return marks(batch.runId(), batch.attempt()).chain(marks -> {
@@ -46,7 +54,7 @@ public class LogStore {
                 }
                 lastKept = Math.max(lastKept, line.position());
                 kept.merge(line.mark(), line.position(), Math::max);
-                content.append(line.text()).append('\n');
+                content.append(storable(line.text())).append('\n');
             }
             if (first == null) {
                 return Uni.createFrom().voidItem();
