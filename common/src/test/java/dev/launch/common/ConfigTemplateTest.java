@@ -57,6 +57,8 @@ class ConfigTemplateTest {
     void variablesAreListedAndMissingOnesNamed() throws Exception {
         JsonNode template = json("{\"a\":[\"{{x}}\",{\"b\":\"{{y}}-{{x}}\"}],\"c\":\"${run_id}\"}");
         assertEquals(Set.of("x", "y"), ConfigTemplate.variablesIn(template));
+        assertEquals(Set.of("x", "y"), ConfigTemplate.variablesInText(template));
+        assertEquals(Set.of(), ConfigTemplate.variablesInText(json("{\"a\":[\"{{x}}\",{\"b\":\"{{ y }}\"}]}")));
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
                 () -> ConfigTemplate.fillVariables(template, Map.of("x", IntNode.valueOf(1))));
         assertTrue(e.getMessage().contains("'y'"));

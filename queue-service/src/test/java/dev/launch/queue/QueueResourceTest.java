@@ -194,6 +194,15 @@ class QueueResourceTest {
                         + "\"templateVariables\":{\"gpus\":{\"schema\":{\"type\":\"boolean\"}}}}")
                 .when().post("/api/v1/queues").then().statusCode(400)
                 .body("errors[0].field", is("templateVariables.gpus.schema.type"));
+        // an undeclared variable's example declaration fits its use: text where it is spliced into a string
+        given().contentType(ContentType.JSON)
+                .body("{\"name\":\"" + name + "\",\"target\":{\"type\":\"local-process\"},"
+                        + "\"config\":{\"image\":\"repo/train:{{tag}}\",\"gpus\":\"{{gpus}}\"}}")
+                .when().post("/api/v1/queues").then().statusCode(400)
+                .body("errors.findAll { it.message.contains('{{tag}}') }[0].message",
+                        containsString("\"tag\": {\"schema\": {\"type\": \"string\""))
+                .body("errors.findAll { it.message.contains('{{gpus}}') }[0].message",
+                        containsString("\"gpus\": {\"schema\": {\"type\": \"integer\""));
         given().contentType(ContentType.JSON)
                 .body("{\"name\":\"" + name + "\",\"target\":{\"type\":\"local-process\"},\"prioritization\":\"yes\"}")
                 .when().post("/api/v1/queues").then().statusCode(400).contentType("application/problem+json");

@@ -49,6 +49,25 @@ public final class ConfigTemplate {
     }
 
     /**
+     * Names of the {@code {{variables}}} used as part of a longer string somewhere in {@code template}
+     * ({@code "repo:{{tag}}"}): their values are spliced in as text. A variable that is a whole value
+     * ({@code "{{gpus}}"}) takes its value's own type.
+     */
+    public static Set<String> variablesInText(JsonNode template) {
+        Set<String> names = new LinkedHashSet<>();
+        visitStrings(template, text -> {
+            if (VARIABLE.matcher(text).matches()) {
+                return;
+            }
+            Matcher m = VARIABLE.matcher(text);
+            while (m.find()) {
+                names.add(m.group(1));
+            }
+        });
+        return names;
+    }
+
+    /**
      * {@code template} with every {@code {{variable}}} replaced by its value.
      *
      * @throws IllegalArgumentException naming a variable that has no value

@@ -211,11 +211,12 @@ public class QueueService {
             errors.addAll(checkVariables(request.templateVariables()));
         }
         if (request.config() != null) {
+            Set<String> inText = ConfigTemplate.variablesInText(request.config());
             for (String used : ConfigTemplate.variablesIn(request.config())) {
                 if (request.templateVariables() == null || !request.templateVariables().has(used)) {
                     errors.add(new Problem.FieldError("config", "uses {{" + used + "}}, which templateVariables "
-                            + "does not declare; declare it, e.g. \"" + used + "\": {\"schema\": {\"type\": "
-                            + "\"integer\", \"minimum\": 0, \"maximum\": 4}, \"default\": 1}"));
+                            + "does not declare; declare it, e.g. " + declarationExample(used,
+                            inText.contains(used))));
                 }
             }
         }
@@ -227,6 +228,19 @@ public class QueueService {
                 Boolean.TRUE.equals(request.prioritization()), Boolean.TRUE.equals(request.lockdown()),
                 request.maxAttempts() == null ? 1 : request.maxAttempts(), request.startTimeout(),
                 Instant.now().truncatedTo(ChronoUnit.MICROS));
+    }
+
+    /**
+     * An example declaration of an undeclared variable: a string when it is spliced into a longer string (a
+     * tag in an image name), else a bounded integer (a count), with the string form beside it (a name).
+     */
+    static String declarationExample(String name, boolean inText) {
+        String string = "{\"schema\": {\"type\": \"string\", \"enum\": [\"a\", \"b\"]}, \"default\": \"a\"}";
+        if (inText) {
+            return "\"" + name + "\": " + string + " (it is part of a longer string, so its value is text)";
+        }
+        return "\"" + name + "\": {\"schema\": {\"type\": \"integer\", \"minimum\": 0, \"maximum\": 4}, "
+                + "\"default\": 1} for a number, or " + string + " for a name";
     }
 
     /** Each variable is {@code {schema: {type: integer|number|string, ...}, default?, description?}}. */
