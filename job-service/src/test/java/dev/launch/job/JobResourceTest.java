@@ -285,6 +285,22 @@ class JobResourceTest {
                 .body("{\"name\":\"Bad Name\",\"source\":{\"type\":\"image\",\"image\":\"x\"}}")
                 .when().post("/api/v1/jobs")
                 .then().statusCode(400).body("errors[0].field", is("name"));
+        // strict types (StrictJson): nothing is coerced, and a key given twice is not the last one's
+        given().contentType(ContentType.JSON)
+                .body("{\"name\":\"" + name + "\",\"source\":{\"type\":\"image\",\"image\":42}}")
+                .when().post("/api/v1/jobs")
+                .then().statusCode(400).contentType("application/problem+json")
+                .body("errors[0].field", is("source.image")).body("detail", containsString("a string"));
+        given().contentType(ContentType.JSON)
+                .body("{\"name\":\"" + name + "\",\"source\":{\"type\":\"image\",\"image\":\"x\"},"
+                        + "\"entrypoint\":[\"sleep\",5]}")
+                .when().post("/api/v1/jobs")
+                .then().statusCode(400).body("errors[0].field", is("entrypoint[1]"));
+        given().contentType(ContentType.JSON)
+                .body("{\"name\":\"" + name + "\",\"source\":{\"type\":\"image\",\"image\":\"x\",\"image\":\"y\"}}")
+                .when().post("/api/v1/jobs")
+                .then().statusCode(400).contentType("application/problem+json")
+                .body("errors[0].field", is("source.image")).body("detail", containsString("given twice"));
         given().contentType(ContentType.JSON).body("{\"name\":\"" + name + "\",\"pad\":\"" + "x".repeat(1_100_000) + "\"}")
                 .when().post("/api/v1/jobs")
                 .then().statusCode(413).contentType("application/problem+json");

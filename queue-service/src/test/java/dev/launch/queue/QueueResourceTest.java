@@ -485,6 +485,20 @@ class QueueResourceTest {
                 .when().post(runs).then().statusCode(400).body("errors[0].field", is("job"));
         given().contentType(ContentType.JSON).body("{\"job\": 12, ")
                 .when().post(runs).then().statusCode(400).contentType("application/problem+json");
+        // strict types: a number is not read as the job named by its digits (it was: 404 for job "42")
+        given().contentType(ContentType.JSON).body("{\"job\": 42}")
+                .when().post(runs).then().statusCode(400).contentType("application/problem+json")
+                .body("errors[0].field", is("job")).body("detail", containsString("a string"));
+        given().contentType(ContentType.JSON).body("{\"job\":\"" + job + "\",\"args\":\"--x\"}")
+                .when().post(runs).then().statusCode(400).body("errors[0].field", is("args"));
+        given().contentType(ContentType.JSON).body("{\"job\":\"" + job + "\",\"inputs\":\"epochs=3\"}")
+                .when().post(runs).then().statusCode(400).body("errors[0].field", is("inputs"));
+        given().contentType(ContentType.JSON).body("{\"job\":\"no-such-job\",\"job\":\"" + job + "\"}")
+                .when().post(runs).then().statusCode(400).body("errors[0].field", is("job"))
+                .body("detail", containsString("given twice"));
+        given().contentType(ContentType.JSON)
+                .body("{\"job\":\"" + job + "\",\"templateVariables\":{\"gpus\":1,\"gpus\":2}}")
+                .when().post(runs).then().statusCode(400).body("errors[0].field", is("templateVariables.gpus"));
         given().contentType(ContentType.JSON).body("{\"job\":\"" + job + "\"}")
                 .when().post("/api/v1/queues/no-such-queue/runs").then().statusCode(404)
                 .body("detail", containsString("no-such-queue"));

@@ -41,6 +41,23 @@ public final class ProblemMappers {
     }
 
     static Problem problemOf(JsonProcessingException e) {
+        String twice = duplicateKey(e);
+        if (twice != null) {
+            // STRICT_DUPLICATE_DETECTION (StrictJson): the error stands in the object that has the key twice
+            String object = e instanceof JsonMappingException mapping && !mapping.getPath().isEmpty()
+                    ? pathOf(mapping)
+                    : e.getProcessor() instanceof com.fasterxml.jackson.core.JsonParser parser
+                    ? pointerPath(parser.getParsingContext().getParent()) : "";
+            String field = (object.isEmpty() ? "" : object + ".") + twice;
+            String message = "given twice; give each field once";
+            return new Problem("urn:launch:problem:validation", "Invalid request", 400, field + ": " + message,
+                    List.of(new Problem.FieldError(field, message)));
+        }
+        if (causedBy(e, com.fasterxml.jackson.core.exc.StreamConstraintsException.class)) {
+            return new Problem("urn:launch:problem:malformed-json", "Request body too deep", 400,
+                    "The request body nests objects and arrays deeper than " + StrictJson.MAX_DEPTH
+                            + " levels; no request needs that many.", null);
+        }
         if (e instanceof JsonParseException parse) {
             return new Problem("urn:launch:problem:malformed-json", "Malformed JSON", 400,
                     "The request body is not valid JSON (" + parse.getOriginalMessage() + " at line "
@@ -64,6 +81,33 @@ public final class ProblemMappers {
         }
         return new Problem("urn:launch:problem:malformed-json", "Malformed JSON", 400,
                 "The request body cannot be read: " + e.getOriginalMessage() + ". Send a JSON object.", null);
+    }
+
+    private static boolean causedBy(Throwable e, Class<? extends Throwable> type) {
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            if (type.isInstance(t)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private static final java.util.regex.Pattern DUPLICATE = java.util.regex.Pattern.compile(
+            "^Duplicate field '(.*)'$");
+
+    /** The key a body gives twice, when that is what {@code e} says; else null. */
+    private static String duplicateKey(JsonProcessingException e) {
+        java.util.regex.Matcher key = DUPLICATE.matcher(String.valueOf(e.getOriginalMessage()));
+        return key.matches() ? key.group(1) : null;
+    }
+
+    /** Dotted path of a parser's place ({@code source.type}, {@code entrypoint[0]}); empty at the root. */
+    private static String pointerPath(com.fasterxml.jackson.core.JsonStreamContext context) {
+        StringBuilder path = new StringBuilder();
+        for (com.fasterxml.jackson.core.JsonStreamContext c = context; c != null && !c.inRoot(); c = c.getParent()) {
+            path.insert(0, c.inArray() ? "[" + c.getCurrentIndex() + "]" : "." + c.getCurrentName());
+        }
+        return path.toString().replaceFirst("^\\.", "");
     }
 
     private static String simpleType(Class<?> type) {
