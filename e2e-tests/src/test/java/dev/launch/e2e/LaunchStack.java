@@ -69,6 +69,7 @@ public final class LaunchStack implements AutoCloseable {
         int statusPort = Ports.free();
         Map<String, String> jobEnv = db("jobs", jobPort);
         jobEnv.put("LAUNCH_ARTIFACT_STORE", Path.of("target", "artifacts").toAbsolutePath().toString());
+        jobEnv.put("LAUNCH_CODE_SERVER_PATHS", "/"); // local mode, as ./launch up runs it
         Map<String, String> queueEnv = db("queues", queuePort);
         queueEnv.put("LAUNCH_JOB_SERVICE_URL", "http://127.0.0.1:" + jobPort);
         queueEnv.put("LAUNCH_STATUS_SERVICE_URL", "http://127.0.0.1:" + statusPort);

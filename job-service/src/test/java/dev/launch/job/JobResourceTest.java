@@ -272,6 +272,14 @@ class JobResourceTest {
                         + "\"entrypoint\":[\"sh\"]}")
                 .when().post("/api/v1/jobs")
                 .then().statusCode(400).body("errors[0].field", is("source.artifact"));
+        // a file of the service's machine outside launch.code.server-paths (this profile: the temp directory)
+        given().contentType(ContentType.JSON)
+                .body("{\"name\":\"" + name + "\",\"source\":{\"type\":\"code\",\"artifact\":\"/etc/hostname\"},"
+                        + "\"entrypoint\":[\"sh\"]}")
+                .when().post("/api/v1/jobs")
+                .then().statusCode(400).contentType("application/problem+json")
+                .body("errors[0].field", is("source.artifact")).body("detail", containsString("is not under"))
+                .body("detail", containsString("/api/v1/uploads"));
         given().contentType(ContentType.JSON)
                 .body("{\"name\":\"" + name + "\",\"source\":{\"type\":\"image\",\"image\":\"x\"},"
                         + "\"inputs\":{\"schema\":{\"type\":\"banana\"}}}")

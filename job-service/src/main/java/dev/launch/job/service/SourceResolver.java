@@ -40,6 +40,9 @@ public class SourceResolver {
     int maxFiles;
     @ConfigProperty(name = "launch.git.timeout")
     Duration gitTimeout;
+    /** The directories on this machine that a code source may name; none: code comes by upload only. */
+    @ConfigProperty(name = "launch.code.server-paths")
+    java.util.Optional<List<Path>> serverPaths;
 
     /** A pinned source plus the content digest that identifies the code (for code sources). */
     public record Resolved(JobSource source, String contentDigest) {
@@ -146,7 +149,7 @@ public class SourceResolver {
             } catch (CodeArchive.RefusedException e) {
                 throw ProblemException.invalidField("body", e.getMessage());
             }
-            Resolved snapshot = snapshotCode(staging.toString());
+            Resolved snapshot = snapshot(staging, staging.toString());
             String artifact = UPLOAD + snapshot.contentDigest();
             return new Resolved(new JobSource(JobSource.CODE, null, null, null, null, artifact,
                     snapshot.source().snapshot()), snapshot.contentDigest());
@@ -163,8 +166,12 @@ public class SourceResolver {
         }
     }
 
+    /** A code source named by a path on this machine, under {@code launch.code.server-paths}. */
     Resolved snapshotCode(String artifact) {
-        Path root = toPath(artifact);
+        return snapshot(allowedServerPath(toPath(artifact), artifact), artifact);
+    }
+
+    private Resolved snapshot(Path root, String artifact) {
         if (!Files.exists(root)) {
             throw ProblemException.invalidField("source.artifact",
                     "'" + artifact + "' does not exist on the job service's machine; give a directory or file path");
@@ -202,6 +209,43 @@ public class SourceResolver {
         } catch (IOException e) {
             throw ProblemException.invalidField("source.artifact", "cannot read '" + artifact + "': " + e.getMessage());
         }
+    }
+
+    /**
+     * {@code path} when it lies under one of {@code launch.code.server-paths} — by its name and, once it exists, by
+     * where its links lead — else a 400 that says how to send the code instead. A path outside them is refused
+     * before it is looked at, so the answer does not say whether it exists.
+     */
+    Path allowedServerPath(Path named, String artifact) {
+        Path path = named.toAbsolutePath().normalize();
+        List<Path> roots = serverPaths.orElse(List.of());
+        String upload = "upload the code instead: launch job create NAME --code DIR, or POST it as a gzipped tar "
+                + "to /api/v1/uploads and give the artifact it answers";
+        if (roots.isEmpty()) {
+            throw ProblemException.invalidField("source.artifact", "this job service takes no code from paths on "
+                    + "its machine (launch.code.server-paths is empty); " + upload);
+        }
+        String allowed = "the directories this job service takes code from (launch.code.server-paths: "
+                + roots.stream().map(Path::toString).collect(java.util.stream.Collectors.joining(", ")) + "); "
+                + upload;
+        if (roots.stream().noneMatch(r -> path.startsWith(r.toAbsolutePath().normalize()))) {
+            throw ProblemException.invalidField("source.artifact", "'" + artifact + "' is not under " + allowed);
+        }
+        if (!Files.exists(path)) {
+            return path;
+        }
+        try {
+            Path real = path.toRealPath();
+            for (Path r : roots) {
+                if (Files.exists(r) && real.startsWith(r.toRealPath())) {
+                    return path;
+                }
+            }
+        } catch (IOException e) {
+            throw ProblemException.invalidField("source.artifact", "cannot read '" + artifact + "': " + e.getMessage());
+        }
+        throw ProblemException.invalidField("source.artifact", "'" + artifact + "' leads by a link out of "
+                + allowed);
     }
 
     private List<Path> listFiles(Path root) throws IOException {
