@@ -312,6 +312,11 @@ class JobResourceTest {
         given().contentType(ContentType.JSON).body("{\"name\":\"" + name + "\",\"pad\":\"" + "x".repeat(1_100_000) + "\"}")
                 .when().post("/api/v1/jobs")
                 .then().statusCode(413).contentType("application/problem+json");
+        // a NUL in a query or path never reaches the database (it was a 500 there: found by HostileInputIT)
+        given().urlEncodingEnabled(false).when().get("/api/v1/jobs?after=a%00b").then().statusCode(400)
+                .contentType("application/problem+json").body("detail", containsString("NUL"));
+        given().urlEncodingEnabled(false).when().get("/api/v1/jobs/a%00b/versions").then().statusCode(400)
+                .contentType("application/problem+json");
         given().when().get("/api/v1/jobs/" + name).then().statusCode(404).contentType("application/problem+json");
         given().when().get("/api/v1/jobs/" + name + "/versions/x").then().statusCode(404)
                 .body("detail", containsString("no version or alias 'x'"));

@@ -74,13 +74,27 @@ public final class ProblemMappers {
             } else if (e instanceof MismatchedInputException mismatch) {
                 message = "expected " + simpleType(mismatch.getTargetType());
             } else {
-                message = mapping.getOriginalMessage();
+                message = withoutClassNames(mapping.getOriginalMessage());
             }
             return new Problem("urn:launch:problem:validation", "Invalid request", 400,
                     field + ": " + message, List.of(new Problem.FieldError(field, message)));
         }
+        if (e instanceof MismatchedInputException) {
+            // the body as a whole is of another type (a number, a string, an array)
+            return new Problem("urn:launch:problem:malformed-json", "Malformed JSON", 400,
+                    "The request body must be a JSON object.", null);
+        }
         return new Problem("urn:launch:problem:malformed-json", "Malformed JSON", 400,
-                "The request body cannot be read: " + e.getOriginalMessage() + ". Send a JSON object.", null);
+                "The request body cannot be read: " + withoutClassNames(e.getOriginalMessage())
+                        + ". Send a JSON object.", null);
+    }
+
+    private static final java.util.regex.Pattern CLASS_NAME = java.util.regex.Pattern.compile(
+            "`?(?:[a-z_$][\\w$]*\\.)+([A-Z][\\w$]*)`?");
+
+    /** A Jackson message without the service's class names ({@code `dev.launch.x.Y`} becomes {@code Y}). */
+    static String withoutClassNames(String message) {
+        return message == null ? "" : CLASS_NAME.matcher(message).replaceAll("$1");
     }
 
     private static boolean causedBy(Throwable e, Class<? extends Throwable> type) {

@@ -86,6 +86,16 @@ class StrictJsonTest {
     }
 
     @Test
+    void aBodyThatIsNoObjectIsRefusedWithoutTheServicesClassNames() {
+        for (String body : List.of("0", "[]", "\"text\"", "true")) {
+            Problem problem = refused(body);
+            assertEquals("The request body must be a JSON object.", problem.detail(), body);
+        }
+        assertEquals("cannot make Body from x", ProblemMappers.withoutClassNames(
+                "cannot make `dev.launch.web.StrictJsonTest$Body` from x").replace("StrictJsonTest$", ""));
+    }
+
+    @Test
     void aKeyGivenTwiceIsRefusedNamingIt() {
         refusedAt("{\"job\":\"a\",\"job\":\"b\"}", "job", "given twice");
         refusedAt("{\"source\":{\"type\":\"image\",\"type\":\"git\"}}", "source.type", "given twice");
