@@ -47,14 +47,13 @@ import java.util.function.Function;
 
 import static io.restassured.RestAssured.given;
 import static org.awaitility.Awaitility.await;
-import static org.hamcrest.Matchers.is;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
 /**
- * The hostile-input suite, on the shared stack: every REST endpoint of the three services gets at least
- * {@link #TRIES} inputs drawn by {@link Hostile} from a fixed seed (bodies that are a valid body with one part
+ * The hostile-input suite, on the shared stack: every REST endpoint of the three services and the agent gets at
+ * least {@link #TRIES} inputs drawn by {@link Hostile} from a fixed seed (bodies that are a valid body with one part
  * broken, any JSON, no JSON; hostile path segments, query parameters, content types and headers), and every
  * answer must be a 2xx, or a 4xx (a 503 with Retry-After: overload) as {@code application/problem+json} with its
  * status and a title, never a 5xx, a hang or a stack trace. Refused writes leave nothing behind: a refused job or
@@ -69,7 +68,7 @@ class HostileInputIT {
     private static final long SEED = Long.getLong("launch.hostile.seed", 20261208L);
     private static final int TRIES = Integer.getInteger("launch.hostile.tries", 60);
     /** a bound for the whole REST part: past it, each endpoint stops at its minimum */
-    private static final Duration TIME_CAP = Duration.ofSeconds(90);
+    private static final Duration TIME_CAP = Duration.ofSeconds(45);
 
     private static LaunchStack stack;
     private static HttpClient http;
@@ -208,7 +207,11 @@ class HostileInputIT {
                         + enc(h.segment("polling")) + "&limit=" + enc(h.segment("5")), none),
                 new Endpoint(status, "GET", h -> "/api/v1/queue-stats?prefix=" + enc(h.segment("hostile")), none),
                 new Endpoint(status, "GET", h -> "/api/v1/queue-stats/" + enc(h.segment(apiQueue)), none),
-                new Endpoint(status, "POST", h -> "/api/v1/queue-stats/" + enc(h.string()) + "/stop-all", none));
+                new Endpoint(status, "POST", h -> "/api/v1/queue-stats/" + enc(h.string()) + "/stop-all", none),
+                new Endpoint(agent.url(), "GET", h -> "/api/v1/agent?" + enc(h.string()) + "=" + enc(h.string()),
+                        none),
+                new Endpoint(agent.url(), "GET", h -> "/api/v1/agent/" + enc(h.string()), none),
+                new Endpoint(agent.url(), "POST", h -> "/api/v1/agent", h -> json("{\"stop\":true}")));
     }
 
     @Test
