@@ -681,6 +681,36 @@ class StatusServiceTest {
     }
 
     @Test
+    void aFactThatBreaksItsSchemaIsRefusedWholeAndWhatFollowsItIsApplied() throws Exception {
+        String q = queue();
+        String broken = queuedAndRead(q);
+        int partition = partitionOf(Topics.RUNS, broken);
+        // decodes, but its agent id is empty: stored, it made the run CLAIMED by agent ""
+        producer.send(new ProducerRecord<>(Topics.RUNS, partition, broken, Events.encode(EventEnvelope.of(
+                EventTypes.RUN_CLAIMED, broken, RunLifecycle.of(broken, q).withAgent("", 1)))));
+        String next = RunIds.next();
+        producer.send(new ProducerRecord<>(Topics.RUNS, partition, next, Events.encode(EventEnvelope.of(
+                EventTypes.RUN_QUEUED, next, new RunLifecycle(next, q, "train", 1, 1, null, null, null, null, null,
+                        null, 2L, null, Instant.now(), null, null))))).get(10, TimeUnit.SECONDS);
+        awaitState(next, "QUEUED");
+        var record = TopicReader.read(SharedInfra.kafkaBootstrap(), Topics.DEAD_LETTER, broken, 1).get(0);
+        String reason = new String(record.headers().lastHeader("dead-letter-reason").value());
+        assertTrue(reason.contains("breaks the RunClaimed schema") && reason.contains("agentId"), reason);
+        given().when().get("/api/v1/runs/" + broken).then().statusCode(200).body("state", is("QUEUED"))
+                .body("agentId", nullValue());
+        // a log batch without its lines is refused the same way, not half-stored
+        String logless = queuedAndRead(queue());
+        var envelope = (com.fasterxml.jackson.databind.node.ObjectNode) Events.MAPPER.readTree(Events.encode(
+                EventEnvelope.of(EventTypes.RUN_OUTPUT_LOGGED, logless, new RunLogBatch(logless, 1, "a", 0,
+                        List.of()))));
+        ((com.fasterxml.jackson.databind.node.ObjectNode) envelope.get("payload")).remove("lines");
+        producer.send(new ProducerRecord<>(Topics.RUN_LOGS, logless, envelope.toString())).get(10, TimeUnit.SECONDS);
+        var logRecord = TopicReader.read(SharedInfra.kafkaBootstrap(), Topics.DEAD_LETTER, logless, 1).get(0);
+        String logReason = new String(logRecord.headers().lastHeader("dead-letter-reason").value());
+        assertTrue(logReason.contains("breaks the RunOutputLogged schema"), logReason);
+    }
+
+    @Test
     void outputWithNulCharactersIsStoredWithEachShownAsAReplacementCharacter() throws Exception {
         String runId = queuedAndRead(queue());
         logged(runId, 0, "before", "a\0b\0", "after");

@@ -35,7 +35,8 @@ import java.util.function.Function;
  * Builds the read model from {@code launch.runs}, {@code launch.run-logs} and {@code launch.agents}. Store,
  * then ack: a message (for {@code launch.runs}, a poll's batch of facts, applied in one transaction) is
  * acknowledged (its offset committed) only after its effect is in PostgreSQL; while the database is unreachable
- * the consumer retries the same message and goes no further. A fact, a log batch or an agent status the database
+ * the consumer retries the same message and goes no further. A record that breaks its type's schema is refused
+ * whole (to the dead letters, with the field and why). A fact, a log batch or an agent status the database
  * refuses for its content (a poison record) goes to the dead letters alone; the rest of its batch and partition
  * is applied. A record that is not a
  * valid event is logged, counted ({@code launch_status_invalid_events_total}) and refused: the channel's
@@ -89,7 +90,8 @@ public class StatusConsumers {
             String problem;
             try {
                 EventEnvelope event = Events.decode(record.getPayload());
-                if (RunStateMachine.isLifecycleEvent(event.type())) {
+                problem = schemaProblem(event);
+                if (problem == null && RunStateMachine.isLifecycleEvent(event.type())) {
                     facts.add(RunReadModel.Fact.of(event));
                     factRecords.add(record);
                     spans.add(tracing.tracer().spanBuilder("apply " + event.type()).setSpanKind(SpanKind.CONSUMER)
@@ -101,7 +103,9 @@ public class StatusConsumers {
                             .startSpan());
                     continue;
                 }
-                problem = event.type() + " is not a run lifecycle fact";
+                if (problem == null) {
+                    problem = event.type() + " is not a run lifecycle fact";
+                }
             } catch (RuntimeException e) {
                 problem = e.getMessage();
             }
@@ -182,6 +186,10 @@ public class StatusConsumers {
         } catch (Events.UndecodableEventException e) {
             return skip(topic, e.getMessage());
         }
+        String problem = schemaProblem(event);
+        if (problem != null) {
+            return skip(topic, problem);
+        }
         Uni<Void> applied;
         try {
             applied = effect.apply(event);
@@ -197,6 +205,27 @@ public class StatusConsumers {
                 // its partition is stored
                 .onFailure(RunReadModel::refusedForItsContent)
                 .transform(e -> invalid(topic, "cannot be stored: " + e.getMessage()));
+    }
+
+    /**
+     * Why {@code event} breaks its type's schema (the contract in {@code common/src/main/resources/schemas/events}),
+     * or null: a record that decodes but breaks it (a required field missing, a value out of its range) is refused
+     * whole, so nothing of it is applied (before, a claim by agent "" was stored, and a log batch without lines
+     * failed half-way). About 5 µs an event.
+     */
+    static String schemaProblem(EventEnvelope event) {
+        List<dev.launch.common.problem.Problem.FieldError> errors;
+        try {
+            errors = dev.launch.common.event.EventSchemas.validate(event);
+        } catch (RuntimeException e) {
+            return "cannot be checked against the " + event.type() + " schema: " + e.getMessage();
+        }
+        if (errors.isEmpty()) {
+            return null;
+        }
+        var first = errors.get(0);
+        return "breaks the " + event.type() + " schema: " + (first.field().isEmpty() ? "" : first.field() + ": ")
+                + first.message() + (errors.size() > 1 ? " (and " + (errors.size() - 1) + " more)" : "");
     }
 
     private Uni<Void> skip(String topic, String reason) {
