@@ -18,9 +18,10 @@ public class NulFilter {
     void install(@Observes Router router) {
         router.route().order(Integer.MIN_VALUE + 1).handler(ctx -> {
             String uri = ctx.request().uri();
-            if (uri != null && uri.toLowerCase(Locale.ROOT).contains("%00")) {
-                String where = uri.indexOf('?') >= 0 && uri.toLowerCase(Locale.ROOT).indexOf("%00") > uri.indexOf('?')
-                        ? "query" : "path";
+            int nul = uri == null ? -1 : uri.toLowerCase(Locale.ROOT).indexOf("%00");
+            if (nul >= 0) {
+                int query = uri.indexOf('?');
+                String where = query >= 0 && nul > query ? "query" : "path";
                 ctx.response().setStatusCode(400).putHeader("Content-Type", Problem.MEDIA_TYPE)
                         .end("{\"type\":\"urn:launch:problem:validation\",\"title\":\"Invalid request\",\"status\":400,"
                                 + "\"detail\":\"The request's " + where + " holds a NUL character (%00); no name, id, "

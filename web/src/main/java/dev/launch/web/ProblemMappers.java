@@ -15,7 +15,6 @@ import jakarta.ws.rs.ext.ExceptionMapper;
 import jakarta.ws.rs.ext.Provider;
 import org.jboss.logging.Logger;
 
-import java.util.List;
 import java.util.stream.Collectors;
 
 /**
@@ -48,10 +47,8 @@ public final class ProblemMappers {
                     ? pathOf(mapping)
                     : e.getProcessor() instanceof com.fasterxml.jackson.core.JsonParser parser
                     ? pointerPath(parser.getParsingContext().getParent()) : "";
-            String field = (object.isEmpty() ? "" : object + ".") + twice;
-            String message = "given twice; give each field once";
-            return new Problem("urn:launch:problem:validation", "Invalid request", 400, field + ": " + message,
-                    List.of(new Problem.FieldError(field, message)));
+            return ProblemException.invalidField((object.isEmpty() ? "" : object + ".") + twice,
+                    "given twice; give each field once").problem();
         }
         if (causedBy(e, com.fasterxml.jackson.core.exc.StreamConstraintsException.class)) {
             return new Problem("urn:launch:problem:malformed-json", "Request body too deep", 400,
@@ -76,8 +73,7 @@ public final class ProblemMappers {
             } else {
                 message = withoutClassNames(mapping.getOriginalMessage());
             }
-            return new Problem("urn:launch:problem:validation", "Invalid request", 400,
-                    field + ": " + message, List.of(new Problem.FieldError(field, message)));
+            return ProblemException.invalidField(field, message).problem();
         }
         if (e instanceof MismatchedInputException) {
             // the body as a whole is of another type (a number, a string, an array)
